@@ -1,0 +1,76 @@
+"""The districts file (``districts.yml``): which districts to sync and where their exports arrive.
+
+    districts:
+      - id: sample
+        name: Sample Unified School District
+        time_zone: America/Chicago
+        delivery: {method: folder, path: sample_drop}
+
+With ``--drop ROOT`` no file is needed: every ``ROOT/<district_id>/`` folder is a district delivered there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ingestion import PROJECT_ROOT
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class District:
+    id: str
+    name: str = ""
+    time_zone: str = "UTC"
+    delivery: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+
+
+def load_districts(config_path: Path | None, drop_root: Path | None) -> list[District]:
+    """The districts to sync: from the drop folder when one is given, else from the districts file."""
+    if drop_root is not None:
+        if not drop_root.is_dir():
+            raise ConfigError(f"drop folder {drop_root} does not exist")
+        return [
+            District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)})
+            for p in sorted(drop_root.iterdir())
+            if p.is_dir() and not p.name.startswith(".")
+        ]
+    path = config_path or PROJECT_ROOT / "districts.yml"
+    if not path.exists():
+        raise ConfigError(f"no districts file at {path}; pass --drop ROOT or write one (see README)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    districts = []
+    for i, raw in enumerate(data.get("districts") or []):
+        if not isinstance(raw, dict) or not raw.get("id"):
+            raise ConfigError(f"{path}: district #{i + 1} has no id")
+        districts.append(District(
+            id=str(raw["id"]),
+            name=str(raw.get("name", raw["id"])),
+            time_zone=str(raw.get("time_zone", "UTC")),
+            delivery=dict(raw.get("delivery") or {}),
+            thresholds=dict(raw.get("thresholds") or {}),
+        ))
+    ids = [d.id for d in districts]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ConfigError(f"{path}: district ids listed twice: {', '.join(dupes)}")
+    return districts
+
+
+def drop_root_for(district: District, config_path: Path | None) -> Path:
+    """The local folder holding a folder-delivered district's exports."""
+    method = district.delivery.get("method", "folder")
+    if method != "folder":
+        raise ConfigError(f"district {district.id}: delivery method {method!r} is not supported yet")
+    path = Path(district.delivery.get("path", "."))
+    if not path.is_absolute():
+        base = config_path.parent if config_path else PROJECT_ROOT
+        path = base / path
+    return path

@@ -1,0 +1,224 @@
+"""The nightly job: ingest every district's export for a date, then `dbt build` with run_date = that date.
+
+One bad district never stops the others. The exit status is non-zero when any district failed (an export
+missing or incomplete, a file rejected, a dbt node failed) and a summary table says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ingestion import PROJECT_ROOT, db
+from ingestion.config import ConfigError, District, drop_root_for, load_districts
+
+MART_TABLES = (
+    "dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers", "dim_staff",
+    "dim_contacts", "fct_student_contacts", "fct_attendance", "fct_discipline", "student_overview",
+    "sync_history",
+)
+
+
+@dataclass
+class DistrictNight:
+    district_id: str
+    loaded: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.rejected
+
+
+@dataclass
+class BuildOutcome:
+    ok: bool
+    passed: int = 0
+    failed: int = 0
+    warned: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _step(message: str) -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {message}", err=True)
+
+
+def _districts(config_path: Path | None, drop_root: Path | None, only: tuple[str, ...]) -> list[District]:
+    districts = load_districts(config_path, drop_root)
+    if only:
+        known = {d.id for d in districts}
+        unknown = [d for d in only if d not in known]
+        if unknown:
+            raise ConfigError(f"unknown district(s): {', '.join(unknown)}")
+        districts = [d for d in districts if d.id in only]
+    return districts
+
+
+def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_root: Path | None,
+                     run_date: dt.date, only: tuple[str, ...]) -> list[DistrictNight]:
+    from ingestion.load import ingest_export
+
+    nights = []
+    for district in _districts(config_path, drop_root, only):
+        night = DistrictNight(district.id)
+        nights.append(night)
+        started = time.monotonic()
+        _step(f"{district.id}: ingesting the export of {run_date}")
+        try:
+            root = drop_root if drop_root is not None else drop_root_for(district, config_path)
+            result = ingest_export(settings, root, district.id, run_date)
+        except Exception as exc:  # one district's failure never stops the others
+            night.problems.append(f"ingest failed: {exc}")
+            _step(f"{district.id}: ingest failed: {exc}")
+            continue
+        if result.incomplete:
+            night.problems.append(f"export incomplete: {result.incomplete}")
+        elif result.missing:
+            night.problems.append(f"no export for {run_date}")
+        night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
+        for row in result.rows:
+            if row.status == "rejected":
+                night.problems.append(row.message)
+        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected "
+              f"in {time.monotonic() - started:.1f}s")
+    return nights
+
+
+def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = ()) -> BuildOutcome:
+    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment."""
+    from dbt.cli.main import dbtRunner
+
+    args = ["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+            "--vars", f"{{run_date: '{run_date.isoformat()}'}}"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    started = time.monotonic()
+    _step(f"dbt build for run date {run_date}{' (full refresh)' if full_refresh else ''}")
+    res = dbtRunner().invoke(args)
+    outcome = BuildOutcome(ok=bool(res.success), seconds=time.monotonic() - started)
+    if res.exception is not None:
+        outcome.errors.append(str(res.exception))
+    for r in getattr(res.result, "results", None) or []:
+        status = str(r.status)
+        if status in ("pass", "success"):
+            outcome.passed += 1
+        elif status == "warn":
+            outcome.warned += 1
+        elif status in ("fail", "error"):
+            outcome.failed += 1
+            outcome.errors.append(f"{r.node.name}: {r.message}")
+    return outcome
+
+
+def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
+    """Rows per mart per district."""
+    counts: dict[str, dict[str, int]] = {}
+    with db.connect(settings) as conn, conn.cursor() as cur:
+        for table in MART_TABLES:
+            cur.execute("select to_regclass(%s)", (f"marts.{table}",))
+            if cur.fetchone()[0] is None:
+                continue
+            cur.execute(f"select district_id, count(*) from marts.{table} group by district_id")
+            for district_id, n in cur.fetchall():
+                counts.setdefault(district_id, {})[table] = n
+    return counts
+
+
+def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
+                  counts: dict[str, dict[str, int]]) -> None:
+    click.echo("")
+    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}  status")
+    for n in nights:
+        status = "ok" if n.ok else "FAILED"
+        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}  {status}")
+        for problem in n.problems:
+            click.echo(f"    - {problem}")
+    if build is not None:
+        click.echo("")
+        click.echo(f"dbt build: {'ok' if build.ok else 'FAILED'} in {build.seconds:.0f}s, {build.passed} passed, "
+                   f"{build.failed} failed, {build.warned} warned")
+        for error in build.errors[:20]:
+            click.echo(f"    - {error}")
+    for district_id, tables in sorted(counts.items()):
+        click.echo("")
+        click.echo(f"rows in marts for {district_id}:")
+        for table in MART_TABLES:
+            if table in tables:
+                click.echo(f"    {table:<24}{tables[table]:>10}")
+
+
+def run_ingest(config_path, drop_root, run_date: dt.date, only) -> int:
+    try:
+        settings = db.resolve()
+        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    print_summary(nights, None, {})
+    return 0 if all(n.ok for n in nights) else 1
+
+
+def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
+    settings = db.resolve()
+    build = dbt_build(run_date, full_refresh=full_refresh)
+    print_summary([], build, mart_counts(settings))
+    return 0 if build.ok else 1
+
+
+def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
+    try:
+        settings = db.resolve()
+        _step(f"warehouse: {settings.describe()}")
+        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    build = dbt_build(run_date)
+    counts = mart_counts(settings)
+    print_summary(nights, build, counts)
+    ok = build.ok and all(n.ok for n in nights)
+    click.echo("")
+    click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
+    click.echo(f"Look at them with: psql '{settings.dsn}' -c 'select * from marts.student_overview limit 5'")
+    click.echo("Sync history: sis-sync status")
+    return 0 if ok else 1
+
+
+def run_status(limit: int) -> int:
+    settings = db.resolve()
+    with db.connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.sync_history')")
+        if cur.fetchone()[0] is None:
+            click.echo("no sync history yet: run `sis-sync nightly` first")
+            return 1
+        cur.execute(
+            """
+            with nights as (
+                select district_id, export_date,
+                       dense_rank() over (partition by district_id order by export_date desc) as night_rank
+                from (select distinct district_id, export_date from marts.sync_history) as d
+            )
+            select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, '')
+            from marts.sync_history as h
+            inner join nights using (district_id, export_date)
+            where nights.night_rank <= %s
+            order by h.district_id, h.export_date desc, h.file_name
+            """,
+            (limit,),
+        )
+        rows = cur.fetchall()
+    click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}reason")
+    for district_id, export_date, file_name, status, reason in rows:
+        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{reason[:80]}")
+    return 0

@@ -1,0 +1,42 @@
+{#- `replace_partitions`: an incremental strategy that replaces whole partitions. Every partition (the
+    distinct values of the model's `partition_columns`, e.g. district_id + school_year) present in tonight's
+    new rows is deleted from the mart and inserted again. A set-based delete, unlike delete+insert with a
+    non-unique key, which joins every old row to every new row of its partition. -#}
+{% macro get_incremental_replace_partitions_sql(arg_dict) -%}
+    {%- set partition_columns = config.get('partition_columns') -%}
+    {%- if not partition_columns -%}
+        {{ exceptions.raise_compiler_error("replace_partitions needs the partition_columns config") }}
+    {%- endif -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where ({{ partition_columns | join(', ') }}) in (
+        select distinct {{ partition_columns | join(', ') }} from {{ source }}
+    );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}
+
+{#- The current loads of one export file that an incremental mart builds from tonight.
+    Full refresh: every district's current load of every school year.
+    Incremental: only districts whose model group refreshes tonight (the season decision), and only the
+    school years from the newest one already built onwards, so the year that just ended is rebuilt once
+    more on the rollover night (its rows stop being current) and older years stay as they are. -#}
+{% macro loads_to_build(file_name, model_group) -%}
+    {%- set sync_nights = ref('int_sync_nights') -%}
+    select current_loads.*
+    from {{ ref('int_loads_current') }} as current_loads
+    where
+        current_loads.file_name = '{{ file_name }}'
+        {%- if is_incremental() %}
+            and current_loads.district_id in (
+                {{ districts_refreshing_tonight(model_group) }}
+            )
+            and current_loads.school_year >= coalesce((
+                select max(built.school_year)
+                from {{ this }} as built
+                where built.district_id = current_loads.district_id
+            ), 0)
+        {%- endif %}
+{%- endmacro %}

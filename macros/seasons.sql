@@ -1,0 +1,89 @@
+{#- The season logic: the one place that decides, per district, per night and per model group, whether the
+    night's sync may change that group's marts. Driven by the seeds `seasons` (the calendar) and
+    `season_refresh_rules` (what refreshes in which season); documented in macros/_macros.yml. -#}
+
+{% macro season_decisions(nights) -%}
+    {#- `nights`: a relation or CTE with columns district_id, night_date.
+        One row per (district_id, night_date, model_group) with season, refresh rule and decision. -#}
+    select
+        nights.district_id,
+        nights.night_date,
+        model_groups.model_group,
+        coalesce(pause.season, 'in_session') as season,
+        pause.school_year as paused_school_year,
+        last_pause.school_year as last_paused_school_year,
+        exported.newest_school_year,
+        coalesce(rules.refresh, true) as rule_refreshes,
+        coalesce(summer_rules.refresh, false) as refreshes_in_summer,
+        case
+            when pause.season is not null and coalesce(rules.refresh, false) then 'refresh'
+            when pause.season is not null then 'paused'
+            when
+                not coalesce(summer_rules.refresh, false)
+                and last_pause.school_year is not null
+                and coalesce(exported.newest_school_year, 0) <= last_pause.school_year
+                then 'awaiting_rollover'
+            when coalesce(rules.refresh, true) then 'refresh'
+            else 'paused'
+        end as decision,
+        has_calendar.district_id is not null as has_calendar
+    from {{ nights }} as nights
+    cross join (
+        select distinct season_refresh_rules.model_group
+        from {{ ref('season_refresh_rules') }} as season_refresh_rules
+    ) as model_groups
+    left join lateral (
+        select
+            'summer_pause' as season,
+            seasons.school_year
+        from {{ ref('seasons') }} as seasons
+        where
+            seasons.district_id = nights.district_id
+            and nights.night_date between seasons.summer_pause_start and seasons.summer_pause_end
+        order by seasons.school_year desc
+        limit 1
+    ) as pause on true
+    left join lateral (
+        select seasons.school_year
+        from {{ ref('seasons') }} as seasons
+        where
+            seasons.district_id = nights.district_id
+            and seasons.summer_pause_end < nights.night_date
+        order by seasons.summer_pause_end desc
+        limit 1
+    ) as last_pause on true
+    left join lateral (
+        select max(ledger.max_school_year) as newest_school_year
+        from {{ ref('stg_sis__load_ledger') }} as ledger
+        where
+            ledger.district_id = nights.district_id
+            and ledger.file_name = 'students.csv'
+            and ledger.status in ('loaded', 'unchanged')
+            and ledger.export_date <= nights.night_date
+    ) as exported on true
+    left join lateral (
+        select seasons.district_id
+        from {{ ref('seasons') }} as seasons
+        where seasons.district_id = nights.district_id
+        limit 1
+    ) as has_calendar on true
+    left join {{ ref('season_refresh_rules') }} as rules
+        on
+            rules.season = coalesce(pause.season, 'in_session')
+            and model_groups.model_group = rules.model_group
+    left join {{ ref('season_refresh_rules') }} as summer_rules
+        on
+            summer_rules.season = 'summer_pause'
+            and model_groups.model_group = summer_rules.model_group
+{%- endmacro %}
+
+{% macro districts_refreshing_tonight(model_group) -%}
+    {#- The districts whose `model_group` refreshes on the run date: what an incremental model may rebuild
+        tonight. A query, to use as a CTE body. -#}
+    select sync_nights.district_id
+    from {{ ref('int_sync_nights') }} as sync_nights
+    where
+        sync_nights.night_date = {{ run_date() }}
+        and sync_nights.model_group = '{{ model_group }}'
+        and sync_nights.decision = 'refresh'
+{%- endmacro %}

@@ -1,0 +1,38 @@
+{{ config(materialized='table') }}
+
+with
+
+accepted_loads as (
+
+    select * from {{ ref('int_loads_accepted') }}
+
+),
+
+ranked as (
+
+    select
+        accepted_loads.*,
+        row_number() over (
+            partition by accepted_loads.district_id, accepted_loads.file_name, accepted_loads.school_year
+            order by accepted_loads.export_date desc, accepted_loads.ledger_id desc
+        ) as recency
+    from accepted_loads
+
+),
+
+current_loads as (
+
+    -- the newest accepted load of each file and school year: what the marts show
+    select
+        ranked.district_id,
+        ranked.file_name,
+        ranked.model_group,
+        ranked.school_year,
+        ranked.load_id,
+        ranked.export_date as as_of_date
+    from ranked
+    where ranked.recency = 1
+
+)
+
+select * from current_loads

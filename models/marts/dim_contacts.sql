@@ -1,0 +1,88 @@
+with
+
+current_loads as (
+
+    select * from {{ ref('int_loads_current') }}
+    where file_name = 'contacts.csv'
+
+),
+
+contacts as (
+
+    select * from {{ ref('stg_sis__contacts') }}
+
+),
+
+current_contacts as (
+
+    select
+        contacts.*,
+        current_loads.as_of_date
+    from contacts
+    inner join current_loads
+        on contacts.load_id = current_loads.load_id
+
+),
+
+one_row_per_contact as (
+
+    -- a contact shared by siblings arrives once per student; keep one row (the first line in the file)
+    select distinct on (current_contacts.district_id, current_contacts.contact_id)
+        current_contacts.district_id,
+        current_contacts.contact_id,
+        current_contacts.first_name,
+        current_contacts.last_name,
+        current_contacts.mobile_phone_e164,
+        current_contacts.home_phone_e164,
+        current_contacts.work_phone_e164,
+        current_contacts.email,
+        current_contacts.preferred_language,
+        coalesce(current_contacts.can_text, false) as can_text,
+        coalesce(current_contacts.do_not_contact, false) as do_not_contact,
+        current_contacts.as_of_date
+    from current_contacts
+    order by current_contacts.district_id asc, current_contacts.contact_id asc, current_contacts.line_number asc
+
+),
+
+student_counts as (
+
+    select
+        current_contacts.district_id,
+        current_contacts.contact_id,
+        count(*) as student_count
+    from current_contacts
+    group by current_contacts.district_id, current_contacts.contact_id
+
+),
+
+final as (
+
+    select
+        one_row_per_contact.district_id,
+        one_row_per_contact.contact_id,
+        one_row_per_contact.first_name,
+        one_row_per_contact.last_name,
+        one_row_per_contact.mobile_phone_e164,
+        one_row_per_contact.home_phone_e164,
+        one_row_per_contact.work_phone_e164,
+        coalesce(
+            one_row_per_contact.mobile_phone_e164,
+            one_row_per_contact.home_phone_e164,
+            one_row_per_contact.work_phone_e164
+        ) as best_phone_e164,
+        one_row_per_contact.email,
+        one_row_per_contact.preferred_language,
+        one_row_per_contact.can_text and one_row_per_contact.mobile_phone_e164 is not null as can_text,
+        one_row_per_contact.do_not_contact,
+        student_counts.student_count,
+        one_row_per_contact.as_of_date
+    from one_row_per_contact
+    inner join student_counts
+        on
+            one_row_per_contact.district_id = student_counts.district_id
+            and one_row_per_contact.contact_id = student_counts.contact_id
+
+)
+
+select * from final

@@ -1,0 +1,130 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_partitions',
+        partition_columns=['district_id', 'school_year'],
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+loads_to_build as (
+
+    {{ loads_to_build('enrollments.csv', 'rosters') }}
+
+),
+
+current_loads as (
+
+    select * from {{ ref('int_loads_current') }}
+
+),
+
+district_school_years as (
+
+    select * from {{ ref('int_district_school_years') }}
+
+),
+
+enrollments as (
+
+    select * from {{ ref('stg_sis__enrollments') }}
+
+),
+
+sections as (
+
+    select * from {{ ref('stg_sis__sections') }}
+
+),
+
+courses as (
+
+    select * from {{ ref('stg_sis__courses') }}
+
+),
+
+year_enrollments as (
+
+    select
+        enrollments.district_id,
+        enrollments.school_year,
+        enrollments.student_id,
+        enrollments.section_id,
+        enrollments.start_date,
+        enrollments.end_date,
+        loads_to_build.as_of_date
+    from enrollments
+    inner join loads_to_build
+        on
+            enrollments.load_id = loads_to_build.load_id
+            and enrollments.school_year = loads_to_build.school_year
+
+),
+
+year_sections as (
+
+    select sections.*
+    from sections
+    inner join current_loads
+        on
+            sections.load_id = current_loads.load_id
+            and sections.school_year = current_loads.school_year
+            and current_loads.file_name = 'sections.csv'
+
+),
+
+year_courses as (
+
+    select courses.*
+    from courses
+    inner join current_loads
+        on
+            courses.load_id = current_loads.load_id
+            and courses.school_year = current_loads.school_year
+            and current_loads.file_name = 'courses.csv'
+
+),
+
+final as (
+
+    select
+        year_enrollments.district_id,
+        year_enrollments.school_year,
+        year_enrollments.student_id,
+        year_enrollments.section_id,
+        year_enrollments.start_date,
+        year_enrollments.end_date,
+        year_sections.course_id,
+        year_courses.course_name,
+        year_courses.subject,
+        year_sections.school_id,
+        year_sections.teacher_id,
+        year_sections.term_name,
+        year_sections.term_start,
+        year_sections.term_end,
+        year_sections.period,
+        year_sections.room,
+        (
+            year_enrollments.school_year = district_school_years.current_school_year
+            and (year_enrollments.end_date is null or year_enrollments.end_date >= year_enrollments.as_of_date)
+        ) as is_active,
+        year_enrollments.as_of_date
+    from year_enrollments
+    left join district_school_years
+        on year_enrollments.district_id = district_school_years.district_id
+    left join year_sections
+        on
+            year_enrollments.district_id = year_sections.district_id
+            and year_enrollments.school_year = year_sections.school_year
+            and year_enrollments.section_id = year_sections.section_id
+    left join year_courses
+        on
+            year_sections.district_id = year_courses.district_id
+            and year_sections.school_year = year_courses.school_year
+            and year_sections.course_id = year_courses.course_id
+
+)
+
+select * from final

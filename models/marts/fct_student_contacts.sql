@@ -1,0 +1,60 @@
+with
+
+current_loads as (
+
+    select * from {{ ref('int_loads_current') }}
+    where file_name = 'contacts.csv'
+
+),
+
+contacts as (
+
+    select * from {{ ref('stg_sis__contacts') }}
+
+),
+
+current_contacts as (
+
+    select
+        contacts.*,
+        current_loads.as_of_date
+    from contacts
+    inner join current_loads
+        on contacts.load_id = current_loads.load_id
+
+),
+
+ranked as (
+
+    -- exactly one primary contact per student: the SIS's primary flag first, then priority, then id
+    select
+        current_contacts.*,
+        row_number() over (
+            partition by current_contacts.district_id, current_contacts.student_id
+            order by
+                current_contacts.is_primary_in_sis desc,
+                current_contacts.do_not_contact asc nulls first,
+                current_contacts.contact_priority asc nulls last,
+                current_contacts.contact_id asc
+        ) as primary_rank
+    from current_contacts
+
+),
+
+final as (
+
+    select
+        ranked.district_id,
+        ranked.student_id,
+        ranked.contact_id,
+        ranked.relationship,
+        ranked.primary_rank = 1 as is_primary,
+        ranked.is_primary_in_sis,
+        ranked.lives_with,
+        ranked.contact_priority,
+        ranked.as_of_date
+    from ranked
+
+)
+
+select * from final

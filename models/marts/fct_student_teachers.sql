@@ -1,0 +1,28 @@
+with
+
+roster as (
+
+    select * from {{ ref('fct_roster') }}
+
+),
+
+student_teachers as (
+
+    -- one row per student and teacher of record in a school year; active while any shared section is
+    select
+        roster.district_id,
+        roster.school_year,
+        roster.student_id,
+        roster.teacher_id,
+        count(*) as section_count,
+        count(*) filter (where roster.is_active) as active_section_count,
+        bool_or(roster.is_active) as is_active,
+        min(roster.start_date) as first_start_date,
+        max(roster.as_of_date) as as_of_date
+    from roster
+    where roster.teacher_id is not null
+    group by roster.district_id, roster.school_year, roster.student_id, roster.teacher_id
+
+)
+
+select * from student_teachers

@@ -1,0 +1,75 @@
+with
+
+load_ledger as (
+
+    select * from {{ ref('stg_sis__load_ledger') }}
+    where export_date <= {{ run_date() }}
+
+),
+
+export_file_groups as (
+
+    select * from {{ ref('export_file_groups') }}
+
+),
+
+sync_nights as (
+
+    select * from {{ ref('int_sync_nights') }}
+
+),
+
+deliveries as (
+
+    -- the newest delivery of each file on each night (a corrected file may follow a rejected one)
+    select distinct on (load_ledger.district_id, load_ledger.export_date, load_ledger.file_name)
+        load_ledger.*
+    from load_ledger
+    order by
+        load_ledger.district_id asc,
+        load_ledger.export_date asc,
+        load_ledger.file_name asc,
+        load_ledger.ledger_id desc
+
+),
+
+final as (
+
+    select
+        deliveries.district_id,
+        deliveries.export_date,
+        deliveries.file_name,
+        export_file_groups.model_group,
+        case
+            when deliveries.status = 'rejected' then 'rejected'
+            when sync_nights.decision in ('paused', 'awaiting_rollover') then sync_nights.decision
+            else deliveries.status
+        end as sync_status,
+        case
+            when deliveries.status = 'rejected' then deliveries.message
+            when sync_nights.decision = 'paused'
+                then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
+            when sync_nights.decision = 'awaiting_rollover'
+                then 'awaiting rollover: the export still carries school year '
+                || coalesce(sync_nights.newest_school_year::text, 'none')
+            when deliveries.status = 'unchanged' then 'same bytes as an earlier delivery'
+            else deliveries.message
+        end as reason,
+        deliveries.status as ingest_status,
+        sync_nights.season,
+        deliveries.row_count,
+        deliveries.sha256,
+        deliveries.load_id,
+        deliveries.recorded_at
+    from deliveries
+    left join export_file_groups
+        on deliveries.file_name = export_file_groups.file_name
+    left join sync_nights
+        on
+            deliveries.district_id = sync_nights.district_id
+            and deliveries.export_date = sync_nights.night_date
+            and export_file_groups.model_group = sync_nights.model_group
+
+)
+
+select * from final

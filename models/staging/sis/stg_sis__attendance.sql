@@ -1,0 +1,26 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'attendance') }}
+
+),
+
+renamed as (
+
+    select
+        source._district_id as district_id,
+        source._load_id as load_id,
+        source._export_date as export_date,
+        source._line_number as line_number,
+        source.student_id,
+        source.school_id,
+        source.attendance_date,
+        source.attendance_code,
+        source.minutes_absent,
+        source.school_year
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'contacts') }}
+
+),
+
+renamed as (
+
+    select
+        source._district_id as district_id,
+        source._load_id as load_id,
+        source._export_date as export_date,
+        source._line_number as line_number,
+        source.contact_id,
+        source.student_id,
+        source.first_name,
+        source.last_name,
+        lower(source.relationship) as relationship,
+        source.is_primary as is_primary_in_sis,
+        source.lives_with,
+        source.contact_priority,
+        source.mobile_phone,
+        source.home_phone,
+        source.work_phone,
+        {{ e164_phone('source.mobile_phone') }} as mobile_phone_e164,
+        {{ e164_phone('source.home_phone') }} as home_phone_e164,
+        {{ e164_phone('source.work_phone') }} as work_phone_e164,
+        lower(source.email) as email,
+        source.preferred_language,
+        source.can_text,
+        source.do_not_contact
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'courses') }}
+
+),
+
+renamed as (
+
+    select
+        source._district_id as district_id,
+        source._load_id as load_id,
+        source._export_date as export_date,
+        source._line_number as line_number,
+        source.course_id,
+        source.course_name,
+        source.subject,
+        source.school_id,
+        source.school_year
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'enrollments') }}
+
+),
+
+renamed as (
+
+    select
+        source._district_id as district_id,
+        source._load_id as load_id,
+        source._export_date as export_date,
+        source._line_number as line_number,
+        source.student_id,
+        source.section_id,
+        source.school_year,
+        source.start_date,
+        source.end_date
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'load_ledger') }}
+
+),
+
+renamed as (
+
+    select
+        source.ledger_id,
+        source.district_id,
+        source.export_date,
+        lower(source.file_name) as file_name,
+        source.sha256,
+        source.row_count,
+        source.status,
+        source.message,
+        source.load_id,
+        source.min_school_year,
+        source.max_school_year,
+        source.recorded_at
+    from source
+
+)
+
+select * from renamed

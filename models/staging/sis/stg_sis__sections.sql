@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('sis', 'sections') }}
+
+),
+
+renamed as (
+
+    select
+        source._district_id as district_id,
+        source._load_id as load_id,
+        source._export_date as export_date,
+        source._line_number as line_number,
+        source.section_id,
+        source.course_id,
+        source.school_id,
+        source.teacher_id,
+        source.term_name,
+        source.term_start,
+        source.term_end,
+        source.period,
+        source.room,
+        source.school_year
+    from source
+
+)
+
+select * from renamed
