@@ -21,7 +21,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check ingestion tests
-	$(BIN)/sqlfluff lint models macros tests seeds --processes 2
+	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
 pytest: install
 	$(BIN)/pytest

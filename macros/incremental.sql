@@ -29,7 +29,7 @@
     from {{ ref('int_loads_current') }} as current_loads
     where
         current_loads.file_name = '{{ file_name }}'
-        {%- if is_incremental() %}
+    {%- if is_incremental() %}
             and current_loads.district_id in (
                 {{ districts_refreshing_tonight(model_group) }}
             )
@@ -38,5 +38,5 @@
                 from {{ this }} as built
                 where built.district_id = current_loads.district_id
             ), 0)
-        {%- endif %}
+    {%- endif %}
 {%- endmacro %}

@@ -12,7 +12,8 @@
     Accepts the common US forms ((555) 201-7788, 555-201-7788, 555.201.7788, 5552017788, 1-555-201-7788)
     and E.164 as given (+ and 8 to 15 digits). An extension (`x12`, `ext. 12`) is dropped. -#}
 {% macro e164_phone(column) -%}
-    {%- set without_extension = "regexp_replace(lower(" ~ column ~ "), '\\s*(x|ext\\.?|extension)\\s*[0-9]+\\s*$', '')" -%}
+    {%- set extension_pattern = "'\\s*(x|ext\\.?|extension)\\s*[0-9]+\\s*$'" -%}
+    {%- set without_extension = "regexp_replace(lower(" ~ column ~ "), " ~ extension_pattern ~ ", '')" -%}
     {%- set digits = "regexp_replace(" ~ without_extension ~ ", '[^0-9]', '', 'g')" -%}
     {%- set plus_digits = "regexp_replace(" ~ without_extension ~ ", '[^0-9+]', '', 'g')" -%}
     case

@@ -22,8 +22,7 @@ sync_nights as (
 deliveries as (
 
     -- the newest delivery of each file on each night (a corrected file may follow a rejected one)
-    select distinct on (load_ledger.district_id, load_ledger.export_date, load_ledger.file_name)
-        load_ledger.*
+    select distinct on (load_ledger.district_id, load_ledger.export_date, load_ledger.file_name) load_ledger.*
     from load_ledger
     order by
         load_ledger.district_id asc,
@@ -50,8 +49,9 @@ final as (
             when sync_nights.decision = 'paused'
                 then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
             when sync_nights.decision = 'awaiting_rollover'
-                then 'awaiting rollover: the export still carries school year '
-                || coalesce(sync_nights.newest_school_year::text, 'none')
+                then
+                    'awaiting rollover: the export still carries school year '
+                    || coalesce(sync_nights.newest_school_year::text, 'none')
             when deliveries.status = 'unchanged' then 'same bytes as an earlier delivery'
             else deliveries.message
         end as reason,

@@ -1,0 +1,488 @@
+"""Streaming validation of one export file against the spec, and its conversion to typed Arrow batches.
+
+The file is read with pyarrow's streaming CSV reader (every column as a string, in blocks of
+``block_size`` bytes), and every rule of the spec (``ingestion/spec/sis_export_v1.yml``, decisions included)
+is checked with pyarrow.compute on whole batches: the whole file is never in memory and no Python code runs
+per row on the normal path. Only when a file is already known to be bad is it scanned again, in Python, to
+find the exact line of a structural problem (a ragged row, an unclosed quote) or the offset of the first byte
+that is not UTF-8.
+
+Two passes, by design: :func:`validate_file` checks the whole file and returns its stats (or raises
+:class:`ValidationError`); only then does :func:`typed_batches` read it again and yield the typed record
+batches that are landed. So nothing of a file is landed unless all of it is valid.
+
+Typed batches have exactly the spec's columns, in spec order (a column the file does not have is all NULL),
+typed text/grade -> string, date -> date32, int -> int64, bool -> bool, decimal -> decimal128(18, 4), then
+the meta columns ``_district_id``, ``_export_date``, ``_load_id`` and ``_line_number`` (the 1-based physical
+line on which the record starts; the header is line 1). Values are trimmed; empty values are NULL. Text and
+grade values are kept as delivered (trimmed): staging canonicalises them.
+
+Blank lines (records whose fields are all empty) are skipped; they still count as lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, RAW_META_COLUMNS, Column, FileSpec
+
+DEFAULT_BLOCK_SIZE = 8 << 20
+MAX_HEADER_BYTES = 1 << 20
+DECIMAL_TYPE = pa.decimal128(18, 4)
+ARROW_TYPES = {
+    "text": pa.string(),
+    "grade": pa.string(),
+    "date": pa.date32(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "decimal": DECIMAL_TYPE,
+}
+META_TYPES = {"_district_id": pa.string(), "_export_date": pa.date32(), "_load_id": pa.string(),
+              "_line_number": pa.int64()}
+assert tuple(META_TYPES) == tuple(RAW_META_COLUMNS)
+
+BOM = b"\xef\xbb\xbf"
+_GRADES_ACCEPTED = pa.array(sorted({*GRADE_CODES, "K", *(str(g) for g in range(1, 13))}))
+_TRUE = pa.array(BOOLEAN_TRUE)
+_FALSE = pa.array(BOOLEAN_FALSE)
+_INT_RE = r"^[+-]?[0-9]+$"
+_DECIMAL_RE = r"^[0-9]+(\.[0-9]+)?$"
+
+Opener = Callable[[], BinaryIO]
+
+
+class ValidationError(Exception):
+    """A file breaks the spec. ``str()`` is one line naming the file, the line and the column."""
+
+    def __init__(self, file_name: str, problem: str, line: int | None = None, column: str | None = None):
+        self.file_name = file_name
+        self.line = line
+        self.column = column
+        self.problem = problem
+        where = file_name
+        if line is not None:
+            where += f" line {line}"
+        if column is not None:
+            where += f", column {column}" if line is not None else f" column {column}"
+        super().__init__(f"{where}: {problem}")
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """What validation learned about a valid file."""
+
+    file_name: str
+    row_count: int
+    min_school_year: int | None
+    max_school_year: int | None
+    extra_columns: tuple[str, ...]  # header names not in the spec (ignored), as delivered (trimmed)
+
+
+def arrow_schema(spec: FileSpec) -> pa.Schema:
+    """The schema of the typed batches for one spec file: spec columns, then the meta columns."""
+    fields = [pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns]
+    fields += [pa.field(name, t) for name, t in META_TYPES.items()]
+    return pa.schema(fields)
+
+
+def validate_file(
+    spec: FileSpec, opener: Opener, *, file_name: str | None = None, block_size: int = DEFAULT_BLOCK_SIZE
+) -> FileStats:
+    """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`."""
+    name = file_name or spec.file_name
+    layout = _read_header(spec, opener, name)
+    rows = 0
+    year_min = year_max = None
+    key_parts: list[pa.RecordBatch] = []
+    has_year = "school_year" in spec.column_names
+    key_at = [spec.column_names.index(k) for k in spec.key]
+    for raw, lines in _batches(layout, opener, block_size):
+        columns, problem = _convert(raw, layout, check=True)
+        if problem is not None:
+            row, column, text = problem
+            raise ValidationError(name, text, int(lines[row].as_py()), column)
+        rows += raw.num_rows
+        if has_year:
+            mm = pc.min_max(columns[spec.column_names.index("school_year")]).as_py()
+            if mm["min"] is not None:
+                year_min = mm["min"] if year_min is None else min(year_min, mm["min"])
+                year_max = mm["max"] if year_max is None else max(year_max, mm["max"])
+        key_parts.append(pa.RecordBatch.from_arrays([columns[i] for i in key_at] + [lines],
+                                                    names=[*spec.key, "__line"]))
+    if rows == 0:
+        raise ValidationError(name, "the file has a header row but no data rows")
+    _check_duplicate_keys(spec, name, key_parts)
+    return FileStats(name, rows, year_min, year_max, layout.extras)
+
+
+def typed_batches(
+    spec: FileSpec,
+    opener: Opener,
+    *,
+    district_id: str,
+    export_date: date,
+    load_id: str,
+    file_name: str | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> Iterator[pa.RecordBatch]:
+    """The file's records as typed batches (schema :func:`arrow_schema`). Call after :func:`validate_file`:
+    the checks that only reject are skipped here (a value that cannot be converted still raises)."""
+    name = file_name or spec.file_name
+    schema = arrow_schema(spec)
+    layout = _read_header(spec, opener, name)
+    district = pa.scalar(district_id, pa.string())
+    day = pa.scalar(export_date, pa.date32())
+    load = pa.scalar(load_id, pa.string())
+    for raw, lines in _batches(layout, opener, block_size):
+        columns, problem = _convert(raw, layout, check=False)
+        if problem is not None:  # pragma: no cover - the file changed since it was validated
+            row, column, text = problem
+            raise ValidationError(name, text, int(lines[row].as_py()), column)
+        n = raw.num_rows
+        meta = [pa.repeat(district, n), pa.repeat(day, n), pa.repeat(load, n), lines]
+        yield pa.RecordBatch.from_arrays(columns + meta, schema=schema)
+
+
+# --- header ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    spec: FileSpec
+    file_name: str
+    names: tuple[str, ...]  # header names exactly as pyarrow sees them (BOM stripped)
+    positions: tuple[int | None, ...]  # per spec column: index in the file, or None when absent
+    extras: tuple[str, ...]
+    header_lines: int  # physical lines the header takes (1 unless a header name has a newline)
+
+
+def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
+    with opener() as f:
+        head = f.read(64 << 10)
+        if head[:3] == BOM:
+            head = head[3:]
+        if not head:
+            raise ValidationError(name, "the file is empty (0 bytes)")
+        end = _header_end(head)
+        while end is None and len(head) < MAX_HEADER_BYTES:
+            more = f.read(64 << 10)
+            if not more:
+                break
+            head += more
+            end = _header_end(head)
+    if end is None:
+        if len(head) >= MAX_HEADER_BYTES:
+            raise ValidationError(name, "the header row is longer than 1 MiB", 1)
+        raise ValidationError(name, "the file has a header row but no data rows")
+    raw_header = head[:end]
+    try:
+        text = raw_header.decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = e.start + (3 if raw_header is not head else 0)
+        raise ValidationError(
+            name, f"is not UTF-8: byte 0x{raw_header[e.start]:02x} at byte offset {e.start} cannot be decoded",
+            1 + raw_header[: e.start].count(b"\n"),
+        ) from None
+    del offset
+    names = next(csv.reader(io.StringIO(text, newline="")), [])
+    normalized = [n.strip().lower() for n in names]
+    positions: list[int | None] = []
+    for column in spec.columns:
+        found = [i for i, n in enumerate(normalized) if n == column.name]
+        if len(found) > 1:
+            raise ValidationError(name, f"the header has the column {column.name} {len(found)} times", 1,
+                                  column.name)
+        if not found and column.required:
+            raise ValidationError(name, "required column is missing from the header", 1, column.name)
+        positions.append(found[0] if found else None)
+    extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
+                   if normalized[i] not in spec.column_names)
+    return _Layout(spec, name, tuple(names), tuple(positions), extras, 1 + text.count("\n") - 1)
+
+
+def _header_end(head: bytes) -> int | None:
+    """Index just past the header record's line break, or None when the header is not complete in ``head``."""
+    start = 0
+    while True:
+        nl = head.find(b"\n", start)
+        if nl < 0:
+            return None
+        if head.count(b'"', 0, nl) % 2 == 0:
+            return nl + 1
+        start = nl + 1
+
+
+# --- streaming ------------------------------------------------------------------------------------------
+
+
+def _batches(layout: _Layout, opener: Opener, block_size: int) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+    """Raw (all-string) record batches without blank records, each with the line its records start on."""
+    next_line = layout.header_lines + 1
+    with opener() as f:
+        try:
+            reader = pcsv.open_csv(
+                f,
+                read_options=pcsv.ReadOptions(block_size=block_size, autogenerate_column_names=False),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={n: pa.string() for n in layout.names}, strings_can_be_null=False
+                ),
+            )
+            if list(reader.schema.names) != list(layout.names):
+                raise ValidationError(layout.file_name, "the header row cannot be read", 1)
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                if batch.num_rows == 0:
+                    continue
+                # Lines each record takes: 1 + the line breaks inside its (quoted) fields.
+                span = None
+                for column in batch.columns:
+                    breaks = pc.count_substring(column, "\n")
+                    span = breaks if span is None else pc.add(span, breaks)
+                span = pc.add(pc.cast(span, pa.int64()), 1)
+                ends = pc.cumulative_sum(span)
+                lines = pc.add(pc.subtract(ends, span), next_line)
+                next_line += ends[-1].as_py()
+                batch, lines = _drop_blank(batch, lines)
+                if batch.num_rows:
+                    yield batch, lines
+        except pa.ArrowInvalid as e:
+            raise _parse_error(layout, opener, e) from None
+
+
+def _drop_blank(batch: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
+    """Blank lines come out of the reader as records of empty strings: drop them."""
+    if not pc.any(pc.equal(pc.binary_length(batch.column(0)), 0)).as_py():
+        return batch, lines
+    blank = None
+    for column in batch.columns:
+        empty = pc.equal(pc.binary_length(column), 0)
+        blank = empty if blank is None else pc.and_(blank, empty)
+    keep = pc.invert(blank)
+    return batch.filter(keep), lines.filter(keep)
+
+
+# --- conversion -----------------------------------------------------------------------------------------
+
+
+def _convert(
+    batch: pa.RecordBatch, layout: _Layout, *, check: bool
+) -> tuple[list[pa.Array], tuple[int, str, str] | None]:
+    """Typed arrays in spec order, and (when ``check``) the first problem as (row, column, message)."""
+    n = batch.num_rows
+    out: list[pa.Array] = []
+    first: tuple[int, int, str, str] | None = None  # (row, spec position, column, message)
+    for order, (column, position) in enumerate(zip(layout.spec.columns, layout.positions, strict=True)):
+        if position is None:
+            out.append(pa.nulls(n, ARROW_TYPES[column.type]))
+            continue
+        typed, bad, why = _convert_column(column, batch.column(position), check)
+        out.append(typed)
+        if bad is not None:
+            row = pc.index(bad, True).as_py()
+            if row >= 0 and (first is None or row < first[0]):
+                first = (row, order, column.name, why)
+    if first is None:
+        return out, None
+    row, order, name, why = first
+    value = pc.utf8_trim_whitespace(batch.column(layout.positions[order])[row]).as_py()
+    return out, (row, name, why.format(value=_show(value)))
+
+
+def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Array, pa.Array | None, str]:
+    """(typed array, mask of bad values or None, message template) for one column of one batch."""
+    trimmed = pc.utf8_trim_whitespace(raw)
+    empty = pc.equal(pc.binary_length(trimmed), 0)
+    any_empty = pc.any(empty).as_py()
+    if any_empty:
+        values = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+        present = pc.invert(empty)
+    else:
+        values, present = trimmed, None
+    if check and column.required and any_empty:
+        return values, empty, "a value is required but the field is empty"
+
+    kind = column.type
+    if kind in ("text", "grade"):
+        if not check:
+            return values, None, ""
+        if kind == "grade":
+            ok = pc.is_in(pc.utf8_upper(values), value_set=_GRADES_ACCEPTED)
+            return values, _bad(ok, present), '{value} is not a grade level (PK, KG, 01..12, UG)'
+        if column.allowed:
+            allowed = pa.array([a.lower() for a in column.allowed])
+            ok = pc.is_in(pc.utf8_lower(values), value_set=allowed)
+            return values, _bad(ok, present), "{value} is not one of " + ", ".join(column.allowed)
+        return values, None, ""
+    if kind == "bool":
+        upper = pc.utf8_upper(values)
+        yes = pc.is_in(upper, value_set=_TRUE)
+        typed = yes if present is None else pc.if_else(present, yes, pa.scalar(None, pa.bool_()))
+        if not check:
+            return typed, None, ""
+        ok = pc.or_(yes, pc.is_in(upper, value_set=_FALSE))
+        return typed, _bad(ok, present), "{value} is not a boolean (Y/N, YES/NO, TRUE/FALSE, T/F, 1/0)"
+    if kind == "date":
+        return _cast(values, pa.date32(), None, "{value} is not a date (YYYY-MM-DD)")
+    if kind == "int":
+        ok = pc.match_substring_regex(values, _INT_RE) if check else None
+        if ok is not None and pc.any(_bad(ok, present)).as_py():
+            return pa.nulls(len(values), pa.int64()), _bad(ok, present), "{value} is not an integer"
+        return _cast(pc.utf8_ltrim(values, "+"), pa.int64(), None, "{value} is too large for an integer")
+    if kind == "decimal":
+        ok = pc.match_substring_regex(values, _DECIMAL_RE) if check else None
+        if ok is not None and pc.any(_bad(ok, present)).as_py():
+            return pa.nulls(len(values), DECIMAL_TYPE), _bad(ok, present), "{value} is not a decimal number"
+        return _cast(values, DECIMAL_TYPE, None,
+                     "{value} has more than 4 decimal places or more than 14 digits before the point")
+    raise AssertionError(kind)
+
+
+def _bad(ok: pa.Array, present: pa.Array | None) -> pa.Array:
+    """True where a value is present and not ok (absent values are never bad here)."""
+    ok = pc.fill_null(ok, False)
+    return pc.invert(ok) if present is None else pc.and_not(present, ok)
+
+
+def _cast(values: pa.Array, target: pa.DataType, _unused, why: str) -> tuple[pa.Array, pa.Array | None, str]:
+    try:
+        return pc.cast(values, target), None, why
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # Find the first value that does not convert by bisection (only for a file that is already bad).
+    lo, hi = 0, len(values)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            pc.cast(values.slice(lo, mid - lo), target)
+            lo = mid
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            hi = mid
+    bad = pa.array([i == lo for i in range(len(values))])  # noqa: C416 - error path only
+    return pa.nulls(len(values), target), bad, why
+
+
+def _show(value: str | None, limit: int = 60) -> str:
+    text = "" if value is None else value
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return '"' + text.replace('"', '""') + '"'
+
+
+# --- keys -----------------------------------------------------------------------------------------------
+
+
+def _check_duplicate_keys(spec: FileSpec, name: str, parts: list[pa.RecordBatch]) -> None:
+    keys = pa.Table.from_batches(parts)
+    counts = keys.group_by(list(spec.key), use_threads=False).aggregate([("__line", "count")])
+    dups = counts.filter(pc.greater(counts["__line_count"], 1))
+    if dups.num_rows == 0:
+        return
+    # Error path: find the earliest second occurrence among the duplicated keys.
+    rows = keys.join(dups.select(list(spec.key)), keys=list(spec.key), join_type="inner")
+    rows = rows.sort_by([("__line", "ascending")])
+    seen: dict[tuple, int] = {}
+    for row in rows.to_pylist():
+        key = tuple(row[k] for k in spec.key)
+        if key in seen:
+            shown = ", ".join(f"{k}={_plain(v)}" for k, v in zip(spec.key, key, strict=True))
+            raise ValidationError(name, f"duplicate key ({shown}), first seen on line {seen[key]}",
+                                  row["__line"], ", ".join(spec.key))
+        seen[key] = row["__line"]
+
+
+def _plain(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+# --- error paths ----------------------------------------------------------------------------------------
+
+
+def _parse_error(layout: _Layout, opener: Opener, error: pa.ArrowInvalid) -> ValidationError:
+    text = str(error)
+    name = layout.file_name
+    if "UTF8" in text or "UTF-8" in text:
+        found = _first_bad_utf8(opener)
+        if found is not None:
+            offset, line, byte = found
+            return ValidationError(
+                name, f"is not UTF-8: byte 0x{byte:02x} at byte offset {offset} cannot be decoded", line
+            )
+    if "straddling" in text:
+        return ValidationError(name, "a record is larger than the reader's block size")
+    found = _first_bad_record(opener, len(layout.names))
+    if found is not None:
+        line, fields, unclosed = found
+        if unclosed:
+            return ValidationError(name, "a quoted field starting on this line is never closed "
+                                         "(unbalanced quote)", line)
+        return ValidationError(name, f"the row has {fields} fields, the header has {len(layout.names)}", line)
+    return ValidationError(name, "cannot be read as CSV: " + text.splitlines()[0])
+
+
+def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
+    """(byte offset, line, byte) of the first byte that is not valid UTF-8, or None."""
+    base, line, carry = 0, 1, b""
+    with opener() as f:
+        while True:
+            chunk = f.read(chunk_size)
+            data = carry + chunk
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if chunk and e.end == len(data) and e.reason == "unexpected end of data":
+                    carry = data[e.start:]
+                    data = data[: e.start]
+                else:
+                    return base + e.start, line + data.count(b"\n", 0, e.start), data[e.start]
+            else:
+                carry = b""
+            line += data.count(b"\n")
+            base += len(data)
+            if not chunk:
+                return None
+
+
+def _first_bad_record(opener: Opener, expected: int) -> tuple[int, int, bool] | None:
+    """(line, fields, unclosed quote) of the first record whose field count is wrong, or None."""
+    with opener() as f:
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
+        reader = csv.reader(text, strict=False)
+        start = 1
+        try:
+            for record in reader:
+                if record and len(record) != expected and any(record):
+                    lines_taken = reader.line_num - start + 1
+                    at_end = text.read(1) == ""
+                    unclosed = at_end and lines_taken > 1 and _has_open_quote(record)
+                    return start, len(record), unclosed
+                start = reader.line_num + 1
+        except csv.Error:
+            return start, 0, True
+    return None
+
+
+def _has_open_quote(record: list[str]) -> bool:
+    return any("\n" in field for field in record)
+
+
+_ = re  # the patterns above are RE2 (pyarrow); nothing here uses Python's re
