@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -173,8 +172,8 @@ class _Layout:
 def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
     with opener() as f:
         head = f.read(64 << 10)
-        if head[:3] == BOM:
-            head = head[3:]
+        bom = 3 if head[:3] == BOM else 0
+        head = head[bom:]
         if not head:
             raise ValidationError(name, "the file is empty (0 bytes)")
         end = _header_end(head)
@@ -192,12 +191,8 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
     try:
         text = raw_header.decode("utf-8")
     except UnicodeDecodeError as e:
-        offset = e.start + (3 if raw_header is not head else 0)
-        raise ValidationError(
-            name, f"is not UTF-8: byte 0x{raw_header[e.start]:02x} at byte offset {e.start} cannot be decoded",
-            1 + raw_header[: e.start].count(b"\n"),
-        ) from None
-    del offset
+        raise _not_utf8(name, bom + e.start, 1 + raw_header.count(b"\n", 0, e.start),
+                        raw_header[e.start]) from None
     names = next(csv.reader(io.StringIO(text, newline="")), [])
     normalized = [n.strip().lower() for n in names]
     positions: list[int | None] = []
@@ -211,7 +206,7 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
         positions.append(found[0] if found else None)
     extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
                    if normalized[i] not in spec.column_names)
-    return _Layout(spec, name, tuple(names), tuple(positions), extras, 1 + text.count("\n") - 1)
+    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"))
 
 
 def _header_end(head: bytes) -> int | None:
@@ -293,12 +288,10 @@ def _convert(
         if position is None:
             out.append(pa.nulls(n, ARROW_TYPES[column.type]))
             continue
-        typed, bad, why = _convert_column(column, batch.column(position), check)
+        typed, row, why = _convert_column(column, batch.column(position), check)
         out.append(typed)
-        if bad is not None:
-            row = pc.index(bad, True).as_py()
-            if row >= 0 and (first is None or row < first[0]):
-                first = (row, order, column.name, why)
+        if row is not None and (first is None or row < first[0]):
+            first = (row, order, column.name, why)
     if first is None:
         return out, None
     row, order, name, why = first
@@ -306,8 +299,8 @@ def _convert(
     return out, (row, name, why.format(value=_show(value)))
 
 
-def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Array, pa.Array | None, str]:
-    """(typed array, mask of bad values or None, message template) for one column of one batch."""
+def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Array, int | None, str]:
+    """(typed array, row of the first bad value or None, message template) for one column of one batch."""
     trimmed = pc.utf8_trim_whitespace(raw)
     empty = pc.equal(pc.binary_length(trimmed), 0)
     any_empty = pc.any(empty).as_py()
@@ -317,20 +310,18 @@ def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Arra
     else:
         values, present = trimmed, None
     if check and column.required and any_empty:
-        return values, empty, "a value is required but the field is empty"
+        return values, pc.index(empty, True).as_py(), "a value is required but the field is empty"
 
     kind = column.type
-    if kind in ("text", "grade"):
-        if not check:
-            return values, None, ""
-        if kind == "grade":
-            ok = pc.is_in(pc.utf8_upper(values), value_set=_GRADES_ACCEPTED)
-            return values, _bad(ok, present), '{value} is not a grade level (PK, KG, 01..12, UG)'
-        if column.allowed:
+    if kind == "text" or (kind == "grade" and not check):
+        if check and column.allowed:
             allowed = pa.array([a.lower() for a in column.allowed])
             ok = pc.is_in(pc.utf8_lower(values), value_set=allowed)
-            return values, _bad(ok, present), "{value} is not one of " + ", ".join(column.allowed)
+            return values, _first_bad(ok, present), "{value} is not one of " + ", ".join(column.allowed)
         return values, None, ""
+    if kind == "grade":
+        ok = pc.is_in(pc.utf8_upper(values), value_set=_GRADES_ACCEPTED)
+        return values, _first_bad(ok, present), "{value} is not a grade level (PK, KG, 01..12, UG)"
     if kind == "bool":
         upper = pc.utf8_upper(values)
         yes = pc.is_in(upper, value_set=_TRUE)
@@ -338,30 +329,34 @@ def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Arra
         if not check:
             return typed, None, ""
         ok = pc.or_(yes, pc.is_in(upper, value_set=_FALSE))
-        return typed, _bad(ok, present), "{value} is not a boolean (Y/N, YES/NO, TRUE/FALSE, T/F, 1/0)"
+        return typed, _first_bad(ok, present), "{value} is not a boolean (Y/N, YES/NO, TRUE/FALSE, T/F, 1/0)"
     if kind == "date":
-        return _cast(values, pa.date32(), None, "{value} is not a date (YYYY-MM-DD)")
+        return _cast(values, pa.date32(), "{value} is not a date (YYYY-MM-DD)")
     if kind == "int":
-        ok = pc.match_substring_regex(values, _INT_RE) if check else None
-        if ok is not None and pc.any(_bad(ok, present)).as_py():
-            return pa.nulls(len(values), pa.int64()), _bad(ok, present), "{value} is not an integer"
-        return _cast(pc.utf8_ltrim(values, "+"), pa.int64(), None, "{value} is too large for an integer")
+        if check:
+            row = _first_bad(pc.match_substring_regex(values, _INT_RE), present)
+            if row is not None:
+                return pa.nulls(len(values), pa.int64()), row, "{value} is not an integer"
+        return _cast(pc.utf8_ltrim(values, "+"), pa.int64(), "{value} is too large for an integer")
     if kind == "decimal":
-        ok = pc.match_substring_regex(values, _DECIMAL_RE) if check else None
-        if ok is not None and pc.any(_bad(ok, present)).as_py():
-            return pa.nulls(len(values), DECIMAL_TYPE), _bad(ok, present), "{value} is not a decimal number"
-        return _cast(values, DECIMAL_TYPE, None,
+        if check:
+            row = _first_bad(pc.match_substring_regex(values, _DECIMAL_RE), present)
+            if row is not None:
+                return pa.nulls(len(values), DECIMAL_TYPE), row, "{value} is not a decimal number"
+        return _cast(values, DECIMAL_TYPE,
                      "{value} has more than 4 decimal places or more than 14 digits before the point")
     raise AssertionError(kind)
 
 
-def _bad(ok: pa.Array, present: pa.Array | None) -> pa.Array:
-    """True where a value is present and not ok (absent values are never bad here)."""
+def _first_bad(ok: pa.Array, present: pa.Array | None) -> int | None:
+    """The first row where a value is present and not ok (absent values are never bad here), or None."""
     ok = pc.fill_null(ok, False)
-    return pc.invert(ok) if present is None else pc.and_not(present, ok)
+    bad = pc.invert(ok) if present is None else pc.and_not(present, ok)
+    row = pc.index(bad, True).as_py()
+    return None if row < 0 else row
 
 
-def _cast(values: pa.Array, target: pa.DataType, _unused, why: str) -> tuple[pa.Array, pa.Array | None, str]:
+def _cast(values: pa.Array, target: pa.DataType, why: str) -> tuple[pa.Array, int | None, str]:
     try:
         return pc.cast(values, target), None, why
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -375,8 +370,7 @@ def _cast(values: pa.Array, target: pa.DataType, _unused, why: str) -> tuple[pa.
             lo = mid
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             hi = mid
-    bad = pa.array([i == lo for i in range(len(values))])  # noqa: C416 - error path only
-    return pa.nulls(len(values), target), bad, why
+    return pa.nulls(len(values), target), lo, why
 
 
 def _show(value: str | None, limit: int = 60) -> str:
@@ -421,20 +415,22 @@ def _parse_error(layout: _Layout, opener: Opener, error: pa.ArrowInvalid) -> Val
     if "UTF8" in text or "UTF-8" in text:
         found = _first_bad_utf8(opener)
         if found is not None:
-            offset, line, byte = found
-            return ValidationError(
-                name, f"is not UTF-8: byte 0x{byte:02x} at byte offset {offset} cannot be decoded", line
-            )
+            return _not_utf8(name, *found)
     if "straddling" in text:
         return ValidationError(name, "a record is larger than the reader's block size")
     found = _first_bad_record(opener, len(layout.names))
     if found is not None:
         line, fields, unclosed = found
         if unclosed:
-            return ValidationError(name, "a quoted field starting on this line is never closed "
-                                         "(unbalanced quote)", line)
+            return ValidationError(
+                name, "a quoted field starting on this line is never closed (unbalanced quote)", line)
         return ValidationError(name, f"the row has {fields} fields, the header has {len(layout.names)}", line)
     return ValidationError(name, "cannot be read as CSV: " + text.splitlines()[0])
+
+
+def _not_utf8(name: str, offset: int, line: int, byte: int) -> ValidationError:
+    return ValidationError(
+        name, f"the file is not UTF-8: byte 0x{byte:02x} at byte offset {offset} is not valid UTF-8", line)
 
 
 def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
@@ -444,18 +440,16 @@ def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int
         while True:
             chunk = f.read(chunk_size)
             data = carry + chunk
+            carry = b""
             if not data:
                 return None
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as e:
                 if chunk and e.end == len(data) and e.reason == "unexpected end of data":
-                    carry = data[e.start:]
-                    data = data[: e.start]
+                    carry, data = data[e.start:], data[: e.start]  # a character split by the chunk
                 else:
                     return base + e.start, line + data.count(b"\n", 0, e.start), data[e.start]
-            else:
-                carry = b""
             line += data.count(b"\n")
             base += len(data)
             if not chunk:
@@ -463,26 +457,19 @@ def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int
 
 
 def _first_bad_record(opener: Opener, expected: int) -> tuple[int, int, bool] | None:
-    """(line, fields, unclosed quote) of the first record whose field count is wrong, or None."""
+    """(line, fields, unclosed quote) of the first record whose field count is wrong, or None.
+
+    Python's csv module in non-strict mode reads quotes the way pyarrow does; this runs only for a file
+    pyarrow could not parse, to say where."""
     with opener() as f:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, strict=False)
         start = 1
-        try:
-            for record in reader:
-                if record and len(record) != expected and any(record):
-                    lines_taken = reader.line_num - start + 1
-                    at_end = text.read(1) == ""
-                    unclosed = at_end and lines_taken > 1 and _has_open_quote(record)
-                    return start, len(record), unclosed
-                start = reader.line_num + 1
-        except csv.Error:
-            return start, 0, True
+        for record in reader:
+            if record and len(record) != expected and any(record):
+                multiline = reader.line_num > start
+                last = next(reader, None) is None
+                # An unclosed quote swallows the rest of the file into one field.
+                return start, len(record), multiline and last
+            start = reader.line_num + 1
     return None
-
-
-def _has_open_quote(record: list[str]) -> bool:
-    return any("\n" in field for field in record)
-
-
-_ = re  # the patterns above are RE2 (pyarrow); nothing here uses Python's re

@@ -18,7 +18,7 @@ renamed as (
         source.attendance_date,
         source.attendance_code,
         source.minutes_absent,
-        source.school_year
+        cast(source.school_year as integer) as school_year
     from source
 
 )

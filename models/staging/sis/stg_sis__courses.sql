@@ -17,7 +17,7 @@ renamed as (
         source.course_name,
         source.subject,
         source.school_id,
-        source.school_year
+        cast(source.school_year as integer) as school_year
     from source
 
 )

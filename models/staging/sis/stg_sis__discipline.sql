@@ -22,7 +22,7 @@ renamed as (
         source.action_start_date,
         source.action_end_date,
         source.days_removed,
-        source.school_year
+        cast(source.school_year as integer) as school_year
     from source
 
 )

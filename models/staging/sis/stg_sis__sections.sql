@@ -22,7 +22,7 @@ renamed as (
         source.term_end,
         source.period,
         source.room,
-        source.school_year
+        cast(source.school_year as integer) as school_year
     from source
 
 )
