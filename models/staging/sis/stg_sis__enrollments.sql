@@ -15,7 +15,7 @@ renamed as (
         source._line_number as line_number,
         source.student_id,
         source.section_id,
-        source.school_year,
+        cast(source.school_year as integer) as school_year,
         source.start_date,
         source.end_date
     from source

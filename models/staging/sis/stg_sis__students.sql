@@ -23,7 +23,7 @@ renamed as (
         source.gender,
         {{ normalize_grade('source.grade_level') }} as grade_level,
         source.school_id,
-        source.school_year,
+        cast(source.school_year as integer) as school_year,
         lower(source.enrollment_status) as enrollment_status,
         source.entry_date,
         source.exit_date,
