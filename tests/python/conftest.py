@@ -72,3 +72,18 @@ def db_conn(fresh_db):
     conn.autocommit = True
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_paths(tmp_path_factory):
+    """dbt writes its target and logs into a folder of the test session, not the developer's target/."""
+    base = tmp_path_factory.mktemp("dbt")
+    saved = {k: os.environ.get(k) for k in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
+    os.environ.update(DBT_TARGET_PATH=str(base / "target"), DBT_LOG_PATH=str(base / "logs"),
+                      DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
