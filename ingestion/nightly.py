@@ -73,9 +73,14 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         started = time.monotonic()
         _step(f"{district.id}: ingesting the export of {run_date}")
         try:
-            root = drop_root if drop_root is not None else drop_root_for(district, config_path)
-            result = ingest_export(settings, root, district.id, run_date)
+            root = _fetch(district, config_path, drop_root, run_date)
         except Exception as exc:  # one district's failure never stops the others
+            night.problems.append(f"delivery failed: {exc}")
+            _step(f"{district.id}: delivery failed: {exc}")
+            continue
+        try:
+            result = ingest_export(settings, root, district.id, run_date)
+        except Exception as exc:
             night.problems.append(f"ingest failed: {exc}")
             _step(f"{district.id}: ingest failed: {exc}")
             continue
@@ -90,6 +95,20 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected "
               f"in {time.monotonic() - started:.1f}s")
     return nights
+
+
+def _fetch(district: District, config_path: Path | None, drop_root: Path | None, run_date: dt.date) -> Path:
+    """The local drop folder to ingest the district's night from, fetching it first for SFTP and S3."""
+    if drop_root is not None:
+        return drop_root
+    if district.delivery.get("method", "folder") == "folder":
+        return drop_root_for(district, config_path)
+    from ingestion.delivery import DEFAULT_DEST_ROOT, fetch_export
+
+    config_dir = (config_path or PROJECT_ROOT / "districts.yml").parent
+    fetched = fetch_export(district, run_date, DEFAULT_DEST_ROOT, config_dir)
+    _step(f"{district.id}: {fetched.message}")
+    return fetched.drop_root
 
 
 def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = ()) -> BuildOutcome:
@@ -146,7 +165,8 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
             click.echo(f"    - {problem}")
     if build is not None:
         click.echo("")
-        click.echo(f"dbt build: {'ok' if build.ok else 'FAILED'} in {build.seconds:.0f}s, {build.passed} passed, "
+        verdict = "ok" if build.ok else "FAILED"
+        click.echo(f"dbt build: {verdict} in {build.seconds:.0f}s, {build.passed} passed, "
                    f"{build.failed} failed, {build.warned} warned")
         for error in build.errors[:20]:
             click.echo(f"    - {error}")
