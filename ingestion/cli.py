@@ -96,6 +96,17 @@ def status(config_path: Path, drop_root: Path | None, limit: int) -> None:
 
 
 @main.command()
+@_common
+@click.option("--district", "district_id", required=True, help="District id.")
+@click.option("--date", "export_date", required=True, type=DATE, help="The held night (YYYY-MM-DD).")
+def approve(config_path: Path, drop_root: Path | None, district_id: str, export_date) -> None:
+    """Release a night held by a safety threshold; the next build applies it."""
+    from ingestion.nightly import run_approve
+
+    sys.exit(run_approve(district_id, _date(export_date)))
+
+
+@main.command()
 @click.option("--write", is_flag=True, help="Rewrite the generated files instead of checking them.")
 def spec(write: bool) -> None:
     """Check (or --write) the files generated from the export spec."""

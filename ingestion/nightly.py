@@ -242,3 +242,18 @@ def run_status(limit: int) -> int:
     for district_id, export_date, file_name, status, reason in rows:
         click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{reason[:80]}")
     return 0
+
+
+def run_approve(district_id: str, night: dt.date) -> int:
+    from ingestion import safety
+
+    settings = db.resolve()
+    with db.connect(settings) as conn:
+        released = safety.approve(conn, district_id, night)
+    if not released:
+        click.echo(f"nothing is held for {district_id} on {night}")
+        return 1
+    for file_name, message in released:
+        click.echo(f"released {district_id} {night} {file_name}: {message.split(';')[0]}")
+    click.echo("the next `sis-sync nightly` applies it; `sis-sync build` applies it now")
+    return 0

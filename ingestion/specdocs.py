@@ -51,6 +51,23 @@ LEDGER_COLUMNS = [
     ("recorded_at", "timestamp with time zone", "When the ledger row was written."),
 ]
 
+HOLDS_COLUMNS = [
+    ("hold_id", "bigint", "Surrogate key of the hold."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "The night whose load is held."),
+    ("file_name", "text", "The held file."),
+    ("load_id", "text", "The held load."),
+    ("baseline_load_id", "text", "The previous good load it was compared with."),
+    ("measure", "text", "What was counted: active students, roster rows, open roster rows, contact links."),
+    ("baseline_count", "bigint", "How many the baseline had."),
+    ("lost_count", "bigint", "How many the night would deactivate or remove."),
+    ("threshold", "numeric", "The share over which the night is held."),
+    ("status", "text", "held, or approved (released by `sis-sync approve`)."),
+    ("message", "text", "The counts in words, and how to release the hold."),
+    ("recorded_at", "timestamp with time zone", "When the hold was recorded."),
+    ("approved_at", "timestamp with time zone", "When the hold was released."),
+]
+
 
 def _column_doc(description: str, allowed: tuple[str, ...]) -> str:
     if allowed:
@@ -81,6 +98,11 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         "name": "load_ledger",
         "description": "One row per delivered file per night: what ingestion did with it.",
         "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in LEDGER_COLUMNS],
+    })
+    tables.append({
+        "name": "sync_holds",
+        "description": "Loads held by a safety threshold (ingestion/safety.py), and whether they were released.",
+        "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in HOLDS_COLUMNS],
     })
     doc = {
         "version": 2,

@@ -1,5 +1,6 @@
 {#- The season logic: the one place that decides, per district, per night and per model group, whether the
-    night's sync may change that group's marts. Driven by the seeds `seasons` (the calendar) and
+    night's sync may change that group's marts (refresh, paused, awaiting_rollover, or held by a safety
+    threshold). Driven by the seeds `seasons` (the calendar) and
     `season_refresh_rules` (what refreshes in which season); documented in macros/_macros.yml. -#}
 
 {% macro season_decisions(nights) -%}
@@ -16,16 +17,19 @@
         coalesce(rules.refresh, true) as rule_refreshes,
         coalesce(summer_rules.refresh, false) as refreshes_in_summer,
         case
-            when pause.season is not null and coalesce(rules.refresh, false) then 'refresh'
-            when pause.season is not null then 'paused'
+            when pause.season is not null and not coalesce(rules.refresh, false) then 'paused'
             when
-                not coalesce(summer_rules.refresh, false)
+                pause.season is null
+                and not coalesce(summer_rules.refresh, false)
                 and last_pause.school_year is not null
                 and coalesce(exported.newest_school_year, 0) <= last_pause.school_year
                 then 'awaiting_rollover'
-            when coalesce(rules.refresh, true) then 'refresh'
-            else 'paused'
+            when pause.season is null and not coalesce(rules.refresh, true) then 'paused'
+            when held.hold_count > 0 then 'held'
+            else 'refresh'
         end as decision,
+        held.hold_count,
+        held.hold_message,
         has_calendar.district_id is not null as has_calendar
     from {{ nights }} as nights
     cross join (
@@ -61,6 +65,19 @@
             and ledger.status in ('loaded', 'unchanged')
             and ledger.export_date <= nights.night_date
     ) as exported on true
+    left join lateral (
+        select
+            count(*) as hold_count,
+            string_agg(holds.file_name || ' ' || holds.message, '; ' order by holds.file_name) as hold_message
+        from {{ ref('stg_sis__sync_holds') }} as holds
+        inner join {{ ref('export_file_groups') }} as export_file_groups
+            on holds.file_name = export_file_groups.file_name
+        where
+            holds.is_held
+            and holds.district_id = nights.district_id
+            and holds.export_date = nights.night_date
+            and export_file_groups.model_group = model_groups.model_group
+    ) as held on true
     left join lateral (
         select seasons.district_id
         from {{ ref('seasons') }} as seasons

@@ -41,11 +41,12 @@ final as (
         export_file_groups.model_group,
         case
             when deliveries.status = 'rejected' then 'rejected'
-            when sync_nights.decision in ('paused', 'awaiting_rollover') then sync_nights.decision
+            when sync_nights.decision in ('paused', 'awaiting_rollover', 'held') then sync_nights.decision
             else deliveries.status
         end as sync_status,
         case
             when deliveries.status = 'rejected' then deliveries.message
+            when sync_nights.decision = 'held' then sync_nights.hold_message
             when sync_nights.decision = 'paused'
                 then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
             when sync_nights.decision = 'awaiting_rollover'

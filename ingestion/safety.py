@@ -1,0 +1,249 @@
+"""Safety thresholds: hold a night that would wipe out a large share of a district's data.
+
+After a night's files are landed, each loaded students, enrollments and contacts file is compared with the
+district's previous good load of the same file (the newest earlier one that is not itself held):
+
+- students: active students of the baseline that are missing or no longer active (deactivated or removed);
+- enrollments (roster rows): rows of the baseline's school year that are missing from the new file; when the
+  new file carries a newer school year (rollover), the drop in the number of open rows instead, since last
+  year's rows legitimately disappear. Rows ending on their term's end are not a loss: every semester ends;
+- contacts: contact-student links of the baseline that are missing.
+
+When the share lost exceeds the district's threshold (default 10%; 60% in the two weeks after a rollover,
+when a new school year legitimately changes a lot), a row in ``raw_sis.sync_holds`` holds the load: the
+season logic (``macros/seasons.sql``) does not let that night refresh the file's model group, so the
+marts keep yesterday's state and ``sync_history`` says ``held`` with the counts. ``sis-sync approve``
+releases it. A missing file is never compared: it means "no delivery tonight", never "delete everything".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA, LedgerRow
+
+HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"
+
+DEFAULT_THRESHOLDS = {"share": 0.10, "rollover_share": 0.60, "rollover_days": 14}
+
+HOLDS_DDL = f"""
+create table if not exists {HOLDS_TABLE} (
+    hold_id bigserial primary key,
+    district_id text not null,
+    export_date date not null,
+    file_name text not null,
+    load_id text not null,
+    baseline_load_id text not null,
+    measure text not null,
+    baseline_count bigint not null,
+    lost_count bigint not null,
+    threshold numeric not null,
+    status text not null default 'held' check (status in ('held', 'approved')),
+    message text not null,
+    recorded_at timestamptz not null default now(),
+    approved_at timestamptz,
+    unique (district_id, export_date, file_name, load_id)
+);
+"""
+
+CHECKED_FILES = ("students.csv", "enrollments.csv", "contacts.csv")
+
+_STUDENTS_LOST = f"""
+with baseline as (
+    select student_id from {RAW_SCHEMA}.students
+    where _load_id = %(baseline)s and lower(enrollment_status) = 'active'
+      and school_year = (select max(school_year) from {RAW_SCHEMA}.students where _load_id = %(baseline)s)
+),
+tonight as (
+    select student_id from {RAW_SCHEMA}.students
+    where _load_id = %(tonight)s and lower(enrollment_status) = 'active'
+)
+select
+    (select count(*) from baseline),
+    (select count(*) from baseline where not exists (
+        select 1 from tonight where tonight.student_id = baseline.student_id))
+"""
+
+_ROSTER_SAME_YEAR_LOST = f"""
+with baseline as (
+    select student_id, section_id, start_date from {RAW_SCHEMA}.enrollments
+    where _load_id = %(baseline)s
+      and school_year = (select max(school_year) from {RAW_SCHEMA}.enrollments where _load_id = %(baseline)s)
+),
+tonight as (
+    select student_id, section_id, start_date from {RAW_SCHEMA}.enrollments where _load_id = %(tonight)s
+)
+select
+    (select count(*) from baseline),
+    (select count(*) from baseline where not exists (
+        select 1 from tonight
+        where tonight.student_id = baseline.student_id
+          and tonight.section_id = baseline.section_id
+          and tonight.start_date = baseline.start_date))
+"""
+
+_ROSTER_OPEN_ROWS = f"""
+select count(*) from {RAW_SCHEMA}.enrollments
+where _load_id = %(load)s and (end_date is null or end_date >= %(night)s)
+  and school_year = (select max(school_year) from {RAW_SCHEMA}.enrollments where _load_id = %(load)s)
+"""
+
+_CONTACTS_LOST = f"""
+with baseline as (
+    select contact_id, student_id from {RAW_SCHEMA}.contacts where _load_id = %(baseline)s
+),
+tonight as (
+    select contact_id, student_id from {RAW_SCHEMA}.contacts where _load_id = %(tonight)s
+)
+select
+    (select count(*) from baseline),
+    (select count(*) from baseline where not exists (
+        select 1 from tonight
+        where tonight.contact_id = baseline.contact_id and tonight.student_id = baseline.student_id))
+"""
+
+
+@dataclass(frozen=True)
+class Hold:
+    district_id: str
+    export_date: dt.date
+    file_name: str
+    load_id: str
+    baseline_load_id: str
+    measure: str
+    baseline_count: int
+    lost_count: int
+    threshold: float
+
+    @property
+    def share(self) -> float:
+        return self.lost_count / self.baseline_count if self.baseline_count else 0.0
+
+    @property
+    def message(self) -> str:
+        return (f"held: {self.lost_count} of {self.baseline_count} {self.measure} ({self.share:.1%}) would be "
+                f"deactivated or removed, over the {self.threshold:.0%} threshold; release with "
+                f"`sis-sync approve --district {self.district_id} --date {self.export_date}`")
+
+
+def ensure_holds(cur) -> None:
+    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    cur.execute(HOLDS_DDL)
+
+
+def thresholds_for(configured: dict | None) -> dict:
+    merged = dict(DEFAULT_THRESHOLDS)
+    merged.update({k: v for k, v in (configured or {}).items() if v is not None})
+    return merged
+
+
+def _baseline(cur, row: LedgerRow) -> tuple[str, int | None] | None:
+    """The previous good load of the file: newest earlier night, loaded or unchanged, not held."""
+    cur.execute(
+        f"""
+        select ledger.load_id, ledger.max_school_year
+        from {LEDGER_TABLE} as ledger
+        where ledger.district_id = %s and ledger.file_name = %s and ledger.export_date < %s
+          and ledger.status in ('loaded', 'unchanged')
+          and not exists (
+              select 1 from {HOLDS_TABLE} as holds
+              where holds.district_id = ledger.district_id and holds.export_date = ledger.export_date
+                and holds.file_name = ledger.file_name and holds.status = 'held')
+        order by ledger.export_date desc, ledger.ledger_id desc
+        limit 1
+        """,
+        (row.district_id, row.file_name, row.export_date),
+    )
+    found = cur.fetchone()
+    return None if found is None else (found[0], found[1])
+
+
+def _in_rollover_window(cur, district_id: str, night: dt.date, days: int) -> bool:
+    """Whether the district's SIS moved to a newer school year within `days` before (or on) the night."""
+    cur.execute(
+        f"""
+        with students as (
+            select export_date, max_school_year from {LEDGER_TABLE}
+            where district_id = %s and file_name = 'students.csv' and status in ('loaded', 'unchanged')
+              and export_date <= %s and max_school_year is not null
+        ),
+        newest as (select max(max_school_year) as school_year from students)
+        select min(students.export_date),
+               exists (select 1 from students, newest where students.max_school_year < newest.school_year)
+        from students, newest
+        where students.max_school_year = newest.school_year
+        """,
+        (district_id, night),
+    )
+    first_seen, had_older = cur.fetchone()
+    return bool(had_older and first_seen is not None and (night - first_seen).days <= days)
+
+
+def _measure(cur, row: LedgerRow, baseline_load: str, baseline_year: int | None) -> tuple[str, int, int]:
+    params = {"baseline": baseline_load, "tonight": row.load_id}
+    if row.file_name == "students.csv":
+        cur.execute(_STUDENTS_LOST, params)
+        return ("active students", *cur.fetchone())
+    if row.file_name == "contacts.csv":
+        cur.execute(_CONTACTS_LOST, params)
+        return ("contact links", *cur.fetchone())
+    if baseline_year is not None and row.max_school_year is not None and row.max_school_year > baseline_year:
+        cur.execute(_ROSTER_OPEN_ROWS, {"load": baseline_load, "night": row.export_date})
+        before = cur.fetchone()[0]
+        cur.execute(_ROSTER_OPEN_ROWS, {"load": row.load_id, "night": row.export_date})
+        after = cur.fetchone()[0]
+        return ("open roster rows", before, max(0, before - after))
+    cur.execute(_ROSTER_SAME_YEAR_LOST, params)
+    return ("roster rows", *cur.fetchone())
+
+
+def check_night(conn, rows: list[LedgerRow], thresholds: dict | None = None) -> list[Hold]:
+    """Compare the night's loaded files with their baselines; record and return the holds."""
+    limits = thresholds_for(thresholds)
+    holds: list[Hold] = []
+    with conn.cursor() as cur:
+        ensure_holds(cur)
+        for row in rows:
+            if row.file_name not in CHECKED_FILES or row.status not in ("loaded", "unchanged"):
+                continue
+            baseline = _baseline(cur, row)
+            if baseline is None or baseline[0] == row.load_id:
+                continue
+            baseline_load, baseline_year = baseline
+            measure, before, lost = _measure(cur, row, baseline_load, baseline_year)
+            rollover = _in_rollover_window(cur, row.district_id, row.export_date, int(limits["rollover_days"]))
+            threshold = float(limits["rollover_share"] if rollover else limits["share"])
+            if before and lost / before > threshold:
+                hold = Hold(row.district_id, row.export_date, row.file_name, row.load_id, baseline_load,
+                            measure, before, lost, threshold)
+                cur.execute(
+                    f"""
+                    insert into {HOLDS_TABLE} (district_id, export_date, file_name, load_id, baseline_load_id,
+                        measure, baseline_count, lost_count, threshold, message)
+                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    on conflict (district_id, export_date, file_name, load_id) do nothing
+                    """,
+                    (hold.district_id, hold.export_date, hold.file_name, hold.load_id, hold.baseline_load_id,
+                     hold.measure, hold.baseline_count, hold.lost_count, hold.threshold, hold.message),
+                )
+                holds.append(hold)
+    conn.commit()
+    return holds
+
+
+def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
+    """Release the held loads of a district's night; returns (file_name, message) of each released hold."""
+    with conn.cursor() as cur:
+        ensure_holds(cur)
+        cur.execute(
+            f"""
+            update {HOLDS_TABLE} set status = 'approved', approved_at = now()
+            where district_id = %s and export_date = %s and status = 'held'
+            returning file_name, message
+            """,
+            (district_id, night),
+        )
+        released = cur.fetchall()
+    conn.commit()
+    return released
