@@ -87,6 +87,18 @@ year_courses as (
 
 ),
 
+year_first_days as (
+
+    -- the first day of each school year's classes: before it, next year's schedules already count
+    select
+        year_sections.district_id,
+        year_sections.school_year,
+        min(year_sections.term_start) as first_term_start
+    from year_sections
+    group by year_sections.district_id, year_sections.school_year
+
+),
+
 final as (
 
     select
@@ -106,14 +118,23 @@ final as (
         year_sections.term_end,
         year_sections.period,
         year_sections.room,
-        (
+        coalesce(
             year_enrollments.school_year = district_school_years.current_school_year
             and (year_enrollments.end_date is null or year_enrollments.end_date >= year_enrollments.as_of_date)
+            and (
+                year_enrollments.start_date <= year_enrollments.as_of_date
+                or year_enrollments.as_of_date < year_first_days.first_term_start
+            ),
+            false
         ) as is_active,
         year_enrollments.as_of_date
     from year_enrollments
     left join district_school_years
         on year_enrollments.district_id = district_school_years.district_id
+    left join year_first_days
+        on
+            year_enrollments.district_id = year_first_days.district_id
+            and year_enrollments.school_year = year_first_days.school_year
     left join year_sections
         on
             year_enrollments.district_id = year_sections.district_id
