@@ -30,11 +30,12 @@ class DistrictNight:
     loaded: int = 0
     unchanged: int = 0
     rejected: int = 0
+    held: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.rejected
+        return not self.problems and not self.rejected and not self.held
 
 
 @dataclass
@@ -64,8 +65,10 @@ def _districts(config_path: Path | None, drop_root: Path | None, only: tuple[str
 
 def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_root: Path | None,
                      run_date: dt.date, only: tuple[str, ...]) -> list[DistrictNight]:
+    from ingestion import safety
     from ingestion.load import ingest_export
 
+    prepare_warehouse(settings)
     nights = []
     for district in _districts(config_path, drop_root, only):
         night = DistrictNight(district.id)
@@ -92,9 +95,25 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         for row in result.rows:
             if row.status == "rejected":
                 night.problems.append(row.message)
-        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected "
-              f"in {time.monotonic() - started:.1f}s")
+        with db.connect(settings) as conn:
+            holds = safety.check_night(conn, district.id, run_date, district.thresholds)
+        night.held = len(holds)
+        night.problems += [f"{hold.file_name} {hold.message}" for hold in holds]
+        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected, "
+              f"{night.held} held in {time.monotonic() - started:.1f}s")
     return nights
+
+
+def prepare_warehouse(settings: db.PgSettings) -> None:
+    """Create the raw layer, the ledger and the holds table when missing, so dbt's sources exist."""
+    from ingestion import safety
+    from ingestion.load import ensure_raw_layer
+
+    with db.connect(settings) as conn:
+        ensure_raw_layer(conn)
+        with conn.cursor() as cur:
+            safety.ensure_holds(cur)
+        conn.commit()
 
 
 def _fetch(district: District, config_path: Path | None, drop_root: Path | None, run_date: dt.date) -> Path:
@@ -111,12 +130,19 @@ def _fetch(district: District, config_path: Path | None, drop_root: Path | None,
     return fetched.drop_root
 
 
-def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = ()) -> BuildOutcome:
-    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment."""
+def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = (),
+              unit_tests: bool = False) -> BuildOutcome:
+    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment.
+
+    The nightly job leaves dbt's unit tests out (they test the SQL, not the night's data; `make test` and a
+    hand-run `dbt build` run them).
+    """
     from dbt.cli.main import dbtRunner
 
     args = ["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
             "--vars", f"{{run_date: '{run_date.isoformat()}'}}"]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
@@ -157,10 +183,10 @@ def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
 def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                   counts: dict[str, dict[str, int]]) -> None:
     click.echo("")
-    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}  status")
+    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}{'held':>6}  status")
     for n in nights:
-        status = "ok" if n.ok else "FAILED"
-        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}  {status}")
+        status = "ok" if n.ok else ("HELD" if n.held and n.held == len(n.problems) else "FAILED")
+        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}{n.held:>6}  {status}")
         for problem in n.problems:
             click.echo(f"    - {problem}")
     if build is not None:
@@ -191,6 +217,7 @@ def run_ingest(config_path, drop_root, run_date: dt.date, only) -> int:
 
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
+    prepare_warehouse(settings)
     build = dbt_build(run_date, full_refresh=full_refresh)
     print_summary([], build, mart_counts(settings))
     return 0 if build.ok else 1
