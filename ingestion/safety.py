@@ -198,13 +198,33 @@ def _measure(cur, row: LedgerRow, baseline_load: str, baseline_year: int | None)
     return ("roster rows", *cur.fetchone())
 
 
-def check_night(conn, rows: list[LedgerRow], thresholds: dict | None = None) -> list[Hold]:
-    """Compare the night's loaded files with their baselines; record and return the holds."""
+def _night_rows(cur, district_id: str, night: dt.date) -> list[LedgerRow]:
+    """The night's delivery of each checked file (the newest ledger row per file)."""
+    cur.execute(
+        f"""
+        select distinct on (file_name) file_name, sha256, status, load_id, max_school_year
+        from {LEDGER_TABLE}
+        where district_id = %s and export_date = %s and file_name = any(%s)
+        order by file_name, ledger_id desc
+        """,
+        (district_id, night, list(CHECKED_FILES)),
+    )
+    return [LedgerRow(district_id=district_id, export_date=night, file_name=f, sha256=sha, status=status,
+                      load_id=load_id, max_school_year=year)
+            for f, sha, status, load_id, year in cur.fetchall()]
+
+
+def check_night(conn, district_id: str, night: dt.date, thresholds: dict | None = None) -> list[Hold]:
+    """Compare the night's loaded files with their baselines; record and return the holds.
+
+    Reads the night from the ledger, not from what this run loaded, so a rerun after a crash between the
+    ledger write and this check still checks the night. Recording a hold twice is a no-op.
+    """
     limits = thresholds_for(thresholds)
     holds: list[Hold] = []
     with conn.cursor() as cur:
         ensure_holds(cur)
-        for row in rows:
+        for row in _night_rows(cur, district_id, night):
             if row.file_name not in CHECKED_FILES or row.status not in ("loaded", "unchanged"):
                 continue
             baseline = _baseline(cur, row)
