@@ -1,0 +1,146 @@
+"""Safety thresholds: a night that would wipe out a large share of a district's data is held.
+
+Uses a district with no calendar row ("south": always in session) so that seasons do not interfere.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from ingestion.nightly import run_approve, run_build, run_nightly
+from ingestion.sample import write_export
+
+STUDENTS = 300
+DISTRICT = "south"
+
+
+def keep_rows(path: Path, keep) -> tuple[int, int]:
+    """Rewrite a CSV keeping the data rows for which keep(index, row) is true; drop the manifest."""
+    with path.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    kept = [r for i, r in enumerate(rows) if keep(i, dict(zip(header, r, strict=True)))]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(kept)
+    (path.parent / "manifest.csv").unlink(missing_ok=True)
+    return len(rows), len(kept)
+
+
+class Night:
+    def __init__(self, conn, drop):
+        self.conn, self.drop = conn, drop
+
+    def scalar(self, sql, params=()):
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()[0]
+
+    def export(self, night: dt.date) -> Path:
+        return write_export(self.drop, district_id=DISTRICT, export_date=night, students=STUDENTS)
+
+    def digest(self, mart: str) -> str:
+        return self.scalar(f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
+                           f"from marts.{mart} as t where t.district_id = %s", (DISTRICT,))
+
+    def history(self, night: dt.date, file_name: str) -> tuple[str, str]:
+        with self.conn.cursor() as cur:
+            cur.execute("select sync_status, reason from marts.sync_history "
+                        "where district_id = %s and export_date = %s and file_name = %s",
+                        (DISTRICT, night, file_name))
+            return cur.fetchone()
+
+
+@pytest.fixture
+def night(fresh_db, db_conn, tmp_path):
+    return Night(db_conn, tmp_path / "drop")
+
+
+def test_a_truncated_students_file_is_held_until_approved(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    yesterday = {m: night.digest(m) for m in ("dim_students", "dim_student_years", "student_overview")}
+    active_before = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                                 (DISTRICT,))
+
+    folder = night.export(second)
+    total, kept = keep_rows(folder / "students.csv", lambda i, _row: i < 200)
+    assert kept < total * 0.8
+    assert run_nightly(None, night.drop, second, ()) == 1, "a held night makes the nightly job fail"
+
+    status, reason = night.history(second, "students.csv")
+    assert status == "held"
+    assert "active students" in reason and "sis-sync approve" in reason
+    assert night.history(second, "contacts.csv")[0] in ("loaded", "unchanged"), "other groups still sync"
+    assert {m: night.digest(m) for m in yesterday} == yesterday, "the marts keep yesterday's students"
+
+    assert run_approve(DISTRICT, second) == 0
+    assert run_approve(DISTRICT, second) == 1, "nothing left to approve"
+    assert run_build(second) == 0
+    active_after = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                                (DISTRICT,))
+    assert active_after < active_before
+    assert night.history(second, "students.csv")[0] == "loaded"
+
+
+def test_a_contacts_file_cut_in_half_is_held(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    contacts = night.digest("dim_contacts")
+    links = night.digest("fct_student_contacts")
+
+    folder = night.export(second)
+    total, kept = keep_rows(folder / "contacts.csv", lambda i, _row: i % 2 == 0)
+    assert run_nightly(None, night.drop, second, ()) == 1
+    status, reason = night.history(second, "contacts.csv")
+    assert status == "held" and "contact links" in reason
+    assert str(total - kept) in reason, "the reason gives the counts"
+    assert night.digest("dim_contacts") == contacts
+    assert night.digest("fct_student_contacts") == links
+    assert night.history(second, "students.csv")[0] in ("loaded", "unchanged")
+
+
+def test_a_missing_file_deletes_nothing(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    contacts = night.digest("dim_contacts")
+    folder = night.export(second)
+    (folder / "contacts.csv").unlink()
+    (folder / "manifest.csv").unlink()
+    assert run_nightly(None, night.drop, second, ()) == 0
+    assert night.digest("dim_contacts") == contacts
+    assert night.scalar("select count(*) from marts.dim_contacts where district_id = %s", (DISTRICT,)) > 0
+
+
+def test_a_large_legitimate_change_after_rollover_is_not_held(night):
+    """Back to school: the new year drops a whole school (it left the district) on the rollover night.
+
+    The same loss in the middle of the year would be held (10%); in the two weeks after a rollover the
+    threshold is 60%, so it goes through.
+    """
+    summer, rollover = dt.date(2026, 7, 20), dt.date(2026, 7, 21)
+    night.export(summer)
+    assert run_nightly(None, night.drop, summer, ()) == 0
+    active_summer = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                                 (DISTRICT,))
+
+    folder = night.export(rollover)
+    with (folder / "students.csv").open(newline="", encoding="utf-8") as f:
+        by_school: dict[str, int] = {}
+        for row in csv.DictReader(f):
+            by_school[row["school_id"]] = by_school.get(row["school_id"], 0) + 1
+    largest = max(by_school, key=by_school.get)
+    total, kept = keep_rows(folder / "students.csv", lambda _i, row: row["school_id"] != largest)
+    assert (total - kept) / active_summer > 0.10, "the change is larger than the in-session threshold"
+
+    assert run_nightly(None, night.drop, rollover, ()) == 0
+    assert night.history(rollover, "students.csv")[0] == "loaded"
+    assert night.scalar("select max(school_year) from marts.dim_student_years where district_id = %s",
+                        (DISTRICT,)) == 2027
