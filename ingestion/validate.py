@@ -7,9 +7,14 @@ per row on the normal path. Only when a file is already known to be bad is it sc
 find the exact line of a structural problem (a ragged row, an unclosed quote) or the offset of the first byte
 that is not UTF-8.
 
-Two passes, by design: :func:`validate_file` checks the whole file and returns its stats (or raises
-:class:`ValidationError`); only then does :func:`typed_batches` read it again and yield the typed record
-batches that are landed. So nothing of a file is landed unless all of it is valid.
+A file is only ever landed when all of it is valid. :func:`validate_file` checks the whole file and returns
+its stats (or raises :class:`ValidationError`). To land it, either read it again with :func:`typed_batches`
+(a second parse), or, cheaper, let :func:`validate_file` write the typed batches to a spill file (Arrow IPC)
+as it goes and read them back with :func:`spilled_batches` once the file has passed (the loader does this).
+
+Beyond what pyarrow's reader checks (a row with the wrong number of fields), the double quotes read are
+counted: an odd count means an unbalanced quote, which pyarrow would otherwise take as a field running to the
+end of the file. The checks apply to every column, extra ones included (UTF-8, quotes, field counts).
 
 Typed batches have exactly the spec's columns, in spec order (a column the file does not have is all NULL),
 typed text/grade -> string, date -> date32, int -> int64, bool -> bool, decimal -> decimal128(18, 4), then
@@ -27,6 +32,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
@@ -99,17 +105,47 @@ def arrow_schema(spec: FileSpec) -> pa.Schema:
 
 
 def validate_file(
-    spec: FileSpec, opener: Opener, *, file_name: str | None = None, block_size: int = DEFAULT_BLOCK_SIZE
+    spec: FileSpec,
+    opener: Opener,
+    *,
+    file_name: str | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    spill: Path | None = None,
 ) -> FileStats:
-    """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`."""
+    """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`.
+
+    With ``spill``, the typed batches are also written to that path (an uncompressed Arrow IPC file) while
+    the file is checked, so that landing it needs no second parse (:func:`spilled_batches`); the spill is
+    removed again when the file is rejected.
+    """
     name = file_name or spec.file_name
+    writer = None
+    try:
+        if spill is not None:
+            writer = pa.ipc.new_file(str(spill), _spill_schema(spec))
+        stats = _validate(spec, opener, name, block_size, writer)
+        if writer is not None:
+            writer.close()
+            writer = None
+        return stats
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        if spill is not None:
+            Path(spill).unlink(missing_ok=True)
+        raise
+
+
+def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer) -> FileStats:
     layout = _read_header(spec, opener, name)
     rows = 0
     year_min = year_max = None
     key_parts: list[pa.RecordBatch] = []
     has_year = "school_year" in spec.column_names
     key_at = [spec.column_names.index(k) for k in spec.key]
-    for raw, lines in _batches(layout, opener, block_size):
+    counter = _QuoteCounter()
+    schema = None if writer is None else _spill_schema(spec)
+    for raw, lines in _batches(layout, opener, block_size, counter):
         columns, problem = _convert(raw, layout, check=True)
         if problem is not None:
             row, column, text = problem
@@ -122,6 +158,12 @@ def validate_file(
                 year_max = mm["max"] if year_max is None else max(year_max, mm["max"])
         key_parts.append(pa.RecordBatch.from_arrays([columns[i] for i in key_at] + [lines],
                                                     names=[*spec.key, "__line"]))
+        if writer is not None:
+            writer.write_batch(pa.RecordBatch.from_arrays([*columns, lines], schema=schema))
+    if counter.quotes % 2:
+        # pyarrow reads an unclosed quote as a field running to the end of the file.
+        line, problem = _quote_problem(opener)
+        raise ValidationError(name, problem, line)
     if rows == 0:
         raise ValidationError(name, "the file has a header row but no data rows")
     _check_duplicate_keys(spec, name, key_parts)
@@ -138,22 +180,43 @@ def typed_batches(
     file_name: str | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> Iterator[pa.RecordBatch]:
-    """The file's records as typed batches (schema :func:`arrow_schema`). Call after :func:`validate_file`:
-    the checks that only reject are skipped here (a value that cannot be converted still raises)."""
+    """The file's records as typed batches (schema :func:`arrow_schema`), parsed again from the CSV. Call
+    after :func:`validate_file`: the checks that only reject are skipped here (a value that cannot be
+    converted still raises)."""
     name = file_name or spec.file_name
-    schema = arrow_schema(spec)
     layout = _read_header(spec, opener, name)
-    district = pa.scalar(district_id, pa.string())
-    day = pa.scalar(export_date, pa.date32())
-    load = pa.scalar(load_id, pa.string())
     for raw, lines in _batches(layout, opener, block_size):
         columns, problem = _convert(raw, layout, check=False)
         if problem is not None:  # pragma: no cover - the file changed since it was validated
             row, column, text = problem
             raise ValidationError(name, text, int(lines[row].as_py()), column)
-        n = raw.num_rows
-        meta = [pa.repeat(district, n), pa.repeat(day, n), pa.repeat(load, n), lines]
-        yield pa.RecordBatch.from_arrays(columns + meta, schema=schema)
+        yield _with_meta(spec, columns, lines, district_id, export_date, load_id)
+
+
+def spilled_batches(
+    spec: FileSpec, spill: Path, *, district_id: str, export_date: date, load_id: str
+) -> Iterator[pa.RecordBatch]:
+    """The typed batches (schema :func:`arrow_schema`) of a file validated with ``spill``."""
+    with pa.memory_map(str(spill)) as source:
+        reader = pa.ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            batch = reader.get_batch(i)
+            columns = batch.columns
+            yield _with_meta(spec, columns[:-1], columns[-1], district_id, export_date, load_id)
+
+
+def _spill_schema(spec: FileSpec) -> pa.Schema:
+    return pa.schema([*(pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns),
+                      pa.field("_line_number", pa.int64())])
+
+
+def _with_meta(spec, columns, lines, district_id, export_date, load_id) -> pa.RecordBatch:
+    n = len(lines)
+    meta = [pa.repeat(pa.scalar(district_id, pa.string()), n),
+            pa.repeat(pa.scalar(export_date, pa.date32()), n),
+            pa.repeat(pa.scalar(load_id, pa.string()), n),
+            lines]
+    return pa.RecordBatch.from_arrays([*columns, *meta], schema=arrow_schema(spec))
 
 
 # --- header ---------------------------------------------------------------------------------------------
@@ -224,13 +287,15 @@ def _header_end(head: bytes) -> int | None:
 # --- streaming ------------------------------------------------------------------------------------------
 
 
-def _batches(layout: _Layout, opener: Opener, block_size: int) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
+def _batches(
+    layout: _Layout, opener: Opener, block_size: int, counter: _QuoteCounter | None = None
+) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
     """Raw (all-string) record batches without blank records, each with the line its records start on."""
     next_line = layout.header_lines + 1
     with opener() as f:
         try:
             reader = pcsv.open_csv(
-                f,
+                f if counter is None else counter.wrap(f),
                 read_options=pcsv.ReadOptions(block_size=block_size, autogenerate_column_names=False),
                 parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=pcsv.ConvertOptions(
@@ -249,17 +314,58 @@ def _batches(layout: _Layout, opener: Opener, block_size: int) -> Iterator[tuple
                 # Lines each record takes: 1 + the line breaks inside its (quoted) fields.
                 span = None
                 for column in batch.columns:
-                    breaks = pc.count_substring(column, "\n")
-                    span = breaks if span is None else pc.add(span, breaks)
-                span = pc.add(pc.cast(span, pa.int64()), 1)
-                ends = pc.cumulative_sum(span)
-                lines = pc.add(pc.subtract(ends, span), next_line)
-                next_line += ends[-1].as_py()
+                    if _holds_newline(column):
+                        breaks = pc.cast(pc.count_substring(column, "\n"), pa.int64())
+                        span = breaks if span is None else pc.add(span, breaks)
+                if span is None:
+                    ones = pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)
+                    lines = pc.add(pc.cumulative_sum(ones), next_line - 1)
+                    next_line += batch.num_rows
+                else:
+                    span = pc.add(span, 1)
+                    ends = pc.cumulative_sum(span)
+                    lines = pc.add(pc.subtract(ends, span), next_line)
+                    next_line += ends[-1].as_py()
                 batch, lines = _drop_blank(batch, lines)
                 if batch.num_rows:
                     yield batch, lines
         except pa.ArrowInvalid as e:
             raise _parse_error(layout, opener, e) from None
+
+
+def _holds_newline(column: pa.Array) -> bool:
+    """Whether any value of a string column holds a line break (one memchr over its data buffer)."""
+    _, offsets, data = column.buffers()
+    if data is None or len(column) == 0:
+        return False
+    at = memoryview(offsets).cast("i")
+    return memoryview(data)[at[column.offset]:at[column.offset + len(column)]].tobytes().find(b"\n") >= 0
+
+
+class _QuoteCounter(io.RawIOBase):
+    """A pass-through stream that counts the double quotes read through it."""
+
+    def __init__(self):
+        super().__init__()
+        self.quotes = 0
+        self._f: BinaryIO | None = None
+
+    def wrap(self, f: BinaryIO) -> _QuoteCounter:
+        self._f = f
+        return self
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self.quotes += data.count(b'"')
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _drop_blank(batch: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBatch, pa.Array]:
@@ -333,11 +439,21 @@ def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Arra
     if kind == "date":
         return _cast(values, pa.date32(), "{value} is not a date (YYYY-MM-DD)")
     if kind == "int":
-        if check:
-            row = _first_bad(pc.match_substring_regex(values, _INT_RE), present)
-            if row is not None:
-                return pa.nulls(len(values), pa.int64()), row, "{value} is not an integer"
-        return _cast(pc.utf8_ltrim(values, "+"), pa.int64(), "{value} is too large for an integer")
+        if check or pc.any(pc.starts_with(values, "+")).as_py():
+            # Arrow's integer parser also takes hex ("0x1F") and no "+": check the rare suspects by regex.
+            try:
+                typed = pc.cast(values, pa.int64())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                typed = None
+            if typed is None or pc.any(pc.match_substring(values, "x", ignore_case=True)).as_py():
+                row = _first_bad(pc.match_substring_regex(values, _INT_RE), present)
+                if row is not None:
+                    return pa.nulls(len(values), pa.int64()), row, "{value} is not an integer"
+                typed = None
+            if typed is not None:
+                return typed, None, ""
+            values = pc.utf8_ltrim(values, "+")
+        return _cast(values, pa.int64(), "{value} is too large for an integer")
     if kind == "decimal":
         if check:
             row = _first_bad(pc.match_substring_regex(values, _DECIMAL_RE), present)
@@ -385,10 +501,10 @@ def _show(value: str | None, limit: int = 60) -> str:
 
 def _check_duplicate_keys(spec: FileSpec, name: str, parts: list[pa.RecordBatch]) -> None:
     keys = pa.Table.from_batches(parts)
+    if keys.group_by(list(spec.key), use_threads=False).aggregate([]).num_rows == keys.num_rows:
+        return
     counts = keys.group_by(list(spec.key), use_threads=False).aggregate([("__line", "count")])
     dups = counts.filter(pc.greater(counts["__line_count"], 1))
-    if dups.num_rows == 0:
-        return
     # Error path: find the earliest second occurrence among the duplicated keys.
     rows = keys.join(dups.select(list(spec.key)), keys=list(spec.key), join_type="inner")
     rows = rows.sort_by([("__line", "ascending")])
@@ -473,3 +589,39 @@ def _first_bad_record(opener: Opener, expected: int) -> tuple[int, int, bool] | 
                 return start, len(record), multiline and last
             start = reader.line_num + 1
     return None
+
+
+def _quote_problem(opener: Opener) -> tuple[int | None, str]:
+    """Where the file's quotes are unbalanced (RFC 4180): (line, message). Error path only: a Python loop
+    over the characters of the lines that hold a quote."""
+    field_start, unquoted, quoted, quote_in_quoted, after_quote = range(5)
+    state, opened, number = field_start, 0, 0
+    with opener() as f:
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
+        for number, line in enumerate(text, start=1):  # noqa: B007 - number is used after the loop
+            if state != quoted:
+                state = field_start  # a line break outside quotes ends the record
+            if '"' not in line:
+                continue
+            for ch in line:
+                if state == quoted:
+                    if ch == '"':
+                        state = quote_in_quoted
+                    continue
+                if state == quote_in_quoted:
+                    if ch == '"':
+                        state = quoted  # an escaped quote
+                        continue
+                    state = after_quote
+                if ch == ",":
+                    state = field_start
+                elif state == field_start:
+                    if ch == '"':
+                        state, opened = quoted, number
+                    elif ch not in "\r\n":
+                        state = unquoted
+                elif state == unquoted and ch == '"':
+                    return number, "a double quote inside a field that is not quoted (unbalanced quote)"
+    if state == quoted:
+        return opened, "a quoted field starting on this line is never closed (unbalanced quote)"
+    return None, "the file has an unbalanced quote"

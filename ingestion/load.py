@@ -1,0 +1,341 @@
+"""Land one night's export in the raw layer with dlt, and record it in the load ledger.
+
+Raw layer contract (the dbt sources read exactly this):
+
+- schema ``raw_sis``; one append-only table per spec file, named by the spec ``name`` (``raw_sis.students``,
+  ...), with every spec column typed ``PG_TYPES[type]`` (text, date, bigint, boolean, numeric) in spec order,
+  then ``_district_id text, _export_date date, _load_id text, _line_number bigint``, and a BRIN index on
+  ``_load_id``. All nine tables and the ledger are created up front on every ingest (idempotently), so the
+  dbt sources exist even for files never delivered. dlt appends into them (it adds its own bookkeeping tables
+  ``_dlt_loads``, ``_dlt_version`` and ``_dlt_pipeline_state`` to the schema, and no columns).
+- ``raw_sis.load_ledger`` (see :mod:`ingestion.ledger`): staging reads only raw rows whose ``_load_id`` a
+  ledger row names.
+
+Order of work, which makes a crash at any point harmless: validate every file (its typed batches spilled to
+a local Arrow file as it is read, so it is parsed once); land the valid ones with one dlt run (``_load_id`` = a
+fresh load id per file, csv files COPYed by dlt); then write all ledger rows in one transaction. Rows landed
+by a run that crashed before its ledger rows were written carry load ids no ledger row names: they are never
+read, and the rerun loads the files again under new load ids. dlt's pending packages are dropped at the start
+of a run.
+
+A file that breaks the spec is recorded ``rejected`` and the night's other files still load; only
+infrastructure errors (database down, dlt failing) raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dlt
+
+from ingestion import PROJECT_ROOT
+from ingestion.db import PgSettings, connect
+from ingestion.exports import ExportFile, ExportSource, find_export
+from ingestion.ledger import (
+    RAW_SCHEMA,
+    LedgerRow,
+    earlier_load,
+    ensure_ledger,
+    insert_rows,
+    new_load_id,
+    recorded_tonight,
+)
+from ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+from ingestion.validate import DEFAULT_BLOCK_SIZE, FileStats, ValidationError, spilled_batches, validate_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIPELINES_DIR = PROJECT_ROOT / ".sis-sync" / "pipelines"
+SOURCE_NAME = "sis_export"
+
+# How dlt is run. Environment variables, so a user's own dlt config (or environment) still wins.
+DLT_DEFAULTS = {
+    # Load through COPY from uncompressed csv files.
+    "NORMALIZE__LOADER_FILE_FORMAT": "csv",
+    "NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION": "true",
+    # Split big tables into several files: the loader COPYs them in parallel (one connection per file).
+    "NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS": "250000",
+    # The landed csv files hold student data: delete them once loaded.
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
+    # Student data never leaves the machine, not even as anonymous usage statistics.
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+}
+
+_DLT_TYPES = {"text": "text", "grade": "text", "date": "date", "int": "bigint", "bool": "bool",
+              "decimal": "decimal"}
+_DLT_META_TYPES = {"text": "text", "date": "date", "bigint": "bigint"}
+
+# The advisory locks that keep two ingests from racing (per district), and the DDL from racing itself.
+_DDL_LOCK = 0x5155_0001
+
+
+@dataclass
+class IngestResult:
+    district_id: str
+    export_date: date
+    missing: bool = False  # there is no export for this district and night (nothing was done)
+    incomplete: str | None = None  # the export does not match its manifest: nothing was loaded
+    rows: list[LedgerRow] = field(default_factory=list)  # the ledger rows this run recorded
+    already_recorded: list[str] = field(default_factory=list)  # files this night already has (same bytes)
+    unknown_files: list[str] = field(default_factory=list)  # delivered but not in the spec: not loaded
+    ignored_files: list[str] = field(default_factory=list)  # .part/.tmp: still uploading
+
+    @property
+    def found(self) -> bool:
+        return not self.missing
+
+    def _count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r.status == status)
+
+    @property
+    def loaded(self) -> int:
+        return self._count("loaded")
+
+    @property
+    def unchanged(self) -> int:
+        return self._count("unchanged")
+
+    @property
+    def rejected(self) -> int:
+        return self._count("rejected")
+
+    def summary(self) -> str:
+        if self.missing:
+            return f"{self.district_id} {self.export_date}: no export"
+        if self.incomplete:
+            return f"{self.district_id} {self.export_date}: incomplete ({self.incomplete})"
+        return (f"{self.district_id} {self.export_date}: {self.loaded} loaded, {self.unchanged} unchanged,"
+                f" {self.rejected} rejected, {len(self.already_recorded)} already recorded")
+
+
+# --- the raw layer --------------------------------------------------------------------------------------
+
+
+def raw_table_ddl(spec: FileSpec) -> str:
+    """``create table if not exists`` for one raw table, with its ``_load_id`` index."""
+    columns = [f"    {c.name} {c.pg_type}" for c in spec.columns]
+    columns += [f"    {name} {pg_type}" for name, pg_type in RAW_META_COLUMNS.items()]
+    table = f"{RAW_SCHEMA}.{spec.name}"
+    return (
+        f"create table if not exists {table} (\n" + ",\n".join(columns) + "\n);\n"
+        # BRIN: rows of one load are appended together, so a block-range index finds them; unlike a btree
+        # it costs (almost) nothing per landed row (a btree made a big COPY ~50% slower).
+        f"create index if not exists {spec.name}__load_id_idx on {table}"
+        " using brin (_load_id) with (autosummarize = on);\n"
+    )
+
+
+def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> None:
+    """Create the raw schema, every raw table and the ledger if they do not exist (one transaction)."""
+    spec = spec or load_spec()
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        ensure_ledger(cur)
+        for file_spec in spec.files:
+            cur.execute(raw_table_ddl(file_spec))
+    conn.commit()
+
+
+def dlt_columns(spec: FileSpec) -> dict[str, dict]:
+    """dlt column hints for one raw table (the same types as :func:`raw_table_ddl`)."""
+    hints: dict[str, dict] = {}
+    for c in spec.columns:
+        hint = {"name": c.name, "data_type": _DLT_TYPES[c.type], "nullable": True}
+        if c.type == "decimal":
+            hint.update(precision=18, scale=4)
+        hints[c.name] = hint
+    for name, pg_type in RAW_META_COLUMNS.items():
+        hints[name] = {"name": name, "data_type": _DLT_META_TYPES[pg_type], "nullable": True}
+    return hints
+
+
+# --- dlt ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Landing:
+    spec: FileSpec
+    file: ExportFile
+    load_id: str
+    stats: FileStats
+    spill: Path  # the typed batches, written while validating
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=0)
+def sis_export(landings: list[_Landing], district_id: str, export_date: date):
+    """One append resource per valid file, yielding its typed Arrow batches."""
+    for landing in landings:
+        batches = spilled_batches(landing.spec, landing.spill, district_id=district_id,
+                                  export_date=export_date, load_id=landing.load_id)
+        yield dlt.resource(batches, name=landing.spec.name, table_name=landing.spec.name,
+                           write_disposition="append", columns=dlt_columns(landing.spec))
+
+
+def pipeline_name(district_id: str) -> str:
+    return "sis_" + re.sub(r"[^0-9A-Za-z_]", "_", district_id)
+
+
+def _destination(settings: PgSettings):
+    # Fields rather than settings.dsn: dlt treats a DSN without a password as incomplete, while an explicit
+    # empty password lets libpq fall back to PGPASSWORD/.pgpass or trust authentication.
+    credentials = {"host": settings.host, "port": settings.port, "username": settings.user,
+                   "password": settings.password or "", "database": settings.database}
+    return dlt.destinations.postgres(credentials=credentials)
+
+
+def _pipeline(settings: PgSettings, district_id: str, pipelines_dir: Path):
+    for key, value in DLT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name(district_id),
+        pipelines_dir=str(pipelines_dir),
+        destination=_destination(settings),
+        dataset_name=RAW_SCHEMA,
+    )
+    if pipeline.has_pending_data:
+        # Left by a run that crashed. Whatever of it was landed is orphaned (no ledger row names it).
+        log.warning("%s: dropping dlt packages left by an interrupted run", pipeline.pipeline_name)
+        try:
+            pipeline.abort_packages()
+        except Exception:  # noqa: BLE001 - fall back to wiping the local working folder
+            log.warning("%s: could not abort the pending packages, resetting the pipeline folder",
+                        pipeline.pipeline_name, exc_info=True)
+            pipeline.drop()
+            pipeline = dlt.pipeline(
+                pipeline_name=pipeline_name(district_id),
+                pipelines_dir=str(pipelines_dir),
+                destination=_destination(settings),
+                dataset_name=RAW_SCHEMA,
+            )
+    return pipeline
+
+
+def _land(settings, district_id, export_date, landings, pipelines_dir) -> None:
+    pipeline = _pipeline(settings, district_id, pipelines_dir)
+    info = pipeline.run(sis_export(landings, district_id, export_date), loader_file_format="csv")
+    info.raise_on_failed_jobs()
+    # Each file landed in full, or the run fails (the ledger is not written).
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    for landing in landings:
+        landed = counts.get(landing.spec.name, 0)
+        if landed != landing.stats.row_count:
+            raise RuntimeError(
+                f"{landing.file.name}: {landed} rows landed, {landing.stats.row_count} validated")
+
+
+# --- ingest ---------------------------------------------------------------------------------------------
+
+
+def ingest_export(
+    settings: PgSettings,
+    drop_root: Path,
+    district_id: str,
+    export_date: date,
+    pipelines_dir: Path | None = None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> IngestResult:
+    """Validate and land one night's export of one district; record every delivered file in the ledger."""
+    spec = load_spec()
+    result = IngestResult(district_id, export_date)
+    pipelines_dir = Path(pipelines_dir or default_pipelines_dir(settings))
+    spill_dir: Path | None = None
+    conn = connect(settings)
+    try:
+        ensure_raw_layer(conn, spec)
+        source = find_export(drop_root, district_id, export_date, spec)
+        if source is None:
+            result.missing = True
+            return result
+        result.unknown_files = list(source.unknown_files)
+        result.ignored_files = list(source.ignored_files)
+        if source.incomplete:
+            result.incomplete = source.incomplete
+            log.warning("%s %s: export left for a later poll: %s", district_id, export_date,
+                        source.incomplete)
+            return result
+        with conn.cursor() as cur:
+            # One ingest per district at a time (session lock, released when the connection closes).
+            cur.execute("select pg_advisory_lock(hashtext(%s))", (f"sis-sync ingest {district_id}",))
+        spill_dir = _spill_dir(pipelines_dir, district_id)
+        rows, landings = _plan(conn, spec, source, result, block_size, spill_dir)
+        conn.commit()
+        if landings:
+            _land(settings, district_id, export_date, landings, pipelines_dir)
+        with conn.cursor() as cur:
+            result.rows = insert_rows(cur, rows)
+        conn.commit()
+        return result
+    finally:
+        conn.close()
+        if spill_dir is not None:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def default_pipelines_dir(settings: PgSettings) -> Path:
+    """dlt's working folder for a warehouse: one per database, so that runs against different warehouses (a
+    test database, the real one) never share dlt state."""
+    where = re.sub(r"[^0-9A-Za-z_.-]", "_", f"{settings.host}_{settings.port}_{settings.database}")
+    return DEFAULT_PIPELINES_DIR / where
+
+
+def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:
+    """A folder of this run's own for the typed batches of validated files (student data: removed at the end
+    of the run). Leftovers of crashed runs are removed once they are a day old."""
+    root = pipelines_dir / "_spill"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > 86400:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=pipeline_name(district_id) + "-", dir=root))
+
+
+def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, block_size: int,
+          spill_dir: Path):
+    """The ledger rows to record and the files to land, in spec order."""
+    district_id, export_date = source.district_id, source.export_date
+    with conn.cursor() as cur:
+        done = recorded_tonight(cur, district_id, export_date)
+        todo = [(name, f) for name, f in source.files.items() if (name, f.sha256) not in done]
+        earlier = {name: earlier_load(cur, district_id, name, f.sha256) for name, f in todo}
+    conn.commit()  # no transaction stays open while the files are validated
+    result.already_recorded = [name for name in source.files if name not in earlier]
+
+    rows: list[LedgerRow] = []
+    landings: list[_Landing] = []
+    for name, f in todo:
+        file_spec = spec.file(name)
+        before = earlier[name]
+        if before is not None:
+            rows.append(LedgerRow(
+                district_id, export_date, name, f.sha256, status="unchanged", row_count=before.row_count,
+                message=f"same bytes as loaded for {before.export_date.isoformat()}", load_id=before.load_id,
+                min_school_year=before.min_school_year, max_school_year=before.max_school_year))
+            continue
+        spill = spill_dir / f"{file_spec.name}.arrow"
+        try:
+            stats = validate_file(file_spec, f.open, file_name=name, block_size=block_size, spill=spill)
+        except ValidationError as e:
+            log.warning("%s %s: rejected %s", district_id, export_date, e)
+            rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",
+                                  message=e.message))
+            continue
+        load_id = new_load_id()
+        message = "ignored extra columns: " + ", ".join(stats.extra_columns) if stats.extra_columns else None
+        rows.append(LedgerRow(
+            district_id, export_date, name, f.sha256, status="loaded", row_count=stats.row_count,
+            message=message, load_id=load_id, min_school_year=stats.min_school_year,
+            max_school_year=stats.max_school_year))
+        landings.append(_Landing(file_spec, f, load_id, stats, spill))
+    return rows, landings
