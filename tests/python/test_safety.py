@@ -64,7 +64,7 @@ def test_a_truncated_students_file_is_held_until_approved(night):
     first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
     night.export(first)
     assert run_nightly(None, night.drop, first, ()) == 0
-    yesterday = {m: night.digest(m) for m in ("dim_students", "dim_student_years", "student_overview")}
+    yesterday = {m: night.digest(m) for m in ("dim_students", "dim_student_years", "dim_schools")}
     active_before = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
                                  (DISTRICT,))
 
