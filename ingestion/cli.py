@@ -107,6 +107,17 @@ def approve(config_path: Path, drop_root: Path | None, district_id: str, export_
 
 
 @main.command()
+@_common
+@click.option("--map", "mappings", multiple=True, metavar="ROLE=DISTRICT",
+              help="Restrict a role to a district's rows in the marts (repeatable).")
+def roles(config_path: Path, drop_root: Path | None, mappings: tuple[str, ...]) -> None:
+    """Create the read-only BI role and the loader role; optionally restrict roles to districts."""
+    from ingestion.nightly import run_roles
+
+    sys.exit(run_roles(mappings))
+
+
+@main.command()
 @click.option("--write", is_flag=True, help="Rewrite the generated files instead of checking them.")
 def spec(write: bool) -> None:
     """Check (or --write) the files generated from the export spec."""
@@ -120,6 +131,29 @@ def spec(write: bool) -> None:
     for path in stale:
         click.echo(f"out of date: {path.relative_to(PROJECT_ROOT)} (run `sis-sync spec --write`)", err=True)
     sys.exit(1 if stale else 0)
+
+
+@main.command()
+@click.option("--sizes", default="1000,10000,100000", show_default=True,
+              help="District sizes (students), comma-separated.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the JSON results [default: bench/results/<stamp>.json].")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(1),
+              help="Runs per size (the table shows medians).")
+@click.option("--data", "data_root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the generated exports are written and reused [default: .sis-sync/bench].")
+@click.option("--keep", is_flag=True, help="Keep the benchmark databases (sis_bench_<size>) afterwards.")
+def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, keep: bool) -> None:
+    """Benchmark ingest and dbt at district scale against a raw COPY of the same files (PG* server)."""
+    from ingestion.bench import DEFAULT_DATA, run_bench
+
+    try:
+        students = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"not a list of integers: {sizes}", param_hint="--sizes") from exc
+    if out_path is None:
+        out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
+    run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep)
 
 
 def _run_date(value) -> dt.date:

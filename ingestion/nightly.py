@@ -106,13 +106,14 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
 
 def prepare_warehouse(settings: db.PgSettings) -> None:
     """Create the raw layer, the ledger and the holds table when missing, so dbt's sources exist."""
-    from ingestion import safety
+    from ingestion import access, safety
     from ingestion.load import ensure_raw_layer
 
     with db.connect(settings) as conn:
         ensure_raw_layer(conn)
         with conn.cursor() as cur:
             safety.ensure_holds(cur)
+            access.ensure_access_table(cur)
         conn.commit()
 
 
@@ -285,4 +286,22 @@ def run_approve(district_id: str, night: dt.date) -> int:
     for file_name, message in released:
         click.echo(f"released {district_id} {night} {file_name}: {message.split(';')[0]}")
     click.echo("the next `sis-sync nightly` applies it; `sis-sync build` applies it now")
+    return 0
+
+
+def run_roles(mappings: tuple[str, ...]) -> int:
+    from ingestion import access
+
+    settings = db.resolve()
+    with db.connect(settings) as conn:
+        access.ensure_roles(conn)
+        for mapping in mappings:
+            role, _, district_id = mapping.partition("=")
+            if not role or not district_id:
+                click.echo(f"error: --map takes ROLE=DISTRICT, got {mapping!r}", err=True)
+                return 2
+            access.map_district(conn, role, district_id)
+            click.echo(f"{role} now sees district {district_id} in the marts")
+    click.echo(f"roles ready: {access.READER_ROLE} (reads marts), {access.LOADER_ROLE} (writes raw_sis); "
+               "the next build applies the grants and row-level security to every mart")
     return 0

@@ -1,0 +1,32 @@
+{#- Post-hook of every mart: BI's read-only role may read it, and row-level security limits a role mapped in
+    access.district_roles to its districts' rows (roles not mapped there see every district). Runs on each
+    build because a rebuilt table starts with no grants and no policies. Each part applies only when its
+    role or table exists (see `sis-sync roles`, which also grants the schema's usage once: granting it here
+    from several dbt threads at once collides). -#}
+{% macro secure_mart() -%}
+    do $secure$
+    begin
+        if exists (select 1 from pg_roles where rolname = 'sis_reader') then
+            grant select on {{ this }} to sis_reader;
+        end if;
+        if to_regclass('access.district_roles') is not null then
+            alter table {{ this }} enable row level security;
+            drop policy if exists district_rows on {{ this }};
+            create policy district_rows on {{ this }} for select using (
+                not exists (
+                    select 1
+                    from access.district_roles as mapped
+                    inner join pg_roles on mapped.role_name = pg_roles.rolname
+                    where pg_has_role(current_user, pg_roles.oid, 'member')
+                )
+                or district_id in (
+                    select mapped.district_id
+                    from access.district_roles as mapped
+                    inner join pg_roles on mapped.role_name = pg_roles.rolname
+                    where pg_has_role(current_user, pg_roles.oid, 'member')
+                )
+            );
+        end if;
+    end
+    $secure$
+{%- endmacro %}

@@ -1,0 +1,92 @@
+"""Student data is private: BI reads only marts, the loader cannot read marts, a role can be held to one
+district by row-level security."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg2
+import pytest
+from psycopg2 import errors
+
+from ingestion import access
+from ingestion.nightly import run_nightly
+from ingestion.sample import write_export
+
+NIGHT = dt.date(2026, 3, 16)
+
+
+def _as_role(conn, role: str, sql: str):
+    with conn.cursor() as cur:
+        cur.execute(f"set role {role}")
+        try:
+            cur.execute(sql)
+            return cur.fetchall()
+        finally:
+            cur.execute("reset role")
+
+
+@pytest.fixture
+def synced(fresh_db, db_conn, tmp_path):
+    access.ensure_roles(db_conn)
+    with db_conn.cursor() as cur:
+        cur.execute("""do $$ begin
+            if not exists (select 1 from pg_roles where rolname = 'north_office') then
+                create role north_office nologin in role sis_reader;
+            end if; end $$""")
+    access.map_district(db_conn, "north_office", "north")
+    drop = tmp_path / "drop"
+    for district_id in ("sample", "north"):
+        write_export(drop, district_id=district_id, export_date=NIGHT, students=120)
+    assert run_nightly(None, drop, NIGHT, ()) == 0
+    return db_conn
+
+
+def test_student_data_is_private(synced, fresh_db):
+    # the reader reads every mart and nothing raw
+    districts = _as_role(synced, "sis_reader", "select distinct district_id from marts.dim_students order by 1")
+    assert districts == [("north",), ("sample",)]
+    with synced.cursor() as cur:
+        cur.execute("select table_name from information_schema.tables where table_schema = 'marts'")
+        marts = [r[0] for r in cur.fetchall()]
+        for mart in marts:
+            cur.execute("select has_table_privilege('sis_reader', %s, 'select')", (f"marts.{mart}",))
+            assert cur.fetchone()[0], mart
+    with pytest.raises(errors.InsufficientPrivilege):
+        _as_role(synced, "sis_reader", "select count(*) from raw_sis.students")
+
+
+    # the loader cannot read marts
+    with pytest.raises(errors.InsufficientPrivilege):
+        _as_role(synced, "sis_loader", "select count(*) from marts.dim_students")
+    with synced.cursor() as cur:
+        cur.execute("select has_table_privilege('sis_loader', 'raw_sis.students', 'insert')")
+        assert cur.fetchone()[0]
+
+
+    # a mapped role sees only its district
+    rows = _as_role(synced, "north_office",
+                    "select district_id, count(*) from marts.student_overview group by 1")
+    assert [d for d, _ in rows] == ["north"]
+    with synced.cursor() as cur:
+        cur.execute("select count(*) from marts.student_overview where district_id = 'north'")
+        assert rows[0][1] == cur.fetchone()[0]
+    # the policy survives the nightly rebuild of the tables
+    with synced.cursor() as cur:
+        cur.execute("select count(*) from pg_policies where schemaname = 'marts' and policyname = 'district_rows'")
+        assert cur.fetchone()[0] >= 12
+
+
+    # a login role in sis_reader connects and reads
+    with synced.cursor() as cur:
+        cur.execute("""do $$ begin
+            if not exists (select 1 from pg_roles where rolname = 'bi_tool') then
+                create role bi_tool login in role sis_reader;
+            end if; end $$""")
+    conn = psycopg2.connect(host=fresh_db.host, port=fresh_db.port, user="bi_tool", dbname=fresh_db.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from marts.dim_schools")
+            assert cur.fetchone()[0] > 0
+    finally:
+        conn.close()
