@@ -11,6 +11,18 @@ why) and nothing of it may be loaded: the caller leaves it for a later poll.
 
 Nothing is extracted to memory: each file is opened as a binary stream (``ExportFile.open()``), zip members
 through :mod:`zipfile`'s streaming reader.
+
+Some exports are *refused* outright (``ExportSource.refused`` says why; ``incomplete`` too, so nothing of it is
+loaded, and the delivered files stay where they are):
+
+- an export dated after today (in the district's time zone when given, else the latest date anywhere on
+  Earth, UTC+14): a future date is a clock or naming mistake in the SIS;
+- a zip bomb: a zip whose members would expand to more than :data:`MAX_ZIP_BYTES` in all, or a member more
+  than :data:`MAX_ZIP_RATIO` times its compressed size. Checked on the sizes the zip declares, before a byte
+  is decompressed; :mod:`zipfile` never yields more than a member's declared size (and then checks its CRC).
+
+:class:`DistrictSchools` holds the school ids a district's files may name (the rule against another
+district's file, checked by the validator).
 """
 
 from __future__ import annotations
@@ -19,20 +31,30 @@ import csv
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
 from ingestion.spec import ExportSpec, load_spec
+from ingestion.validate import FileStats, KnownSchools
 
 MANIFEST = "manifest.csv"
 IGNORED_SUFFIXES = (".part", ".tmp")
 CHUNK = 8 << 20
+
+# Zip bombs (spec decision): limits on what the sizes declared in a zip would expand to.
+MAX_ZIP_BYTES = 4 << 30  # all members together
+MAX_ZIP_RATIO = 200  # one member, expanded size / compressed size...
+ZIP_RATIO_FLOOR = 1 << 20  # ...for members that expand to more than this (a tiny file may compress well)
+_LATEST_OFFSET = timedelta(hours=14)  # UTC+14 (Kiribati): where a date begins first
 
 
 @dataclass(frozen=True)
@@ -63,19 +85,36 @@ class ExportSource:
     unknown_files: list[str] = field(default_factory=list)  # delivered names not in the spec (not loaded)
     ignored_files: list[str] = field(default_factory=list)  # .part/.tmp, still uploading
     incomplete: str | None = None  # why the export must not be loaded yet (manifest mismatch), or None
+    refused: str | None = None  # why the export is refused (future date, zip bomb); ``incomplete`` says it too
 
     @property
     def complete(self) -> bool:
         return self.incomplete is None
 
 
+def today_in(time_zone: str | None = None, now: datetime | None = None) -> date:
+    """Today's date in ``time_zone`` (an IANA name); without one, the latest date anywhere on Earth (UTC+14),
+    so that no export is ever wrongly taken for a future one."""
+    now = now or datetime.now(timezone.utc)
+    if time_zone:
+        return now.astimezone(ZoneInfo(time_zone)).date()
+    return (now.astimezone(timezone.utc) + _LATEST_OFFSET).date()
+
+
 def find_export(
-    drop_root: Path, district_id: str, export_date: date, spec: ExportSpec | None = None
+    drop_root: Path,
+    district_id: str,
+    export_date: date,
+    spec: ExportSpec | None = None,
+    *,
+    time_zone: str | None = None,
+    today: date | None = None,
 ) -> ExportSource | None:
     """The export of ``district_id`` for ``export_date`` under ``drop_root``, or None when nothing is there.
 
     The returned source carries every file's sha256 and, when a manifest is present, the result of checking
-    it (``incomplete``).
+    it (``incomplete``). An export dated after ``today`` (default: :func:`today_in` the district's
+    ``time_zone``) or a zip bomb is ``refused`` without reading its files.
     """
     spec = spec or load_spec()
     base = Path(drop_root) / district_id
@@ -87,11 +126,21 @@ def find_export(
 
     wanted = {name.lower(): name for name in (*spec.file_names, MANIFEST)}
     source = ExportSource(district_id, export_date, locations, files={})
+    where = f" in {time_zone}" if time_zone else " anywhere on Earth" if today is None else ""
+    today = today or today_in(time_zone)
+    if export_date > today:
+        return _refuse(source, f"the export is dated {export_date.isoformat()}, a day that has not begun yet"
+                               f" (today is {today.isoformat()}{where}): a clock or naming mistake in the SIS?"
+                               " Nothing of it is read")
     found: dict[str, ExportFile] = {}
     problems: list[str] = []
     # The folder first: it wins over the zip for a file delivered both ways.
     for location in locations:
         try:
+            if not location.is_dir():
+                bomb = _zip_bomb(location)
+                if bomb is not None:
+                    return _refuse(source, bomb)
             candidates = list(_folder_entries(location) if location.is_dir() else _zip_entries(location))
         except zipfile.BadZipFile as e:
             problems.append(f"{location.name} is not a readable zip archive ({e})")
@@ -113,7 +162,13 @@ def find_export(
             seen_here[name] = delivered
             if name in found:  # already delivered in the folder
                 continue
-            found[name] = ExportFile(name, delivered, where, size, _sha256(opener), opener)
+            try:
+                digest = _sha256(opener)
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
+                # e.g. a zip member failing its CRC check, or compressed with an unsupported method
+                problems.append(f"{where} cannot be read ({e})")
+                continue
+            found[name] = ExportFile(name, delivered, where, size, digest, opener)
 
     source.manifest = found.pop(MANIFEST, None)
     source.files = {name: found[name] for name in spec.file_names if name in found}
@@ -122,6 +177,35 @@ def find_export(
     elif source.manifest is not None:
         source.incomplete = _check_manifest(source)
     return source
+
+
+def _refuse(source: ExportSource, reason: str) -> ExportSource:
+    source.refused = reason
+    source.incomplete = f"refused: {reason}"
+    return source
+
+
+def _zip_bomb(archive: Path) -> str | None:
+    """Why the zip would expand too much (from the sizes it declares, nothing decompressed), or None."""
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+    for info in infos:
+        if info.file_size > ZIP_RATIO_FLOOR and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            return (f"{archive.name}: {info.filename} would expand from {_size(info.compress_size)} to"
+                    f" {_size(info.file_size)}, more than {MAX_ZIP_RATIO} times its compressed size: a zip"
+                    " bomb? Nothing of it is read")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_ZIP_BYTES:
+        return (f"{archive.name} would expand to {_size(total)}, more than the limit of {_size(MAX_ZIP_BYTES)}:"
+                " a zip bomb? Nothing of it is read (deliver an export that large as a folder)")
+    return None
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} bytes"
 
 
 def _folder_entries(folder: Path):
@@ -235,3 +319,43 @@ def _check_manifest(source: ExportSource) -> str | None:
     if problems:
         return "export does not match manifest.csv: " + "; ".join(problems)
     return None
+
+
+class DistrictSchools:
+    """The school ids a district's files may name tonight (spec decision: another district's file).
+
+    ``accepted`` are the school ids of every schools.csv the district has had loaded; ``tonight`` those of
+    tonight's schools.csv once it passed. A schools.csv must share a school id with ``accepted`` (when there
+    is any); another file with a school_id column must share one with ``accepted`` or ``tonight``. The first
+    night of a district (nothing known) is never checked.
+    """
+
+    def __init__(self, district_id: str, accepted: frozenset[str] = frozenset()):
+        self.district_id = district_id
+        self.accepted = frozenset(accepted)
+        self.tonight: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_warehouse(cls, cur, district_id: str) -> DistrictSchools:
+        """The district's accepted school ids, read from the ledger and the raw schools table."""
+        cur.execute(
+            f"select distinct s.school_id from {RAW_SCHEMA}.schools as s where s._load_id in ("
+            f" select l.load_id from {LEDGER_TABLE} as l"
+            "  where l.district_id = %s and l.file_name = 'schools.csv' and l.status = 'loaded')",
+            (district_id,),
+        )
+        return cls(district_id, frozenset(r[0] for r in cur.fetchall() if r[0] is not None))
+
+    def for_file(self, file_name: str) -> KnownSchools | None:
+        """What to check ``file_name`` against (``validate_file(..., schools=...)``), or None."""
+        if file_name == "schools.csv":
+            ids, source = self.accepted, "its earlier schools.csv loads"
+        else:
+            ids = self.accepted | self.tonight
+            source = "its schools.csv loads" if self.accepted else "tonight's schools.csv"
+        return KnownSchools(self.district_id, ids, source) if ids else None
+
+    def learn(self, file_name: str, stats: FileStats) -> None:
+        """Tonight's schools.csv passed: its schools are the district's too."""
+        if file_name == "schools.csv":
+            self.tonight = stats.school_ids

@@ -82,13 +82,14 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
             _step(f"{district.id}: delivery failed: {exc}")
             continue
         try:
-            result = ingest_export(settings, root, district.id, run_date)
+            result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
         except Exception as exc:
             night.problems.append(f"ingest failed: {exc}")
             _step(f"{district.id}: ingest failed: {exc}")
             continue
         if result.incomplete:
-            night.problems.append(f"export incomplete: {result.incomplete}")
+            refused = result.incomplete.startswith("refused: ")
+            night.problems.append(result.incomplete if refused else f"export incomplete: {result.incomplete}")
         elif result.missing:
             night.problems.append(f"no export for {run_date}")
         night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected

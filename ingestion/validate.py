@@ -23,6 +23,16 @@ line on which the record starts; the header is line 1). Values are trimmed; empt
 grade values are kept as delivered (trimmed): staging canonicalises them.
 
 Blank lines (records whose fields are all empty) are skipped; they still count as lines.
+
+Beyond the types, three rules of the spec's decisions are checked here (see ``decisions:`` in the spec):
+
+- no field may be longer than :data:`MAX_FIELD_BYTES` (64 KiB), in any column; memory stays bounded by the
+  reader's block size whatever the file holds (a record larger than the block is rejected with its line);
+- a text value starting with a spreadsheet formula character (``=``, ``+``, ``-``, ``@``; an international
+  phone number like ``+1 555 201 7788`` excepted) is stored as delivered, never evaluated, and *flagged*: the
+  file loads and :attr:`FileStats.notes` (the ledger message) lists where such values are;
+- with ``schools`` (the district's known school ids, :class:`KnownSchools`), a file whose ``school_id`` values
+  are none of them is another district's file and is rejected.
 """
 
 from __future__ import annotations
@@ -43,6 +53,9 @@ from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, RAW_META_CO
 
 DEFAULT_BLOCK_SIZE = 8 << 20
 MAX_HEADER_BYTES = 1 << 20
+MAX_FIELD_BYTES = 64 << 10  # the longest field accepted, in bytes of UTF-8 (a spec decision)
+FORMULA_CHARACTERS = ("=", "+", "-", "@")  # a spreadsheet reads a cell starting with one as a formula
+MAX_LISTED = 10  # flagged values listed by position in the ledger message (then a count)
 DECIMAL_TYPE = pa.decimal128(18, 4)
 ARROW_TYPES = {
     "text": pa.string(),
@@ -62,6 +75,7 @@ _TRUE = pa.array(BOOLEAN_TRUE)
 _FALSE = pa.array(BOOLEAN_FALSE)
 _INT_RE = r"^[+-]?[0-9]+$"
 _DECIMAL_RE = r"^[0-9]+(\.[0-9]+)?$"
+_PHONE_RE = r"^\+[0-9][0-9 ().-]*$"  # +15552017788, +1 (555) 201-7788: not a formula
 
 Opener = Callable[[], BinaryIO]
 
@@ -95,6 +109,35 @@ class FileStats:
     min_school_year: int | None
     max_school_year: int | None
     extra_columns: tuple[str, ...]  # header names not in the spec (ignored), as delivered (trimmed)
+    formula_count: int = 0  # text values that start with a formula character (stored as text, flagged)
+    formula_cells: tuple[tuple[int, str], ...] = ()  # (line, column) of the first MAX_LISTED of them
+    school_ids: frozenset[str] = frozenset()  # the distinct school_id values, for files with that column
+
+    @property
+    def notes(self) -> str | None:
+        """What the ledger says about a loaded file: ignored columns and flagged values, or None."""
+        notes = []
+        if self.extra_columns:
+            notes.append("ignored extra columns: " + ", ".join(self.extra_columns))
+        if self.formula_count:
+            where = "; ".join(f"line {line}, column {column}" for line, column in self.formula_cells)
+            more = self.formula_count - len(self.formula_cells)
+            if more:
+                where += f"; and {more} more"
+            what = "value starts" if self.formula_count == 1 else "values start"
+            notes.append(f"{self.formula_count} {what} with a spreadsheet formula character"
+                         f" ({' '.join(FORMULA_CHARACTERS)}), stored as text and never evaluated: {where}")
+        return "; ".join(notes) or None
+
+
+@dataclass(frozen=True)
+class KnownSchools:
+    """The school ids a district's file may name: a file whose school ids are none of them is refused as
+    another district's file."""
+
+    district_id: str
+    school_ids: frozenset[str]
+    source: str  # where they come from, for the message, e.g. "its earlier schools.csv loads"
 
 
 def arrow_schema(spec: FileSpec) -> pa.Schema:
@@ -111,19 +154,21 @@ def validate_file(
     file_name: str | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
     spill: Path | None = None,
+    schools: KnownSchools | None = None,
 ) -> FileStats:
     """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`.
 
     With ``spill``, the typed batches are also written to that path (an uncompressed Arrow IPC file) while
     the file is checked, so that landing it needs no second parse (:func:`spilled_batches`); the spill is
-    removed again when the file is rejected.
+    removed again when the file is rejected. With ``schools``, a file with a ``school_id`` column must name at
+    least one of those schools (else it is another district's file).
     """
     name = file_name or spec.file_name
     writer = None
     try:
         if spill is not None:
             writer = pa.ipc.new_file(str(spill), _spill_schema(spec))
-        stats = _validate(spec, opener, name, block_size, writer)
+        stats = _validate(spec, opener, name, block_size, writer, schools)
         if writer is not None:
             writer.close()
             writer = None
@@ -136,20 +181,36 @@ def validate_file(
         raise
 
 
-def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer) -> FileStats:
+def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer,
+              schools: KnownSchools | None) -> FileStats:
     layout = _read_header(spec, opener, name)
     rows = 0
     year_min = year_max = None
     key_parts: list[pa.RecordBatch] = []
     has_year = "school_year" in spec.column_names
     key_at = [spec.column_names.index(k) for k in spec.key]
+    school_at = spec.column_names.index("school_id") if "school_id" in spec.column_names else None
+    school_ids: set[str] = set()
+    first_school: tuple[int, str] | None = None  # (line, value) of the first record
+    formulas = _Formulas(layout)
     counter = _QuoteCounter()
     schema = None if writer is None else _spill_schema(spec)
     for raw, lines in _batches(layout, opener, block_size, counter):
+        too_long = _long_field(raw, layout)
+        if too_long is not None:
+            row, column, size = too_long
+            raise ValidationError(name, f"the value is {size:,} bytes long; the limit is {MAX_FIELD_BYTES:,}"
+                                        " bytes (64 KiB) per field", int(lines[row].as_py()), column)
         columns, problem = _convert(raw, layout, check=True)
         if problem is not None:
             row, column, text = problem
             raise ValidationError(name, text, int(lines[row].as_py()), column)
+        formulas.scan(columns, lines)
+        if school_at is not None:
+            values = columns[school_at]
+            if first_school is None:
+                first_school = (int(lines[0].as_py()), values[0].as_py())
+            school_ids.update(v for v in pc.unique(values).to_pylist() if v is not None)
         rows += raw.num_rows
         if has_year:
             mm = pc.min_max(columns[spec.column_names.index("school_year")]).as_py()
@@ -167,7 +228,22 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
     if rows == 0:
         raise ValidationError(name, "the file has a header row but no data rows")
     _check_duplicate_keys(spec, name, key_parts)
-    return FileStats(name, rows, year_min, year_max, layout.extras)
+    if schools is not None and schools.school_ids and first_school is not None \
+            and not school_ids & schools.school_ids:
+        line, value = first_school
+        known = sorted(schools.school_ids)
+        shown = ", ".join(known[:8]) + (f" and {len(known) - 8} more" if len(known) > 8 else "")
+        others = len(school_ids) - 1
+        raise ValidationError(
+            name,
+            f"school {_show(value)} is not a school of district {schools.district_id}"
+            + (", and neither is the file's other school id" if others == 1 else
+               f", and neither are the file's {others} other school ids" if others else "")
+            + f": is this another district's file? (district {schools.district_id} has schools {shown},"
+            f" from {schools.source})",
+            line, "school_id")
+    return FileStats(name, rows, year_min, year_max, layout.extras, formulas.count, tuple(formulas.cells),
+                     frozenset(school_ids))
 
 
 def typed_batches(
@@ -231,10 +307,23 @@ class _Layout:
     extras: tuple[str, ...]
     header_lines: int  # physical lines the header takes (1 unless a header name has a newline)
 
+    def column_name(self, index: int) -> str | None:
+        """The name of the file's ``index``-th column for messages: the spec's name, else as delivered."""
+        if index >= len(self.names):
+            return None
+        normalized = self.names[index].strip().lower()
+        if normalized in self.spec.column_names:
+            return normalized
+        return self.names[index].strip() or f"(unnamed column {index + 1})"
+
 
 def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
     with opener() as f:
         head = f.read(64 << 10)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise ValidationError(
+                name, f"the file is not UTF-8: it starts with a UTF-16 byte-order mark (0x{head[0]:02x} 0x"
+                      f"{head[1]:02x} at byte offset 0): the export must be UTF-8", 1)
         bom = 3 if head[:3] == BOM else 0
         head = head[bom:]
         if not head:
@@ -292,6 +381,7 @@ def _batches(
 ) -> Iterator[tuple[pa.RecordBatch, pa.Array]]:
     """Raw (all-string) record batches without blank records, each with the line its records start on."""
     next_line = layout.header_lines + 1
+    reader = None
     with opener() as f:
         try:
             reader = pcsv.open_csv(
@@ -330,16 +420,27 @@ def _batches(
                 if batch.num_rows:
                     yield batch, lines
         except pa.ArrowInvalid as e:
-            raise _parse_error(layout, opener, e) from None
+            raise _parse_error(layout, opener, e, block_size) from None
+        finally:
+            # Stop the reader's read-ahead before the file closes, however the reading ends (an error, or a
+            # caller that stops early): a read-ahead thread still running when the interpreter exits aborts
+            # the process ("terminate called without an active exception", exit status 134).
+            if reader is not None:
+                reader.close()
 
 
 def _holds_newline(column: pa.Array) -> bool:
     """Whether any value of a string column holds a line break (one memchr over its data buffer)."""
+    return _data_bytes(column).find(b"\n") >= 0
+
+
+def _data_bytes(column: pa.Array) -> bytes:
+    """The bytes of all values of a string column, one after the other (a copy of its data buffer)."""
     _, offsets, data = column.buffers()
     if data is None or len(column) == 0:
-        return False
+        return b""
     at = memoryview(offsets).cast("i")
-    return memoryview(data)[at[column.offset]:at[column.offset + len(column)]].tobytes().find(b"\n") >= 0
+    return memoryview(data)[at[column.offset]:at[column.offset + len(column)]].tobytes()
 
 
 class _QuoteCounter(io.RawIOBase):
@@ -378,6 +479,57 @@ def _drop_blank(batch: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBatch,
         blank = empty if blank is None else pc.and_(blank, empty)
     keep = pc.invert(blank)
     return batch.filter(keep), lines.filter(keep)
+
+
+def _long_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None, int] | None:
+    """(row, column, bytes) of the first field longer than MAX_FIELD_BYTES in a raw batch, or None."""
+    first = None
+    for index, column in enumerate(batch.columns):
+        data = column.buffers()[2]
+        if data is None or data.size <= MAX_FIELD_BYTES:
+            continue  # no value of this column can be that long
+        lengths = pc.binary_length(column)
+        if pc.max(lengths).as_py() <= MAX_FIELD_BYTES:
+            continue
+        row = pc.index(pc.greater(lengths, MAX_FIELD_BYTES), True).as_py()
+        if first is None or row < first[0]:
+            first = (row, layout.column_name(index), lengths[row].as_py())
+    return first
+
+
+class _Formulas:
+    """Text values that start with a spreadsheet formula character: counted; the first MAX_LISTED positions
+    (line, column) kept. Only the spec's text columns (what is stored); an international phone number
+    (``+15552017788``) is not a formula."""
+
+    def __init__(self, layout: _Layout):
+        self.at = [(order, c.name) for order, (c, position) in enumerate(zip(layout.spec.columns,
+                                                                            layout.positions, strict=True))
+                   if c.type == "text" and position is not None]
+        self.count = 0
+        self.cells: list[tuple[int, str]] = []
+
+    def scan(self, columns: list[pa.Array], lines: pa.Array) -> None:
+        found = []
+        for order, name in self.at:
+            values = columns[order]
+            data = _data_bytes(values)
+            flagged = None
+            for character in FORMULA_CHARACTERS:
+                if data.find(character.encode()) < 0:
+                    continue  # one memchr spares a pass over the values
+                hit = pc.starts_with(values, character)
+                flagged = hit if flagged is None else pc.or_(flagged, hit)
+            if flagged is None or not pc.any(flagged).as_py():
+                continue
+            flagged = pc.fill_null(pc.and_not(flagged, pc.match_substring_regex(values, _PHONE_RE)), False)
+            at = pc.filter(lines, flagged)
+            self.count += len(at)
+            if len(self.cells) < MAX_LISTED:
+                found += [(line, order, name) for line in at.slice(0, MAX_LISTED).to_pylist()]
+        room = MAX_LISTED - len(self.cells)
+        if found and room > 0:
+            self.cells += [(line, name) for line, _, name in sorted(found)[:room]]
 
 
 # --- conversion -----------------------------------------------------------------------------------------
@@ -525,28 +677,51 @@ def _plain(value) -> str:
 # --- error paths ----------------------------------------------------------------------------------------
 
 
-def _parse_error(layout: _Layout, opener: Opener, error: pa.ArrowInvalid) -> ValidationError:
+def _parse_error(layout: _Layout, opener: Opener, error: pa.ArrowInvalid, block_size: int) -> ValidationError:
     text = str(error)
     name = layout.file_name
     if "UTF8" in text or "UTF-8" in text:
         found = _first_bad_utf8(opener)
         if found is not None:
-            return _not_utf8(name, *found)
-    if "straddling" in text:
-        return ValidationError(name, "a record is larger than the reader's block size")
-    found = _first_bad_record(opener, len(layout.names))
+            offset, line, byte = found
+            return _not_utf8(name, offset, line, byte, _column_of_bad_byte(layout, opener, line))
+    found = _first_bad_record(opener, len(layout.names), block_size)
     if found is not None:
-        line, fields, unclosed = found
-        if unclosed:
+        line, kind, fields = found
+        if kind == "unclosed":
             return ValidationError(
                 name, "a quoted field starting on this line is never closed (unbalanced quote)", line)
+        if kind == "too long":
+            return ValidationError(
+                name, f"a field of this record is longer than {MAX_FIELD_BYTES:,} bytes (64 KiB), the limit"
+                      " per field", line)
+        if kind == "too large":
+            return ValidationError(name, f"the record is larger than the reader's block size ({block_size:,}"
+                                         " bytes)", line)
         return ValidationError(name, f"the row has {fields} fields, the header has {len(layout.names)}", line)
+    if "straddling" in text:
+        return ValidationError(name, f"a record is larger than the reader's block size ({block_size:,} bytes)")
     return ValidationError(name, "cannot be read as CSV: " + text.splitlines()[0])
 
 
-def _not_utf8(name: str, offset: int, line: int, byte: int) -> ValidationError:
+def _not_utf8(name: str, offset: int, line: int, byte: int, column: str | None = None) -> ValidationError:
+    where = f" in column {column}" if column else ""
     return ValidationError(
-        name, f"the file is not UTF-8: byte 0x{byte:02x} at byte offset {offset} is not valid UTF-8", line)
+        name, f"the file is not UTF-8: byte 0x{byte:02x} at byte offset {offset}{where} is not valid UTF-8"
+              + _encoding_hint(byte), line)
+
+
+def _encoding_hint(byte: int) -> str:
+    """What the byte suggests about the file's real encoding (most often Windows-1252 from Excel)."""
+    try:
+        character = bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+    if byte < 0x80:
+        return ""
+    shown = character if character.isprintable() and not character.isspace() else f"U+{ord(character):04X}"
+    return (f"; it looks like Windows-1252 or Latin-1 (where 0x{byte:02x} is \"{shown}\"): the export must be"
+            " UTF-8")
 
 
 def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int, int] | None:
@@ -572,22 +747,75 @@ def _first_bad_utf8(opener: Opener, chunk_size: int = 1 << 20) -> tuple[int, int
                 return None
 
 
-def _first_bad_record(opener: Opener, expected: int) -> tuple[int, int, bool] | None:
-    """(line, fields, unclosed quote) of the first record whose field count is wrong, or None.
+def _column_of_bad_byte(layout: _Layout, opener: Opener, line: int) -> str | None:
+    """The column holding the first byte that is not UTF-8, known to be on ``line``. Error path: the file is
+    read as Latin-1 (one character per byte) by Python's csv module up to that line, and the first field of
+    the record there whose bytes are not UTF-8 is the one."""
+    if line <= layout.header_lines:
+        return None
+    try:
+        with opener() as f:
+            text = io.TextIOWrapper(f, encoding="latin-1", newline="")
+            reader = csv.reader(_bounded_lines(text, len(layout.names)), strict=False)
+            start = 1
+            for record in reader:
+                if reader.line_num >= line:
+                    if start > line:
+                        return None
+                    for index, value in enumerate(record):
+                        try:
+                            value.encode("latin-1").decode("utf-8")
+                        except UnicodeDecodeError:
+                            return layout.column_name(index)
+                    return None
+                start = reader.line_num + 1
+    except (csv.Error, _LineTooLong):
+        pass
+    return None
+
+
+class _LineTooLong(Exception):
+    """A physical line longer than any valid record can be."""
+
+
+def _bounded_lines(text: io.TextIOBase, columns: int) -> Iterator[str]:
+    """The lines of ``text`` for Python's csv module, which holds a whole line in memory: a line longer than
+    a record of ``columns`` fields of MAX_FIELD_BYTES each raises :class:`_LineTooLong` instead."""
+    cap = (MAX_FIELD_BYTES + 3) * max(columns, 1) + 2
+    while line := text.readline(cap + 1):
+        if len(line) > cap and not line.endswith(("\n", "\r")):
+            raise _LineTooLong
+        yield line
+
+
+def _first_bad_record(opener: Opener, expected: int, block_size: int) -> tuple[int, str, int] | None:
+    """(line, kind, fields) of the first record pyarrow cannot read: kind is "fields" (a wrong field count),
+    "unclosed" (an unclosed quote), "too long" (a field longer than Python's csv field limit, or a line longer
+    than any valid record) or "too large" (a record larger than the reader's block size); or None.
 
     Python's csv module in non-strict mode reads quotes the way pyarrow does; this runs only for a file
-    pyarrow could not parse, to say where."""
+    pyarrow could not parse, to say where. Its field size limit and :func:`_bounded_lines` keep the memory it
+    needs bounded."""
     with opener() as f:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
-        reader = csv.reader(text, strict=False)
+        reader = csv.reader(_bounded_lines(text, expected), strict=False)
         start = 1
-        for record in reader:
-            if record and len(record) != expected and any(record):
-                multiline = reader.line_num > start
-                last = next(reader, None) is None
-                # An unclosed quote swallows the rest of the file into one field.
-                return start, len(record), multiline and last
-            start = reader.line_num + 1
+        try:
+            for record in reader:
+                if record and len(record) != expected and any(record):
+                    multiline = reader.line_num > start
+                    last = next(reader, None) is None
+                    # An unclosed quote swallows the rest of the file into one field.
+                    return start, "unclosed" if multiline and last else "fields", len(record)
+                if sum(len(value) for value in record) + len(record) > block_size:
+                    return start, "too large", len(record)
+                start = reader.line_num + 1
+        except _LineTooLong:
+            return start, "too long", 0
+        except csv.Error as e:
+            if "field limit" in str(e):
+                return start, "too long", 0
+            raise
     return None
 
 
@@ -595,12 +823,16 @@ def _quote_problem(opener: Opener) -> tuple[int | None, str]:
     """Where the file's quotes are unbalanced (RFC 4180): (line, message). Error path only: a Python loop
     over the characters of the lines that hold a quote."""
     field_start, unquoted, quoted, quote_in_quoted, after_quote = range(5)
-    state, opened, number = field_start, 0, 0
+    state, opened, number, line_start = field_start, 0, 0, True
     with opener() as f:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
-        for number, line in enumerate(text, start=1):  # noqa: B007 - number is used after the loop
-            if state != quoted:
-                state = field_start  # a line break outside quotes ends the record
+        # Lines are read in pieces of at most 64 Ki characters: a huge line never sits in memory whole.
+        while line := text.readline(1 << 16):
+            if line_start:
+                number += 1
+                if state != quoted:
+                    state = field_start  # a line break outside quotes ends the record
+            line_start = line.endswith(("\n", "\r"))
             if '"' not in line:
                 continue
             for ch in line:

@@ -4,6 +4,7 @@
         incremental_strategy='replace_partitions',
         partition_columns=['district_id', 'school_year'],
         on_schema_change='fail',
+        pre_hook="set local enable_nestloop = off",
     )
 }}
 
