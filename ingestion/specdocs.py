@@ -44,7 +44,7 @@ LEDGER_COLUMNS = [
     ("sha256", "text", "Lowercase hex sha256 of the delivered bytes."),
     ("row_count", "bigint", "Data rows in the file (header excluded)."),
     ("status", "text", "loaded, unchanged (same bytes as an earlier load) or rejected."),
-    ("message", "text", "Why a file was rejected (file, line, column), or what was ignored."),
+    ("message", "text", "Why a file was rejected (file, line, column), or what was ignored or flagged."),
     ("load_id", "text", "The load holding the file's rows in the raw table (null when rejected)."),
     ("min_school_year", "integer", "Lowest school_year in the file, for files with that column."),
     ("max_school_year", "integer", "Highest school_year in the file, for files with that column."),
