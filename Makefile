@@ -20,7 +20,7 @@ run: install
 	$(BIN)/sis-sync nightly --drop $(DROP) --date $(DATE)
 
 lint: install
-	$(BIN)/ruff check ingestion tests
+	$(BIN)/ruff check ingestion tests bench
 	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
 pytest: install

@@ -142,8 +142,13 @@ def spec(write: bool) -> None:
               help="Runs per size (the table shows medians).")
 @click.option("--data", "data_root", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the generated exports are written and reused [default: .sis-sync/bench].")
+@click.option("--prior-years", default=0, show_default=True, type=click.IntRange(0, 3),
+              help="School years of raw history to load first (each year's last school day; not timed).")
+@click.option("--history-nights", default=0, show_default=True, type=click.IntRange(0, 60),
+              help="School nights just before the first measured one to load first (not timed): raw history.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark databases (sis_bench_<size>) afterwards.")
-def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, keep: bool) -> None:
+def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, prior_years: int,
+          history_nights: int, keep: bool) -> None:
     """Benchmark ingest and dbt at district scale against a raw COPY of the same files (PG* server)."""
     from ingestion.bench import DEFAULT_DATA, run_bench
 
@@ -153,7 +158,8 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
         raise click.BadParameter(f"not a list of integers: {sizes}", param_hint="--sizes") from exc
     if out_path is None:
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
-    run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep)
+    run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,
+              prior_years=prior_years, history_nights=history_nights)
 
 
 def _run_date(value) -> dt.date:

@@ -40,3 +40,31 @@
             ), 0)
     {%- endif %}
 {%- endmacro %}
+
+{#- `load_id in (...)`, the ids of the loads `loads_query` selects, as literals: the filter that lets Postgres
+    read a raw table through its BRIN index on _load_id (the block ranges of those loads) instead of every
+    load ever landed. A join with the loads alone cannot use the index, so without it every mart query scans
+    the file's whole raw history, which grows every night. The ids are read when the model runs (its
+    upstream load selection is built by then); the model still joins on the loads, so the filter never
+    changes its rows. When the load selection does not exist yet (compiling a fresh project) or in a unit
+    test, the same subquery instead. -#}
+{% macro load_id_filter(column, loads_query) -%}
+    {#- unit tests replace the refs with fixture rows: no relation to read ids from -#}
+    {%- set real_run = execute and model.resource_type != 'unit_test' -%}
+    {%- set loads = load_relation(ref('int_loads_current')) if real_run else none -%}
+    {%- if loads is none -%}
+        {{ column }} in (select load_ids.load_id from ({{ loads_query }}) as load_ids)
+    {%- else -%}
+        {%- set ids = run_query('select distinct load_id from (' ~ loads_query ~ ') as load_ids'
+            ~ ' where load_id is not null order by 1').columns[0].values() -%}
+        {{ column }} in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% else %}null{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Every district's current loads of one export file, all school years (what a mart joins its lookup files
+    with, e.g. sections for the roster). -#}
+{% macro current_loads_of(file_name) -%}
+    select current_loads.*
+    from {{ ref('int_loads_current') }} as current_loads
+    where current_loads.file_name = '{{ file_name }}'
+{%- endmacro %}

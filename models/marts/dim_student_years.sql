@@ -17,7 +17,8 @@ loads_to_build as (
 
 students as (
 
-    select * from {{ ref('stg_sis__students') }}
+    select * from {{ ref('stg_sis__students') }} as students
+    where {{ load_id_filter('students.load_id', loads_to_build('students.csv', 'students')) }}
 
 ),
 

@@ -17,7 +17,8 @@ loads_to_build as (
 
 attendance as (
 
-    select * from {{ ref('stg_sis__attendance') }}
+    select * from {{ ref('stg_sis__attendance') }} as attendance
+    where {{ load_id_filter('attendance.load_id', loads_to_build('attendance.csv', 'attendance')) }}
 
 ),
 

@@ -17,7 +17,8 @@ loads_to_build as (
 
 discipline as (
 
-    select * from {{ ref('stg_sis__discipline') }}
+    select * from {{ ref('stg_sis__discipline') }} as discipline
+    where {{ load_id_filter('discipline.load_id', loads_to_build('discipline.csv', 'discipline')) }}
 
 ),
 

@@ -30,19 +30,22 @@ district_school_years as (
 
 enrollments as (
 
-    select * from {{ ref('stg_sis__enrollments') }}
+    select * from {{ ref('stg_sis__enrollments') }} as enrollments
+    where {{ load_id_filter('enrollments.load_id', loads_to_build('enrollments.csv', 'rosters')) }}
 
 ),
 
 sections as (
 
-    select * from {{ ref('stg_sis__sections') }}
+    select * from {{ ref('stg_sis__sections') }} as sections
+    where {{ load_id_filter('sections.load_id', current_loads_of('sections.csv')) }}
 
 ),
 
 courses as (
 
-    select * from {{ ref('stg_sis__courses') }}
+    select * from {{ ref('stg_sis__courses') }} as courses
+    where {{ load_id_filter('courses.load_id', current_loads_of('courses.csv')) }}
 
 ),
 
