@@ -21,7 +21,9 @@ current_loads as (
 
 students as (
 
-    select * from {{ ref('stg_sis__students') }}
+    -- only the current loads' rows, read through the raw table's BRIN index (macros/incremental.sql)
+    select * from {{ ref('stg_sis__students') }} as students
+    where {{ load_id_filter('students.load_id', current_loads_of('students.csv')) }}
 
 ),
 

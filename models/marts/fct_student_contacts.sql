@@ -9,7 +9,9 @@ current_loads as (
 
 contacts as (
 
-    select * from {{ ref('stg_sis__contacts') }}
+    -- only the current loads' rows, read through the raw table's BRIN index (macros/incremental.sql)
+    select * from {{ ref('stg_sis__contacts') }} as contacts
+    where {{ load_id_filter('contacts.load_id', current_loads_of('contacts.csv')) }}
 
 ),
 

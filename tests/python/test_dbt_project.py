@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
+import psycopg2
 import yaml
 from dbt.cli.main import dbtRunner
 
 from ingestion import PROJECT_ROOT
+from ingestion.load import ingest_export
 from ingestion.nightly import dbt_build, prepare_warehouse
+from ingestion.sample import write_export
 from ingestion.spec import RAW_META_COLUMNS, load_spec
 from ingestion.specdocs import DATA_SPEC_PATH, SOURCES_PATH, check_generated
 
@@ -40,6 +44,56 @@ def test_dbt_build_with_unit_tests_and_docs(fresh_db):
     outcome = dbt_build(dt.date(2026, 3, 16), unit_tests=True)
     assert outcome.ok, outcome.errors
     assert outcome.passed > 100
+    # the marts' not-null columns are declared NOT NULL in Postgres (contract constraints), not tested after
+    declared = set()
+    for path in (PROJECT_ROOT / "models" / "marts").glob("*.yml"):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            for column in model["columns"]:
+                if {"type": "not_null"} in column.get("constraints", []):
+                    declared.add((model["name"], column["name"]))
+    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:
+        cur.execute("select table_name, column_name from information_schema.columns "
+                    "where table_schema = 'marts' and is_nullable = 'NO'")
+        assert set(cur.fetchall()) == declared
+    assert ("fct_attendance", "student_id") in declared and len(declared) > 60
     res = dbtRunner().invoke(["docs", "generate", "--project-dir", str(PROJECT_ROOT),
                               "--profiles-dir", str(PROJECT_ROOT), "--vars", "{run_date: '2026-03-16'}"])
     assert res.success, res.exception
+
+
+def _dbt_test(run_date: dt.date, select: str):
+    os.environ["SIS_SYNC_RUN_DATE"] = run_date.isoformat()
+    res = dbtRunner().invoke(["test", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+                              "--select", select, "--exclude-resource-type", "unit_test"])
+    assert res.result is not None, res.exception
+    return {r.node.name: r for r in res.result.results}
+
+
+def test_staging_tests_check_the_loads_landed_on_the_run_date(fresh_db, db_conn, tmp_path):
+    """Each load is tested the night it lands, and read by its load id (a literal the BRIN index can use)."""
+    drop = tmp_path / "drop"
+    nights = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    for night in nights:
+        write_export(drop, district_id="sample", export_date=night, students=40)
+    first = ingest_export(fresh_db, drop, "sample", nights[0])
+    assert first.loaded > 0 and first.rejected == 0
+    prepare_warehouse(fresh_db)
+    with db_conn.cursor() as cur:
+        cur.execute("select load_id from raw_sis.load_ledger where file_name = 'students.csv'")
+        (first_load,) = cur.fetchone()
+        # a row the validator would have rejected, as if it had slipped through
+        cur.execute("update raw_sis.students set student_id = null where _load_id = %s and _line_number = 2",
+                    (first_load,))
+    dbt_build(nights[0], select=("stg_sis__students",))
+
+    results = _dbt_test(nights[0], "stg_sis__students")
+    not_null = results["not_null_stg_sis__students_student_id"]
+    assert str(not_null.status) == "fail" and not_null.failures == 1
+    assert f"'{first_load}'" in not_null.node.compiled_code
+
+    # the next night tests its own load only: the first load is not read again
+    assert ingest_export(fresh_db, drop, "sample", nights[1]).loaded > 0
+    results = _dbt_test(nights[1], "stg_sis__students")
+    not_null = results["not_null_stg_sis__students_student_id"]
+    assert str(not_null.status) == "pass"
+    assert f"'{first_load}'" not in not_null.node.compiled_code
