@@ -1,8 +1,35 @@
+{#- Index (district_id, school_year): the partitions replace_partitions deletes, the newest year
+    loads_to_build looks up, the current year the tests check, and what BI filters by. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_partitions',
+        partition_columns=['district_id', 'school_year'],
+        indexes=[{'columns': ['district_id', 'school_year']}],
+        on_schema_change='fail',
+    )
+}}
+
 with
+
+loads_to_build as (
+
+    -- the school years fct_roster rebuilds tonight (the same decision, same loads)
+    {{ loads_to_build('enrollments.csv', 'rosters') }}
+
+),
 
 roster as (
 
-    select * from {{ ref('fct_roster') }}
+    select roster.* from {{ ref('fct_roster') }} as roster
+    {%- if is_incremental() %}
+        where (roster.district_id, roster.school_year) in (
+            select
+                loads_to_build.district_id,
+                loads_to_build.school_year
+            from loads_to_build
+        )
+    {%- endif %}
 
 ),
 

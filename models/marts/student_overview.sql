@@ -12,9 +12,9 @@ schools as (
 
 ),
 
-attendance as (
+attendance_counts as (
 
-    select * from {{ ref('fct_attendance') }}
+    select * from {{ ref('int_attendance_student_school_years') }}
 
 ),
 
@@ -46,11 +46,11 @@ attendance_school_years as (
 
     -- display year: the newest school year in which the school has any attendance record
     select
-        attendance.district_id,
-        attendance.school_id,
-        max(attendance.school_year) as display_school_year
-    from attendance
-    group by attendance.district_id, attendance.school_id
+        attendance_counts.district_id,
+        attendance_counts.school_id,
+        max(attendance_counts.school_year) as display_school_year
+    from attendance_counts
+    group by attendance_counts.district_id, attendance_counts.school_id
 
 ),
 
@@ -68,14 +68,14 @@ discipline_school_years as (
 attendance_totals as (
 
     select
-        attendance.district_id,
-        attendance.school_year,
-        attendance.student_id,
-        count(*) filter (where attendance.is_absent) as days_absent,
-        count(*) filter (where attendance.attendance_category = 'unexcused_absence') as days_unexcused,
-        count(*) filter (where attendance.attendance_category = 'tardy') as days_tardy
-    from attendance
-    group by attendance.district_id, attendance.school_year, attendance.student_id
+        attendance_counts.district_id,
+        attendance_counts.school_year,
+        attendance_counts.student_id,
+        cast(sum(attendance_counts.days_absent) as bigint) as days_absent,
+        cast(sum(attendance_counts.days_unexcused) as bigint) as days_unexcused,
+        cast(sum(attendance_counts.days_tardy) as bigint) as days_tardy
+    from attendance_counts
+    group by attendance_counts.district_id, attendance_counts.school_year, attendance_counts.student_id
 
 ),
 

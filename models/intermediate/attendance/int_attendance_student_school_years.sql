@@ -1,0 +1,53 @@
+{#- Attendance counted per student, school and school year: what student_overview shows, kept up to date
+    per partition like fct_attendance (only the school years rebuilt tonight are counted again), so the
+    student card never reads every attendance row of every year kept. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_partitions',
+        partition_columns=['district_id', 'school_year'],
+        indexes=[{'columns': ['district_id', 'school_year']}],
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+loads_to_build as (
+
+    -- the school years fct_attendance rebuilds tonight (the same decision, same loads)
+    {{ loads_to_build('attendance.csv', 'attendance') }}
+
+),
+
+attendance as (
+
+    select attendance.* from {{ ref('fct_attendance') }} as attendance
+    {%- if is_incremental() %}
+        where (attendance.district_id, attendance.school_year) in (
+            select
+                loads_to_build.district_id,
+                loads_to_build.school_year
+            from loads_to_build
+        )
+    {%- endif %}
+
+),
+
+student_school_years as (
+
+    select
+        attendance.district_id,
+        attendance.school_year,
+        attendance.school_id,
+        attendance.student_id,
+        count(*) as attendance_records,
+        count(*) filter (where attendance.is_absent) as days_absent,
+        count(*) filter (where attendance.attendance_category = 'unexcused_absence') as days_unexcused,
+        count(*) filter (where attendance.attendance_category = 'tardy') as days_tardy
+    from attendance
+    group by attendance.district_id, attendance.school_year, attendance.school_id, attendance.student_id
+
+)
+
+select * from student_school_years
