@@ -1,11 +1,12 @@
-"""What a landing path without dlt's file round trips would cost (a measurement, not the product's path).
+"""What a landing path without dlt, overlapped with validation, would cost (a measurement, not the product's path).
 
-The product lands validated files with dlt (extract -> normalize -> load: the typed batches go to files
-twice before a COPY). This script measures the other design the benchmark points at, on the same export:
-validate each file (the same `validate_file`, spilling typed batches), and as soon as a file is valid, COPY
-its batches (spec columns + the four meta columns, as CSV written by pyarrow) into the raw table from a
-worker thread with a connection of its own, then ANALYZE it; the next file is validated meanwhile, so
-validation (client CPU) and COPY (server CPU) use the two cores at once.
+The product lands validated files with dlt: the validator writes each file's rows as csv files ready for
+COPY, and dlt imports them into a load package and COPYs them (no extract or normalize of the rows), once
+every file is validated. This script measures the design beyond it, on the same export: validate each file
+(the same `validate_file`, spilling typed batches), and as soon as a file is valid, COPY its batches (spec
+columns + the four meta columns, as CSV written by pyarrow) into the raw table from a worker thread with a
+connection of its own, then ANALYZE it; the next file is validated meanwhile, so validation (client CPU)
+and COPY (server CPU) can use the two cores at once.
 
     .venv/bin/python bench/direct_copy.py --students 100000 [--workers 2] [--repeat 3]
 

@@ -231,7 +231,8 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
             }
             for part in ("ingest_seconds", "safety_seconds", "dbt_seconds", "models_seconds", "tests_seconds",
                          "models_wall_seconds", "tests_wall_seconds", "seeds_seconds", "validate_seconds",
-                         "land_seconds", "analyze_seconds", "ledger_seconds"):
+                         "land_seconds", "summarize_seconds", "check_seconds", "analyze_seconds",
+                         "ledger_seconds"):
                 if any(part in r for r in rs):
                     entry[part] = _median([r.get(part) for r in rs])
             med[stage] = entry
@@ -283,7 +284,9 @@ def print_table(summary: dict, echo=print) -> None:
                  f"  {loads:<16} {runs}")
             if stage == "ingest":
                 echo(f"{'':>9} {'':<10}   = validate {e['validate_seconds']:.2f}s + land (dlt) {e['land_seconds']:.2f}s"
-                     f" + analyze {e.get('analyze_seconds') or 0:.2f}s + the rest {e['ledger_seconds']:.2f}s")
+                     f" + summarize {e.get('summarize_seconds') or 0:.2f}s"
+                     f" + check {e.get('check_seconds') or 0:.2f}s + analyze {e.get('analyze_seconds') or 0:.2f}s"
+                     f" + the rest {e['ledger_seconds']:.2f}s")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
                      f" + dbt {e['dbt_seconds']:.2f}s")
@@ -449,6 +452,8 @@ def stage_ingest(args: dict) -> dict:
 
     load._plan = timed("validate", load._plan)
     load._land = timed("land", load._land)
+    load._summarize_load_index = timed("summarize", load._summarize_load_index)
+    load._check_landed = timed("check", load._check_landed)
     load._analyze = timed("analyze", load._analyze)
     load._pipeline = recording_pipeline
     started = time.perf_counter()
@@ -457,7 +462,10 @@ def stage_ingest(args: dict) -> dict:
     out = {"seconds": round(seconds, 3), "summary": result.summary(),
            "validate_seconds": round(phases.get("validate", 0), 3), "land_seconds": round(phases.get("land", 0), 3)}
     out["analyze_seconds"] = round(phases.get("analyze", 0), 3)
-    out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"] - out["analyze_seconds"], 3)
+    out["check_seconds"] = round(phases.get("check", 0), 3)  # the landed rows counted per load id
+    out["summarize_seconds"] = round(phases.get("summarize", 0), 3)  # the BRIN ranges just appended
+    out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"] - out["analyze_seconds"]
+                                  - out["check_seconds"] - out["summarize_seconds"], 3)
     out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
     if pipelines and pipelines[-1].last_trace is not None:
         out["dlt_steps"] = {s.step: round((s.finished_at - s.started_at).total_seconds(), 3)

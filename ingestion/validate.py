@@ -9,8 +9,10 @@ that is not UTF-8.
 
 A file is only ever landed when all of it is valid. :func:`validate_file` checks the whole file and returns
 its stats (or raises :class:`ValidationError`). To land it, either read it again with :func:`typed_batches`
-(a second parse), or, cheaper, let :func:`validate_file` write the typed batches to a spill file (Arrow IPC)
-as it goes and read them back with :func:`spilled_batches` once the file has passed (the loader does this).
+(a second parse), or let :func:`validate_file` write the rows as it goes: as CSV files ready for the raw
+table's COPY (:class:`CsvOutput`, what the loader does: dlt lands those files as they are), or as typed
+batches in a spill file (Arrow IPC) read back with :func:`spilled_batches`. Either output is removed again
+when the file is rejected.
 
 Beyond what pyarrow's reader checks (a row with the wrong number of fields), the double quotes read are
 counted: an odd count means an unbalanced quote, which pyarrow would otherwise take as a field running to the
@@ -38,6 +40,7 @@ Beyond the types, three rules of the spec's decisions are checked here (see ``de
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -112,6 +115,7 @@ class FileStats:
     formula_count: int = 0  # text values that start with a formula character (stored as text, flagged)
     formula_cells: tuple[tuple[int, str], ...] = ()  # (line, column) of the first MAX_LISTED of them
     school_ids: frozenset[str] = frozenset()  # the distinct school_id values, for files with that column
+    csv_files: tuple[tuple[Path, int], ...] = ()  # with a CsvOutput: the files written and the rows in each
 
     @property
     def notes(self) -> str | None:
@@ -140,6 +144,25 @@ class KnownSchools:
     source: str  # where they come from, for the message, e.g. "its earlier schools.csv loads"
 
 
+@dataclass(frozen=True)
+class CsvOutput:
+    """Where and for which load :func:`validate_file` writes a file's rows as CSV, for a COPY into its raw table.
+
+    The files are what dlt's postgres loader COPYs (``COPY ... (header's columns) FROM STDIN WITH (FORMAT CSV,
+    DELIMITER ',', NULL '', FORCE_NULL(every column))``): a header line naming the raw table's columns (the
+    spec's, then the meta columns), then one line per record, written by pyarrow's CSV writer (text quoted,
+    NULL as an empty field, dates ``YYYY-MM-DD``, booleans ``true``/``false``, decimals with 4 places). Text is
+    never empty (an empty value is NULL), so the loader's FORCE_NULL, which reads ``""`` as NULL too, loses
+    nothing. The writing streams: one batch at a time.
+    """
+
+    folder: Path
+    district_id: str
+    export_date: date
+    load_id: str
+    max_rows: int | None = None  # a new file after this many rows (the loader COPYs files in parallel)
+
+
 def arrow_schema(spec: FileSpec) -> pa.Schema:
     """The schema of the typed batches for one spec file: spec columns, then the meta columns."""
     fields = [pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns]
@@ -155,38 +178,45 @@ def validate_file(
     block_size: int = DEFAULT_BLOCK_SIZE,
     spill: Path | None = None,
     schools: KnownSchools | None = None,
+    csv: CsvOutput | None = None,
 ) -> FileStats:
     """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`.
 
-    With ``spill``, the typed batches are also written to that path (an uncompressed Arrow IPC file) while
-    the file is checked, so that landing it needs no second parse (:func:`spilled_batches`); the spill is
-    removed again when the file is rejected. With ``schools``, a file with a ``school_id`` column must name at
-    least one of those schools (else it is another district's file).
+    With ``csv``, the rows are also written as CSV files for the raw table's COPY while the file is checked
+    (see :class:`CsvOutput`; listed in :attr:`FileStats.csv_files`). With ``spill``, the typed batches are
+    written to that path (an uncompressed Arrow IPC file; :func:`spilled_batches`). Either is removed again
+    when the file is rejected. With ``schools``, a file with a ``school_id`` column must name at least one of
+    those schools (else it is another district's file).
     """
     name = file_name or spec.file_name
     writer = None
+    csv_files = None if csv is None else _CsvFiles(spec, csv)
     try:
         if spill is not None:
             writer = pa.ipc.new_file(str(spill), _spill_schema(spec))
-        stats = _validate(spec, opener, name, block_size, writer, schools)
+        stats = _validate(spec, opener, name, block_size, writer, schools, csv_files)
         if writer is not None:
             writer.close()
             writer = None
+        if csv_files is not None:
+            stats = dataclasses.replace(stats, csv_files=csv_files.close())
         return stats
     except BaseException:
         if writer is not None:
             writer.close()
         if spill is not None:
             Path(spill).unlink(missing_ok=True)
+        if csv_files is not None:
+            csv_files.discard()
         raise
 
 
 def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer,
-              schools: KnownSchools | None) -> FileStats:
+              schools: KnownSchools | None, csv_files: _CsvFiles | None) -> FileStats:
     layout = _read_header(spec, opener, name)
     rows = 0
     year_min = year_max = None
-    key_parts: list[pa.RecordBatch] = []
+    hashes: list[pa.Array] = []  # one 64-bit hash of the key per record (see _check_duplicate_keys)
     has_year = "school_year" in spec.column_names
     key_at = [spec.column_names.index(k) for k in spec.key]
     school_at = spec.column_names.index("school_id") if "school_id" in spec.column_names else None
@@ -217,17 +247,18 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             if mm["min"] is not None:
                 year_min = mm["min"] if year_min is None else min(year_min, mm["min"])
                 year_max = mm["max"] if year_max is None else max(year_max, mm["max"])
-        key_parts.append(pa.RecordBatch.from_arrays([columns[i] for i in key_at] + [lines],
-                                                    names=[*spec.key, "__line"]))
+        hashes.append(key_hashes([columns[i] for i in key_at]))
         if writer is not None:
             writer.write_batch(pa.RecordBatch.from_arrays([*columns, lines], schema=schema))
+        if csv_files is not None:
+            csv_files.write(columns, lines)
     if counter.quotes % 2:
         # pyarrow reads an unclosed quote as a field running to the end of the file.
         line, problem = _quote_problem(opener)
         raise ValidationError(name, problem, line)
     if rows == 0:
         raise ValidationError(name, "the file has a header row but no data rows")
-    _check_duplicate_keys(spec, name, key_parts)
+    _check_duplicate_keys(spec, layout, opener, block_size, hashes)
     if schools is not None and schools.school_ids and first_school is not None \
             and not school_ids & schools.school_ids:
         line, value = first_school
@@ -284,6 +315,60 @@ def spilled_batches(
 def _spill_schema(spec: FileSpec) -> pa.Schema:
     return pa.schema([*(pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns),
                       pa.field("_line_number", pa.int64())])
+
+
+class _CsvFiles:
+    """The CSV files of one validated file (see :class:`CsvOutput`), written one batch at a time."""
+
+    def __init__(self, spec: FileSpec, out: CsvOutput):
+        self.spec = spec
+        self.out = out
+        self.schema = arrow_schema(spec)
+        self.header = (",".join(self.schema.names) + "\n").encode()
+        self.files: list[tuple[Path, int]] = []
+        self._sink = None
+        self._writer = None
+
+    def write(self, columns: list[pa.Array], lines: pa.Array) -> None:
+        out = self.out
+        batch = _with_meta(self.spec, columns, lines, out.district_id, out.export_date, out.load_id)
+        while batch.num_rows:
+            if self._writer is None:
+                self._open()
+            path, rows = self.files[-1]
+            room = batch.num_rows if out.max_rows is None else min(batch.num_rows, out.max_rows - rows)
+            self._writer.write_batch(batch.slice(0, room))
+            self.files[-1] = (path, rows + room)
+            batch = batch.slice(room)
+            if out.max_rows is not None and rows + room >= out.max_rows:
+                self._close_file()
+
+    def _open(self) -> None:
+        path = Path(self.out.folder) / f"{self.spec.name}.{len(self.files) + 1:04d}.csv"
+        self.files.append((path, 0))
+        self._sink = pa.OSFile(str(path), "wb")
+        self._sink.write(self.header)
+        self._writer = pcsv.CSVWriter(self._sink, self.schema, write_options=pcsv.WriteOptions(
+            include_header=False, delimiter=",", quoting_style="needed"))
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+
+    def close(self) -> tuple[tuple[Path, int], ...]:
+        self._close_file()
+        return tuple(self.files)
+
+    def discard(self) -> None:
+        try:
+            self._close_file()
+        finally:
+            for path, _ in self.files:
+                path.unlink(missing_ok=True)
 
 
 def _with_meta(spec, columns, lines, district_id, export_date, load_id) -> pa.RecordBatch:
@@ -649,9 +734,116 @@ def _show(value: str | None, limit: int = 60) -> str:
 
 
 # --- keys -----------------------------------------------------------------------------------------------
+#
+# A file with two records of the same key is rejected. To find them without keeping every key (a big file's
+# keys took most of the validator's memory), each record's key is reduced to a 64-bit hash as the file is read
+# (8 bytes per record, whatever the key holds); the hashes seen more than once are the candidates, and only
+# when there are any is the file read again to compare the candidate records' keys exactly. So a hash
+# collision costs a second read, never a wrong rejection, and the error names the same lines as an exact
+# comparison of every key would.
+
+_U64 = pa.uint64()
+_NO_SEPARATOR = pa.scalar(b"", pa.binary())
+_MULTIPLIER = pa.scalar(0x9E3779B97F4A7C15, _U64)  # 2^64 / golden ratio, odd
+_FINAL_1 = pa.scalar(0xFF51AFD7ED558CCD, _U64)  # MurmurHash3's 64-bit finaliser
+_FINAL_2 = pa.scalar(0xC4CEB9FE1A85EC53, _U64)
+_PARTITION_ROWS = 1 << 20  # hashes checked for repeats per pass (the memory of one hash table)
 
 
-def _check_duplicate_keys(spec: FileSpec, name: str, parts: list[pa.RecordBatch]) -> None:
+def _mix(h: pa.Array | None, value: pa.Array) -> pa.Array:
+    """Fold a uint64 array into the running hash (integer arithmetic wraps around modulo 2^64)."""
+    if h is not None:
+        value = pc.bit_wise_xor(h, value)
+    value = pc.multiply(value, _MULTIPLIER)
+    return pc.bit_wise_xor(value, pc.shift_right(value, pa.scalar(29, _U64)))
+
+
+def _as_u64(array: pa.Array) -> pa.Array:
+    """The 8 bytes of each value of a fixed-width array of 8-byte values, read as uint64 (no copy)."""
+    return pa.Array.from_buffers(_U64, len(array), [None, array.buffers()[1]], offset=array.offset)
+
+
+def key_hashes(columns: list[pa.Array]) -> pa.Array:
+    """One 64-bit hash (uint64) per record of the typed key columns; equal keys always hash equal.
+
+    A text value is hashed from its length and its UTF-8 bytes, 8 at a time (vectorised over the whole batch:
+    one pass per 8 bytes of the column's longest value); a date or integer from its value. NULL hashes as an
+    empty text or a zero would (a collision at worst: the exact comparison tells them apart).
+    """
+    h = None
+    for column in columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            raw = pc.cast(column, pa.binary())
+            if raw.null_count:
+                raw = pc.fill_null(raw, b"")
+            lengths = pc.binary_length(raw)
+            h = _mix(h, pc.cast(lengths, _U64))
+            bounds = pc.min_max(lengths).as_py()
+            shortest, longest = bounds["min"] or 0, bounds["max"] or 0
+            pieces = max(1, -(-longest // 8))
+            # Zeros after every value, so that each 8-byte piece up to the longest value's is whole.
+            padded = pc.binary_join_element_wise(raw, pa.scalar(b"\0" * (8 * pieces), pa.binary()), _NO_SEPARATOR)
+            for start in range(0, 8 * pieces, 8):
+                piece = _as_u64(pc.cast(pc.binary_slice(padded, start, start + 8), pa.binary(8)))
+                mixed = _mix(h, piece)
+                # Only the pieces a value has: its hash must not depend on the other values of its batch.
+                h = mixed if start == 0 or shortest > start else pc.if_else(pc.greater(lengths, start), mixed, h)
+        else:
+            if pa.types.is_date32(column.type):
+                column = pc.cast(column, pa.int32())
+            h = _mix(h, pc.fill_null(pc.cast(pc.cast(column, pa.int64()), _U64, safe=False), 0))
+    h = pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
+    h = pc.multiply(h, _FINAL_1)
+    h = pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
+    h = pc.multiply(h, _FINAL_2)
+    return pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
+
+
+def _repeated_hashes(hashes: list[pa.Array]) -> pa.Array:
+    """The hash values that occur more than once. The hashes are split by their top bits into partitions of
+    about _PARTITION_ROWS records, each checked on its own, so the hash table needed stays that size."""
+    every = pa.chunked_array(hashes, type=_U64)
+    bits = max(0, (len(every) - 1) // _PARTITION_ROWS).bit_length()
+    found: list[pa.Array] = []
+    top = pc.cast(pc.shift_right(every, pa.scalar(64 - bits, _U64)), pa.uint16()) if bits else None
+    for part in range(1 << bits):
+        subset = every if top is None else pc.filter(every, pc.equal(top, pa.scalar(part, pa.uint16())))
+        if len(pc.unique(subset)) == len(subset):
+            continue
+        counts = pc.value_counts(subset)
+        found.append(pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1)))
+    return pa.concat_arrays(found) if found else pa.array([], _U64)
+
+
+def _check_duplicate_keys(spec: FileSpec, layout: _Layout, opener: Opener, block_size: int,
+                          hashes: list[pa.Array]) -> None:
+    """Reject the file at the first record whose key an earlier record has (see the section's comment)."""
+    candidates = _repeated_hashes(hashes)
+    if not len(candidates):
+        return
+    # Second read: keep the key and line of only the records whose hash is a candidate.
+    key_specs = [spec.columns[spec.column_names.index(k)] for k in spec.key]
+    parts: list[pa.RecordBatch] = []
+    for raw, lines in _batches(layout, opener, block_size):
+        keys = [_key_column(layout, column, raw) for column in key_specs]
+        keep = pc.is_in(key_hashes(keys), value_set=candidates)
+        if pc.any(keep).as_py():
+            parts.append(pa.RecordBatch.from_arrays([*(pc.filter(k, keep) for k in keys), pc.filter(lines, keep)],
+                                                    names=[*spec.key, "__line"]))
+    if parts:
+        _first_duplicate(spec, layout.file_name, parts)
+
+
+def _key_column(layout: _Layout, column: Column, raw: pa.RecordBatch) -> pa.Array:
+    """One key column of a raw batch, typed as in the typed batches (the file is known to convert)."""
+    position = layout.positions[layout.spec.column_names.index(column.name)]
+    if position is None:
+        return pa.nulls(raw.num_rows, ARROW_TYPES[column.type])
+    return _convert_column(column, raw.column(position), False)[0]
+
+
+def _first_duplicate(spec: FileSpec, name: str, parts: list[pa.RecordBatch]) -> None:
+    """Exact comparison of the (candidate) records' keys: raise at the earliest second occurrence."""
     keys = pa.Table.from_batches(parts)
     if keys.group_by(list(spec.key), use_threads=False).aggregate([]).num_rows == keys.num_rows:
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 from decimal import Decimal
@@ -9,10 +10,13 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from ingestion import validate
 from ingestion.spec import load_spec
 from ingestion.validate import (
+    CsvOutput,
     ValidationError,
     arrow_schema,
+    key_hashes,
     spilled_batches,
     typed_batches,
     validate_file,
@@ -338,3 +342,122 @@ def test_spill_removed_when_rejected(tmp_path):
     with pytest.raises(ValidationError):
         validate_file(STUDENTS, opener(students_file(student("1"), student("1"))), spill=spill)
     assert not spill.exists()
+
+
+# --- duplicate keys by hash ---------------------------------------------------------------------------------
+
+
+def attendance_file(*records: str) -> str:
+    header = "student_id,school_id,attendance_date,attendance_code,minutes_absent,school_year\n"
+    return header + "".join(r + "\n" for r in records)
+
+
+def test_key_hash_depends_only_on_the_key():
+    # The same key in batches whose other values are shorter or longer (fewer or more 8-byte pieces to hash).
+    alone = key_hashes([pa.array(["abc"]), pa.array([date(2025, 10, 14)], pa.date32())])
+    among_longer = key_hashes([pa.array(["abcdefghijklmnopq", "abc"]),
+                               pa.array([date(2025, 10, 14)] * 2, pa.date32())])
+    among_longer_only = key_hashes([pa.array(["abcdefghijklmnopq", "abcdefghi"]), pa.array([1, 1])])
+    assert alone[0] == among_longer[1]
+    assert key_hashes([pa.array(["abcdefghi"]), pa.array([1])])[0] == among_longer_only[1]
+    # Different keys: different hashes (column boundaries and trailing zero bytes count).
+    split = key_hashes([pa.array(["ab", "a", "ab", "ab\0"]), pa.array(["c", "bc", "c\0", "c"])])
+    assert len(set(split.to_pylist())) == 4
+    assert key_hashes([pa.array([1, -1, 2**40], pa.int64())]).to_pylist() != [0, 0, 0]
+
+
+def test_duplicate_key_found_among_long_keys_in_many_batches():
+    # Keys of 20 to 69 bytes (several pieces each), the duplicate 400 records after its first occurrence.
+    ids = [f"{'x' * (i % 50)}{i:020d}" for i in range(500)]
+    records = [f"{s},0101,2025-10-14,UA,,2026" for s in ids]
+    records.insert(450, f"{ids[37]},0101,2025-10-14,T,5,2026")
+    e = rejected(ATTENDANCE, attendance_file(*records), block_size=4096)
+    assert (e.line, e.column) == (452, "student_id, attendance_date")
+    assert str(e).endswith(f"duplicate key (student_id={ids[37]}, attendance_date=2025-10-14), first seen on line 39")
+
+
+def test_hash_collisions_never_reject_a_valid_file(monkeypatch):
+    # Every record's key hashes alike: each is a candidate, and the exact comparison of the candidates decides.
+    monkeypatch.setattr(validate, "key_hashes", lambda columns: pa.array([7] * len(columns[0]), pa.uint64()))
+    records = [f"{i:06d},0101,2025-10-{1 + i % 28:02d},UA,10,2026" for i in range(300)]
+    stats = validate_file(ATTENDANCE, opener(attendance_file(*records)), block_size=1024)
+    assert stats.row_count == 300
+    # ... and a duplicate is still named exactly as without collisions.
+    records.insert(250, "000007,0101,2025-10-08,T,5,2026")
+    e = rejected(ATTENDANCE, attendance_file(*records), block_size=1024)
+    assert (e.line, e.column) == (252, "student_id, attendance_date")
+    assert "duplicate key (student_id=000007, attendance_date=2025-10-08), first seen on line 9" in str(e)
+
+
+def test_duplicate_check_reads_the_file_again_only_for_candidates():
+    reads = []
+
+    def counting(data: str):
+        def open_file():
+            reads.append(1)
+            return io.BytesIO(data.encode())
+        return open_file
+
+    clean = attendance_file(*(f"{i:06d},0101,2025-10-14,UA,,2026" for i in range(100)))
+    validate_file(ATTENDANCE, counting(clean))
+    reads_clean = len(reads)
+    reads.clear()
+    with pytest.raises(ValidationError):
+        validate_file(ATTENDANCE, counting(clean + "000042,0101,2025-10-14,T,,2026\n"))
+    assert len(reads) == reads_clean + 1  # one more read, for the candidates' keys
+
+
+def test_memory_kept_for_the_key_check_does_not_grow_with_the_keys(monkeypatch):
+    # 20,000 records with 512-byte keys (10 MB of keys): once the file is read, what is still allocated for the
+    # duplicate check is 8 bytes a record, whatever the keys hold.
+    held = []
+    real = validate._repeated_hashes
+
+    def measuring(hashes):
+        held.append(pa.total_allocated_bytes() - before)
+        return real(hashes)
+
+    monkeypatch.setattr(validate, "_repeated_hashes", measuring)
+    data = ("school_id,school_name\n" + "".join(f"{i:0512d},School\n" for i in range(20_000))).encode()
+    before = pa.total_allocated_bytes()
+    assert validate_file(SCHOOLS, opener(data), block_size=1 << 16).row_count == 20_000
+    assert 8 * 20_000 <= held[0] < 1 << 20
+
+
+def test_repeated_hashes_in_partitions(monkeypatch):
+    monkeypatch.setattr(validate, "_PARTITION_ROWS", 16)  # 300 hashes: 32 partitions of about 10
+    values = list(range(1, 2**64, 2**64 // 300))[:300]
+    chunks = [pa.array(values[:150], pa.uint64()), pa.array(values[150:] + [values[3], values[299]], pa.uint64())]
+    assert sorted(validate._repeated_hashes(chunks).to_pylist()) == sorted([values[3], values[299]])
+    assert validate._repeated_hashes([pa.array(values, pa.uint64())]).to_pylist() == []
+
+
+# --- csv output for the loader ------------------------------------------------------------------------------
+
+
+CSV_OUT = dict(district_id="d1", export_date=date(2025, 10, 14), load_id="19a8c0b4e2f1a3b7c")
+
+
+def test_csv_output_has_the_raw_columns_and_splits_by_rows(tmp_path):
+    data = students_file(*(student(f"{i:06d}") for i in range(7)))
+    stats = validate_file(STUDENTS, opener(data), block_size=1024, csv=CsvOutput(tmp_path, **CSV_OUT, max_rows=3))
+    assert [(p.name, n) for p, n in stats.csv_files] == [
+        ("students.0001.csv", 3), ("students.0002.csv", 3), ("students.0003.csv", 1)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p, _ in stats.csv_files]
+    lines = []
+    for path, _ in stats.csv_files:
+        header, *records = path.read_text().splitlines()
+        assert header.split(",") == arrow_schema(STUDENTS).names
+        lines += records
+    first = next(csv.reader([lines[0]]))
+    assert first[:3] == ["000000", "9000012345", "Maria"]
+    assert first[-4:] == ["d1", "2025-10-14", "19a8c0b4e2f1a3b7c", "2"]
+    assert first[STUDENTS.column_names.index("exit_date")] == ""  # NULL
+    assert [next(csv.reader([line]))[-1] for line in lines] == [str(n) for n in range(2, 9)]
+
+
+def test_csv_output_removed_when_rejected(tmp_path):
+    data = students_file(*(student(f"{i:06d}") for i in range(7)), student("000002"))
+    with pytest.raises(ValidationError):
+        validate_file(STUDENTS, opener(data), block_size=1024, csv=CsvOutput(tmp_path, **CSV_OUT, max_rows=3))
+    assert list(tmp_path.iterdir()) == []
