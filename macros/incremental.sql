@@ -68,3 +68,21 @@
     from {{ ref('int_loads_current') }} as current_loads
     where current_loads.file_name = '{{ file_name }}'
 {%- endmacro %}
+
+{#- For an incremental model built from another year-scoped mart (fct_student_teachers from fct_roster, the
+    attendance counts from fct_attendance): `where` the upstream rows are in the partitions (district_id,
+    school_year) that `loads_to_build` selects for the same file and model group tonight, i.e. the ones the
+    upstream mart has just rebuilt. Nothing on a full refresh (every partition). -#}
+{% macro partitions_to_build_filter(alias, file_name, model_group) -%}
+    {#- the refs loads_to_build makes, also when the project is parsed (is_incremental() is false then) -#}
+    {%- do ref('int_loads_current') -%}
+    {%- do ref('int_sync_nights') -%}
+    {%- if is_incremental() %}
+        where ({{ alias }}.district_id, {{ alias }}.school_year) in (
+            select
+                loads_to_build.district_id,
+                loads_to_build.school_year
+            from ({{ loads_to_build(file_name, model_group) }}) as loads_to_build
+        )
+    {%- endif %}
+{%- endmacro %}

@@ -12,24 +12,11 @@
 
 with
 
-loads_to_build as (
-
-    -- the school years fct_roster rebuilds tonight (the same decision, same loads)
-    {{ loads_to_build('enrollments.csv', 'rosters') }}
-
-),
-
 roster as (
 
     select roster.* from {{ ref('fct_roster') }} as roster
-    {%- if is_incremental() %}
-        where (roster.district_id, roster.school_year) in (
-            select
-                loads_to_build.district_id,
-                loads_to_build.school_year
-            from loads_to_build
-        )
-    {%- endif %}
+    -- incremental: the partitions fct_roster rebuilds tonight (the same decision, same loads)
+    {{ partitions_to_build_filter('roster', 'enrollments.csv', 'rosters') }}
 
 ),
 

@@ -13,24 +13,11 @@
 
 with
 
-loads_to_build as (
-
-    -- the school years fct_attendance rebuilds tonight (the same decision, same loads)
-    {{ loads_to_build('attendance.csv', 'attendance') }}
-
-),
-
 attendance as (
 
     select attendance.* from {{ ref('fct_attendance') }} as attendance
-    {%- if is_incremental() %}
-        where (attendance.district_id, attendance.school_year) in (
-            select
-                loads_to_build.district_id,
-                loads_to_build.school_year
-            from loads_to_build
-        )
-    {%- endif %}
+    -- incremental: the partitions fct_attendance rebuilds tonight (the same decision, same loads)
+    {{ partitions_to_build_filter('attendance', 'attendance.csv', 'attendance') }}
 
 ),
 
