@@ -97,3 +97,18 @@ def test_staging_tests_check_the_loads_landed_on_the_run_date(fresh_db, db_conn,
     (not_null,) = [r for name, r in results.items() if name.startswith("not_null_columns_stg_sis__students")]
     assert str(not_null.status) == "pass"
     assert f"'{first_load}'" not in not_null.node.compiled_code
+
+
+def test_dbt_sessions_get_their_settings_unless_pgoptions_sets_them(fresh_db, monkeypatch):
+    from ingestion.nightly import _session_settings
+
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=8MB")
+    _session_settings()
+    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:  # libpq reads PGOPTIONS
+        cur.execute("select current_setting('jit'), current_setting('work_mem')")
+        assert cur.fetchone() == ("off", "8MB")  # the user's work_mem wins, jit is added
+    monkeypatch.delenv("PGOPTIONS")
+    _session_settings()
+    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:
+        cur.execute("select current_setting('jit'), current_setting('work_mem')")
+        assert cur.fetchone() == ("off", "64MB")
