@@ -6,8 +6,10 @@ missing or incomplete, a file rejected, a dbt node failed) and a summary table s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,12 +144,22 @@ def _fetch(district: District, config_path: Path | None, drop_root: Path | None,
 DBT_SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 
-def _session_settings() -> None:
-    options = os.environ.get("PGOPTIONS", "")
+@contextlib.contextmanager
+def _session_settings():
+    """PGOPTIONS with DBT_SESSION_SETTINGS added for the duration of the block (dbt's build), then as it was."""
+    before = os.environ.get("PGOPTIONS")
+    options = before or ""
     for name, value in DBT_SESSION_SETTINGS.items():
-        if name not in options:
+        if not re.search(rf"(^|\s)(-c\s*|--){name}=", options):
             options = f"{options} -c {name}={value}".strip()
     os.environ["PGOPTIONS"] = options
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = before
 
 
 def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = (),
@@ -170,10 +182,10 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
     if select:
         args += ["--select", *select]
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    _session_settings()
     started = time.monotonic()
     _step(f"dbt build for run date {run_date}{' (full refresh)' if full_refresh else ''}")
-    res = dbtRunner().invoke(args)
+    with _session_settings():
+        res = dbtRunner().invoke(args)
     outcome = BuildOutcome(ok=bool(res.success), seconds=time.monotonic() - started)
     if res.exception is not None:
         outcome.errors.append(str(res.exception))

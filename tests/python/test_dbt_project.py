@@ -102,13 +102,16 @@ def test_staging_tests_check_the_loads_landed_on_the_run_date(fresh_db, db_conn,
 def test_dbt_sessions_get_their_settings_unless_pgoptions_sets_them(fresh_db, monkeypatch):
     from ingestion.nightly import _session_settings
 
+    def settings():
+        with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:  # libpq reads PGOPTIONS
+            cur.execute("select current_setting('jit'), current_setting('work_mem')")
+            return cur.fetchone()
+
     monkeypatch.setenv("PGOPTIONS", "-c work_mem=8MB")
-    _session_settings()
-    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:  # libpq reads PGOPTIONS
-        cur.execute("select current_setting('jit'), current_setting('work_mem')")
-        assert cur.fetchone() == ("off", "8MB")  # the user's work_mem wins, jit is added
+    with _session_settings():
+        assert settings() == ("off", "8MB")  # the user's work_mem wins, jit is added
+    assert os.environ["PGOPTIONS"] == "-c work_mem=8MB"  # as it was after the build
     monkeypatch.delenv("PGOPTIONS")
-    _session_settings()
-    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:
-        cur.execute("select current_setting('jit'), current_setting('work_mem')")
-        assert cur.fetchone() == ("off", "64MB")
+    with _session_settings():
+        assert settings() == ("off", "64MB")
+    assert "PGOPTIONS" not in os.environ
