@@ -57,7 +57,7 @@
     {%- else -%}
         {%- set ids = run_query('select distinct load_id from (' ~ loads_query ~ ') as load_ids'
             ~ ' where load_id is not null order by 1').columns[0].values() -%}
-        {{ column }} in ({% for id in ids %}'{{ id | replace("'", "''") }}'{{ ", " if not loop.last }}{% else %}null{% endfor %})
+        {{ column }} in ({{ sql_strings(ids) }})
     {%- endif -%}
 {%- endmacro %}
 

@@ -40,15 +40,7 @@
     where status = 'loaded' and load_id is not null and export_date = {{ run_date() }}
     order by 1
 {%- endset -%}
-{%- set ids = run_query(query).columns[0].values() -%}
-{%- if ids | length == 0 -%}
-{{ return('null') }}
-{%- endif -%}
-{%- set quoted = [] -%}
-{%- for id in ids -%}
-{%- do quoted.append("'" ~ (id | replace("'", "''")) ~ "'") -%}
-{%- endfor -%}
-{{ return(quoted | join(', ')) }}
+{{ return(sql_strings(run_query(query).columns[0].values())) }}
 {%- endmacro %}
 
 {#- Each district's current school year as `(district_id, school_year) in ((...), ...)`, or `true` on a full
@@ -71,7 +63,7 @@
 {%- endset -%}
 {%- set pairs = [] -%}
 {%- for row in run_query(query).rows -%}
-{%- do pairs.append("('" ~ (row[0] | replace("'", "''")) ~ "', " ~ (row[1] | int) ~ ")") -%}
+{%- do pairs.append("(" ~ sql_string(row[0]) ~ ", " ~ (row[1] | int) ~ ")") -%}
 {%- endfor -%}
 {%- if pairs | length == 0 -%}
 {{ return('false') }}
