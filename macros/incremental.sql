@@ -86,3 +86,18 @@
         )
     {%- endif %}
 {%- endmacro %}
+
+{#- The config of a year-scoped incremental model (the five year-scoped marts, and the models built from them):
+    rebuilt per partition (district_id, school_year) by replace_partitions, with an index on the partition
+    columns: the partitions replace_partitions deletes, the newest built year loads_to_build looks up, the
+    current year the tests check, and what BI filters by. Keyword arguments add to it (e.g. a pre_hook). -#}
+{% macro year_partitioned_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='replace_partitions',
+        partition_columns=['district_id', 'school_year'],
+        indexes=[{'columns': ['district_id', 'school_year']}],
+        on_schema_change='fail',
+        **kwargs
+    ) }}
+{%- endmacro %}

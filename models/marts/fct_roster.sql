@@ -1,17 +1,6 @@
-{#- Index (district_id, school_year): the partitions replace_partitions deletes, the newest year
-    loads_to_build looks up, the current year the tests check, and what BI filters by.
-    No nested loops: the raw rows' join with their load is estimated at a few rows (the school_year cast
+{#- No nested loops: the raw rows' join with their load is estimated at a few rows (the school_year cast
     in staging has no statistics), and Postgres then nested-loops enrollments over sections and courses. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_partitions',
-        partition_columns=['district_id', 'school_year'],
-        indexes=[{'columns': ['district_id', 'school_year']}],
-        on_schema_change='fail',
-        pre_hook="set local enable_nestloop = off",
-    )
-}}
+{{ year_partitioned_config(pre_hook="set local enable_nestloop = off") }}
 
 with
 

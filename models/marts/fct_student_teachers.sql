@@ -1,14 +1,4 @@
-{#- Index (district_id, school_year): the partitions replace_partitions deletes, the newest year
-    loads_to_build looks up, the current year the tests check, and what BI filters by. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_partitions',
-        partition_columns=['district_id', 'school_year'],
-        indexes=[{'columns': ['district_id', 'school_year']}],
-        on_schema_change='fail',
-    )
-}}
+{{ year_partitioned_config() }}
 
 with
 

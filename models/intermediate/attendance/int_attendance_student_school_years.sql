@@ -1,15 +1,7 @@
 {#- Attendance counted per student, school and school year: what student_overview shows, kept up to date
     per partition like fct_attendance (only the school years rebuilt tonight are counted again), so the
     student card never reads every attendance row of every year kept. -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_partitions',
-        partition_columns=['district_id', 'school_year'],
-        indexes=[{'columns': ['district_id', 'school_year']}],
-        on_schema_change='fail',
-    )
-}}
+{{ year_partitioned_config() }}
 
 with
 
