@@ -1,9 +1,11 @@
 """The load ledger, ``raw_sis.load_ledger``: one row per delivered file per district and export night.
 
 status:
-- ``loaded``: the file was valid and its rows were landed in ``raw_sis.<file>`` with ``_load_id = load_id``;
-- ``unchanged``: the same bytes (sha256) were already loaded for this district and file on another night:
-  nothing was landed, ``load_id`` (and row_count, min/max school_year) are those of that earlier load;
+- ``loaded``: the file was valid and what it changed was landed in ``raw_sis.<file>`` with ``_load_id = load_id``
+  (versions: see :mod:`ingestion.versions`); ``added_count``, ``changed_count`` and ``retired_count`` say how
+  many records it added, changed and retired;
+- ``unchanged``: the same bytes (sha256) as the file's delivery of the night before (the newest earlier night):
+  nothing was landed, ``load_id`` is NULL, row_count and min/max school_year are that delivery's;
 - ``rejected``: the file breaks the spec; ``message`` names the file, line and column; ``load_id`` is NULL.
 
 Re-running a night with the same bytes adds no row (idempotent). A file re-delivered for a night with other
@@ -36,14 +38,20 @@ create table if not exists {LEDGER_TABLE} (
     load_id text,
     min_school_year int,
     max_school_year int,
-    recorded_at timestamptz not null default now()
+    recorded_at timestamptz not null default now(),
+    added_count bigint,
+    changed_count bigint,
+    retired_count bigint
 );
+alter table {LEDGER_TABLE} add column if not exists added_count bigint;
+alter table {LEDGER_TABLE} add column if not exists changed_count bigint;
+alter table {LEDGER_TABLE} add column if not exists retired_count bigint;
 create index if not exists load_ledger_file_sha_idx on {LEDGER_TABLE} (district_id, file_name, sha256);
 create index if not exists load_ledger_night_idx on {LEDGER_TABLE} (district_id, export_date);
 """
 
 _COLUMNS = ("district_id", "export_date", "file_name", "sha256", "row_count", "status", "message", "load_id",
-            "min_school_year", "max_school_year")
+            "min_school_year", "max_school_year", "added_count", "changed_count", "retired_count")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,9 @@ class LedgerRow:
     load_id: str | None = None
     min_school_year: int | None = None
     max_school_year: int | None = None
+    added_count: int | None = None
+    changed_count: int | None = None
+    retired_count: int | None = None
     ledger_id: int | None = None  # set once recorded
     recorded_at: datetime | None = None
 
@@ -87,19 +98,6 @@ def recorded_tonight(cur, district_id: str, export_date: date) -> set[tuple[str,
         (district_id, export_date),
     )
     return {(f, s) for f, s in cur.fetchall()}
-
-
-def earlier_load(cur, district_id: str, file_name: str, sha256: str) -> LedgerRow | None:
-    """The latest ``loaded`` row of the same bytes of this file for this district, if any."""
-    cur.execute(
-        f"select {', '.join(_COLUMNS)}, ledger_id, recorded_at from {LEDGER_TABLE}"
-        " where district_id = %s and file_name = %s and sha256 = %s and status = 'loaded'"
-        " order by ledger_id desc limit 1",
-        (district_id, file_name, sha256),
-    )
-    row = cur.fetchone()
-    return None if row is None else LedgerRow(**dict(zip((*_COLUMNS, "ledger_id", "recorded_at"), row,
-                                                          strict=True)))
 
 
 def insert_rows(cur, rows: list[LedgerRow]) -> list[LedgerRow]:

@@ -42,17 +42,10 @@ from dlt.common.destination.configuration import CsvFormatConfiguration
 from ingestion import PROJECT_ROOT
 from ingestion.db import PgSettings, connect
 from ingestion.exports import DistrictSchools, ExportFile, ExportSource, find_export
-from ingestion.ledger import (
-    RAW_SCHEMA,
-    LedgerRow,
-    earlier_load,
-    ensure_ledger,
-    insert_rows,
-    new_load_id,
-    recorded_tonight,
-)
+from ingestion.ledger import RAW_SCHEMA, LedgerRow, ensure_ledger, insert_rows, new_load_id, recorded_tonight
 from ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
 from ingestion.validate import DEFAULT_BLOCK_SIZE, CsvOutput, FileStats, ValidationError, validate_file
+from ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +250,9 @@ def _check_landed(conn, landings: list[_Landing]) -> None:
             cur.execute(f"select count(*) from {RAW_SCHEMA}.{landing.spec.name} where _load_id = %s",
                         (landing.load_id,))
             landed = cur.fetchone()[0]
-            if landed != landing.stats.row_count:
+            if landed != landing.stats.landed_rows:
                 raise RuntimeError(
-                    f"{landing.file.name}: {landed} rows landed, {landing.stats.row_count} validated")
+                    f"{landing.file.name}: {landed} rows landed, {landing.stats.landed_rows} written")
     conn.commit()
 
 
@@ -364,29 +357,40 @@ def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:
 
 def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, block_size: int,
           spill_dir: Path):
-    """The ledger rows to record and the files to land, in spec order (each valid file's csv files written)."""
+    """The ledger rows to record and the files to land, in spec order (each valid file's changes written as csv
+    files: see :mod:`ingestion.versions`)."""
     district_id, export_date = source.district_id, source.export_date
     with conn.cursor() as cur:
         done = recorded_tonight(cur, district_id, export_date)
         todo = [(name, f) for name, f in source.files.items() if (name, f.sha256) not in done]
-        earlier = {name: earlier_load(cur, district_id, name, f.sha256) for name, f in todo}
+        history = {name: deliveries(cur, district_id, name) for name, _ in todo}
         schools = DistrictSchools.from_warehouse(cur, district_id)
     conn.commit()  # no transaction stays open while the files are validated
-    result.already_recorded = [name for name in source.files if name not in earlier]
+    result.already_recorded = [name for name in source.files if name not in history]
 
     rows: list[LedgerRow] = []
     landings: list[_Landing] = []
     for name, f in todo:
         file_spec = spec.file(name)
-        before = earlier[name]
-        if before is not None:
+        later = later_delivery(history[name], export_date)
+        if later is not None:
+            message = (f"{name}: refused, the night of {later.export_date.isoformat()} was already loaded; nights"
+                       " are applied in order, so an earlier night's file can no longer be")
+            log.warning("%s %s: %s", district_id, export_date, message)
+            rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected", message=message))
+            continue
+        before = base_delivery(history[name], export_date)
+        if before is not None and before.sha256 == f.sha256:
             rows.append(LedgerRow(
                 district_id, export_date, name, f.sha256, status="unchanged", row_count=before.row_count,
-                message=f"same bytes as loaded for {before.export_date.isoformat()}", load_id=before.load_id,
-                min_school_year=before.min_school_year, max_school_year=before.max_school_year))
+                message=f"same bytes as delivered for {before.export_date.isoformat()}",
+                min_school_year=before.min_school_year, max_school_year=before.max_school_year,
+                added_count=0, changed_count=0, retired_count=0))
             continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
-        csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS)
+        base = BaseState.read(conn, file_spec, district_id, history[name], before.export_date) if before else None
+        conn.commit()
+        csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base)
         try:
             stats = validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
                                   schools=schools.for_file(name))
@@ -396,9 +400,12 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                                   message=e.message))
             continue
         schools.learn(name, stats)
+        added, changed, retired = stats.changes
         rows.append(LedgerRow(
             district_id, export_date, name, f.sha256, status="loaded", row_count=stats.row_count,
             message=stats.notes, load_id=load_id, min_school_year=stats.min_school_year,
-            max_school_year=stats.max_school_year))
-        landings.append(_Landing(file_spec, f, load_id, stats))
+            max_school_year=stats.max_school_year, added_count=added, changed_count=changed,
+            retired_count=retired))
+        if stats.landed_rows:
+            landings.append(_Landing(file_spec, f, load_id, stats))
     return rows, landings

@@ -33,7 +33,12 @@ RAW_META_DESCRIPTIONS = {
     "_district_id": "District that delivered the file.",
     "_export_date": "Export date (the night) the file was delivered for.",
     "_load_id": "The load that landed this row; the load ledger names the loads staging reads.",
-    "_line_number": "Line of the delivered file where this record starts (the header is line 1).",
+    "_line_number": "Line of the delivered file where this record starts (the header is line 1); null for a"
+                    " retired record.",
+    "_change": "What this version is: added (first seen), changed (content differs from the version before) or"
+               " retired (a delivered file no longer has the record: only its identity columns are set).",
+    "_key_hash": "64-bit hash of the record's identity (the key, and school_year where the file has one).",
+    "_row_hash": "64-bit hash of every spec column of the version (null for a retired record).",
 }
 
 LEDGER_COLUMNS = [
@@ -43,12 +48,16 @@ LEDGER_COLUMNS = [
     ("file_name", "text", "Delivered file, e.g. students.csv."),
     ("sha256", "text", "Lowercase hex sha256 of the delivered bytes."),
     ("row_count", "bigint", "Data rows in the file (header excluded)."),
-    ("status", "text", "loaded, unchanged (same bytes as an earlier load) or rejected."),
+    ("status", "text", "loaded, unchanged (same bytes as the night before's delivery) or rejected."),
     ("message", "text", "Why a file was rejected (file, line, column), or what was ignored or flagged."),
-    ("load_id", "text", "The load holding the file's rows in the raw table (null when rejected)."),
+    ("load_id", "text", "The load holding the file's changes in the raw table (null when unchanged or"
+                        " rejected)."),
     ("min_school_year", "integer", "Lowest school_year in the file, for files with that column."),
     ("max_school_year", "integer", "Highest school_year in the file, for files with that column."),
     ("recorded_at", "timestamp with time zone", "When the ledger row was written."),
+    ("added_count", "bigint", "Records the file added (not in the state of the night before)."),
+    ("changed_count", "bigint", "Records whose content differs from the night before."),
+    ("retired_count", "bigint", "Records of the file's school years that the file no longer has."),
 ]
 
 HOLDS_COLUMNS = [
@@ -89,8 +98,8 @@ def render_sources(spec: ExportSpec | None = None) -> str:
             columns.append({"name": name, "data_type": pg_type, "description": RAW_META_DESCRIPTIONS[name]})
         tables.append({
             "name": f.name,
-            "description": f"{f.file_name}: {f.description} Key: {', '.join(f.key)}. Append-only: every "
-                           "loaded file's rows, tagged with their load.",
+            "description": f"{f.file_name}: {f.description} Key: {', '.join(f.key)}. Append-only versions: "
+                           "what each loaded file added, changed or retired, tagged with its load.",
             "meta": {"file_name": f.file_name, "key": list(f.key)},
             "columns": columns,
         })

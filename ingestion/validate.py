@@ -46,13 +46,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, RAW_META_COLUMNS, Column, FileSpec
+
+if TYPE_CHECKING:
+    from ingestion.versions import BaseState
 
 DEFAULT_BLOCK_SIZE = 8 << 20
 MAX_HEADER_BYTES = 1 << 20
@@ -69,7 +72,7 @@ ARROW_TYPES = {
     "decimal": DECIMAL_TYPE,
 }
 META_TYPES = {"_district_id": pa.string(), "_export_date": pa.date32(), "_load_id": pa.string(),
-              "_line_number": pa.int64()}
+              "_line_number": pa.int64(), "_change": pa.string(), "_key_hash": pa.int64(), "_row_hash": pa.int64()}
 assert tuple(META_TYPES) == tuple(RAW_META_COLUMNS)
 
 BOM = b"\xef\xbb\xbf"
@@ -116,6 +119,12 @@ class FileStats:
     formula_cells: tuple[tuple[int, str], ...] = ()  # (line, column) of the first MAX_LISTED of them
     school_ids: frozenset[str] = frozenset()  # the distinct school_id values, for files with that column
     csv_files: tuple[tuple[Path, int], ...] = ()  # with a CsvOutput: the files written and the rows in each
+    changes: tuple[int, int, int] | None = None  # with a CsvOutput: records (added, changed, retired)
+
+    @property
+    def landed_rows(self) -> int:
+        """The rows written for the raw table: the changes and the tombstones."""
+        return sum(rows for _, rows in self.csv_files)
 
     @property
     def notes(self) -> str | None:
@@ -161,6 +170,7 @@ class CsvOutput:
     export_date: date
     load_id: str
     max_rows: int | None = None  # a new file after this many rows (the loader COPYs files in parallel)
+    base: BaseState | None = None  # the state before tonight: only what differs from it is written
 
 
 def arrow_schema(spec: FileSpec) -> pa.Schema:
@@ -199,7 +209,10 @@ def validate_file(
             writer.close()
             writer = None
         if csv_files is not None:
-            stats = dataclasses.replace(stats, csv_files=csv_files.close())
+            csv_files.retire(stats.min_school_year, stats.max_school_year)
+            differ = csv_files.differ
+            stats = dataclasses.replace(stats, csv_files=csv_files.close(),
+                                        changes=(differ.added, differ.changed, differ.retired))
         return stats
     except BaseException:
         if writer is not None:
@@ -318,11 +331,16 @@ def _spill_schema(spec: FileSpec) -> pa.Schema:
 
 
 class _CsvFiles:
-    """The CSV files of one validated file (see :class:`CsvOutput`), written one batch at a time."""
+    """The CSV files of one validated file (see :class:`CsvOutput`), written one batch at a time: only the
+    records that differ from ``out.base`` (every record without one), then the tombstones of the records the
+    file no longer has (:mod:`ingestion.versions`)."""
 
     def __init__(self, spec: FileSpec, out: CsvOutput):
+        from ingestion.versions import BaseState, Differ
+
         self.spec = spec
         self.out = out
+        self.differ = Differ(spec, out.base if out.base is not None else BaseState.empty(spec))
         self.schema = arrow_schema(spec)
         self.header = (",".join(self.schema.names) + "\n").encode()
         self.files: list[tuple[Path, int]] = []
@@ -330,8 +348,16 @@ class _CsvFiles:
         self._writer = None
 
     def write(self, columns: list[pa.Array], lines: pa.Array) -> None:
+        land, change, keys, rows = self.differ.batch(columns)
+        if not pc.all(land).as_py():
+            columns = [pc.filter(c, land) for c in columns]
+            lines, change, keys, rows = (pc.filter(a, land) for a in (lines, change, keys, rows))
         out = self.out
-        batch = _with_meta(self.spec, columns, lines, out.district_id, out.export_date, out.load_id)
+        self._write(_with_meta(self.spec, columns, lines, out.district_id, out.export_date, out.load_id,
+                               change, keys, rows))
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        out = self.out
         while batch.num_rows:
             if self._writer is None:
                 self._open()
@@ -342,6 +368,21 @@ class _CsvFiles:
             batch = batch.slice(room)
             if out.max_rows is not None and rows + room >= out.max_rows:
                 self._close_file()
+
+    def retire(self, min_year: int | None, max_year: int | None) -> None:
+        """Write the tombstones: the base's records of the file's school years that the file does not have."""
+        from ingestion.versions import RETIRED
+
+        gone = self.differ.retirements(min_year, max_year)
+        if not gone.num_rows:
+            return
+        n = gone.num_rows
+        columns = [gone.column(c.name).combine_chunks() if c.name in gone.column_names
+                   else pa.nulls(n, ARROW_TYPES[c.type]) for c in self.spec.columns]
+        out = self.out
+        self._write(_with_meta(self.spec, columns, pa.nulls(n, pa.int64()), out.district_id, out.export_date,
+                               out.load_id, pa.repeat(pa.scalar(RETIRED), n),
+                               gone.column("_key_hash").combine_chunks(), pa.nulls(n, pa.int64())))
 
     def _open(self) -> None:
         path = Path(self.out.folder) / f"{self.spec.name}.{len(self.files) + 1:04d}.csv"
@@ -371,12 +412,19 @@ class _CsvFiles:
                 path.unlink(missing_ok=True)
 
 
-def _with_meta(spec, columns, lines, district_id, export_date, load_id) -> pa.RecordBatch:
+def _with_meta(spec, columns, lines, district_id, export_date, load_id, change=None, keys=None,
+               rows=None) -> pa.RecordBatch:
+    """A batch of the raw table's columns. Without ``change`` and the hashes, every record is ``added``."""
+    from ingestion.versions import ADDED, content_hashes, identity_hashes
+
     n = len(lines)
     meta = [pa.repeat(pa.scalar(district_id, pa.string()), n),
             pa.repeat(pa.scalar(export_date, pa.date32()), n),
             pa.repeat(pa.scalar(load_id, pa.string()), n),
-            lines]
+            lines,
+            pa.repeat(pa.scalar(ADDED), n) if change is None else change,
+            identity_hashes(spec, columns) if keys is None else keys,
+            content_hashes(columns) if rows is None else rows]
     return pa.RecordBatch.from_arrays([*columns, *meta], schema=arrow_schema(spec))
 
 

@@ -32,6 +32,9 @@ RAW_META_COLUMNS = {
     "_export_date": "date",
     "_load_id": "text",
     "_line_number": "bigint",
+    "_change": "text",  # added | changed | retired (ingestion/versions.py)
+    "_key_hash": "bigint",
+    "_row_hash": "bigint",
 }
 
 
