@@ -18,7 +18,8 @@
     select {{ columns }} from {{ source }}
 {%- endmacro %}
 
-{#- The current loads of one export file that an incremental mart builds from tonight.
+{#- The current loads of one export file that an incremental mart builds from tonight: per district and
+    school year, the night whose state it shows (as_of_date; read with `versions_as_of`).
     Full refresh: every district's current load of every school year.
     Incremental: only districts whose model group refreshes tonight (the season decision), and only the
     school years from the newest one already built onwards, so the year that just ended is rebuilt once
@@ -39,26 +40,6 @@
                 where built.district_id = current_loads.district_id
             ), 0)
     {%- endif %}
-{%- endmacro %}
-
-{#- `load_id in (...)`, the ids of the loads `loads_query` selects, as literals: the filter that lets Postgres
-    read a raw table through its BRIN index on _load_id (the block ranges of those loads) instead of every
-    load ever landed. A join with the loads alone cannot use the index, so without it every mart query scans
-    the file's whole raw history, which grows every night. The ids are read when the model runs (its
-    upstream load selection is built by then); the model still joins on the loads, so the filter never
-    changes its rows. When the load selection does not exist yet (compiling a fresh project) or in a unit
-    test, the same subquery instead. -#}
-{% macro load_id_filter(column, loads_query) -%}
-    {#- unit tests replace the refs with fixture rows: no relation to read ids from -#}
-    {%- set real_run = execute and model.resource_type != 'unit_test' -%}
-    {%- set loads = load_relation(ref('int_loads_current')) if real_run else none -%}
-    {%- if loads is none -%}
-        {{ column }} in (select load_ids.load_id from ({{ loads_query }}) as load_ids)
-    {%- else -%}
-        {%- set ids = run_query('select distinct load_id from (' ~ loads_query ~ ') as load_ids'
-            ~ ' where load_id is not null order by 1').columns[0].values() -%}
-        {{ column }} in ({{ sql_strings(ids) }})
-    {%- endif -%}
 {%- endmacro %}
 
 {#- Every district's current loads of one export file, all school years (what a mart joins its lookup files

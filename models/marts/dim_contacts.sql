@@ -1,34 +1,16 @@
 with
 
-current_loads as (
-
-    select * from {{ ref('int_loads_current') }}
-    where file_name = 'contacts.csv'
-
-),
-
-contacts as (
-
-    -- only the current loads' rows, read through the raw table's BRIN index (macros/incremental.sql)
-    select * from {{ ref('stg_sis__contacts') }} as contacts
-    where {{ load_id_filter('contacts.load_id', current_loads_of('contacts.csv')) }}
-
-),
-
 current_contacts as (
 
-    select
-        contacts.*,
-        current_loads.as_of_date
-    from contacts
-    inner join current_loads
-        on contacts.load_id = current_loads.load_id
+    -- each district's contacts file as of its newest accepted night (macros/versions.sql)
+    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', current_loads_of('contacts.csv'),
+        ['contact_id', 'student_id'], has_school_year=false) }}
 
 ),
 
 one_row_per_contact as (
 
-    -- a contact shared by siblings arrives once per student; keep one row (the first line in the file)
+    -- a contact shared by siblings arrives once per student; keep one row (the lowest line of the versions)
     select distinct on (current_contacts.district_id, current_contacts.contact_id)
         current_contacts.district_id,
         current_contacts.contact_id,
@@ -43,7 +25,11 @@ one_row_per_contact as (
         coalesce(current_contacts.do_not_contact, false) as do_not_contact,
         current_contacts.as_of_date
     from current_contacts
-    order by current_contacts.district_id asc, current_contacts.contact_id asc, current_contacts.line_number asc
+    order by
+        current_contacts.district_id asc,
+        current_contacts.contact_id asc,
+        current_contacts.line_number asc,
+        current_contacts.student_id asc
 
 ),
 

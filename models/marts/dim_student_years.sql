@@ -10,8 +10,9 @@ loads_to_build as (
 
 students as (
 
-    select * from {{ ref('stg_sis__students') }} as students
-    where {{ load_id_filter('students.load_id', loads_to_build('students.csv', 'students')) }}
+    -- each district's students file as of the night each school year shows (macros/versions.sql)
+    {{ versions_as_of('stg_sis__students', 'students.csv', loads_to_build('students.csv', 'students'),
+        ['student_id']) }}
 
 ),
 
@@ -26,12 +27,8 @@ student_years as (
         students.enrollment_status,
         students.entry_date,
         students.exit_date,
-        loads_to_build.as_of_date
+        students.as_of_date
     from students
-    inner join loads_to_build
-        on
-            students.load_id = loads_to_build.load_id
-            and students.school_year = loads_to_build.school_year
 
 )
 

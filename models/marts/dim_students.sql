@@ -12,18 +12,10 @@ district_school_years as (
 
 ),
 
-current_loads as (
-
-    select * from {{ ref('int_loads_current') }}
-    where file_name = 'students.csv'
-
-),
-
 students as (
 
-    -- only the current loads' rows, read through the raw table's BRIN index (macros/incremental.sql)
-    select * from {{ ref('stg_sis__students') }} as students
-    where {{ load_id_filter('students.load_id', current_loads_of('students.csv')) }}
+    -- each district's students file as of the night each school year shows (macros/versions.sql)
+    {{ versions_as_of('stg_sis__students', 'students.csv', current_loads_of('students.csv'), ['student_id']) }}
 
 ),
 
@@ -59,11 +51,7 @@ student_details as (
         students.gender,
         students.home_language
     from students
-    inner join current_loads
-        on
-            students.load_id = current_loads.load_id
-            and students.school_year = current_loads.school_year
-    order by students.district_id asc, students.student_id asc, current_loads.school_year desc
+    order by students.district_id asc, students.student_id asc, students.school_year desc
 
 ),
 

@@ -12,8 +12,8 @@ loads_to_build as (
 
 attendance as (
 
-    select * from {{ ref('stg_sis__attendance') }} as attendance
-    where {{ load_id_filter('attendance.load_id', loads_to_build('attendance.csv', 'attendance')) }}
+    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', loads_to_build('attendance.csv', 'attendance'),
+        ['student_id', 'attendance_date']) }}
 
 ),
 
@@ -33,12 +33,8 @@ year_attendance as (
         attendance.school_id,
         attendance.attendance_code,
         attendance.minutes_absent,
-        loads_to_build.as_of_date
+        attendance.as_of_date
     from attendance
-    inner join loads_to_build
-        on
-            attendance.load_id = loads_to_build.load_id
-            and attendance.school_year = loads_to_build.school_year
 
 ),
 

@@ -10,8 +10,8 @@ loads_to_build as (
 
 discipline as (
 
-    select * from {{ ref('stg_sis__discipline') }} as discipline
-    where {{ load_id_filter('discipline.load_id', loads_to_build('discipline.csv', 'discipline')) }}
+    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', loads_to_build('discipline.csv', 'discipline'),
+        ['incident_id', 'student_id']) }}
 
 ),
 
@@ -29,12 +29,8 @@ year_incidents as (
         discipline.action_start_date,
         discipline.action_end_date,
         discipline.days_removed,
-        loads_to_build.as_of_date
+        discipline.as_of_date
     from discipline
-    inner join loads_to_build
-        on
-            discipline.load_id = loads_to_build.load_id
-            and discipline.school_year = loads_to_build.school_year
 
 )
 

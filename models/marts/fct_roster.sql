@@ -10,12 +10,6 @@ loads_to_build as (
 
 ),
 
-current_loads as (
-
-    select * from {{ ref('int_loads_current') }}
-
-),
-
 district_school_years as (
 
     select * from {{ ref('int_district_school_years') }}
@@ -24,22 +18,20 @@ district_school_years as (
 
 enrollments as (
 
-    select * from {{ ref('stg_sis__enrollments') }} as enrollments
-    where {{ load_id_filter('enrollments.load_id', loads_to_build('enrollments.csv', 'rosters')) }}
+    {{ versions_as_of('stg_sis__enrollments', 'enrollments.csv', loads_to_build('enrollments.csv', 'rosters'),
+        ['student_id', 'section_id', 'start_date']) }}
 
 ),
 
-sections as (
+year_sections as (
 
-    select * from {{ ref('stg_sis__sections') }} as sections
-    where {{ load_id_filter('sections.load_id', current_loads_of('sections.csv')) }}
+    {{ versions_as_of('stg_sis__sections', 'sections.csv', current_loads_of('sections.csv'), ['section_id']) }}
 
 ),
 
-courses as (
+year_courses as (
 
-    select * from {{ ref('stg_sis__courses') }} as courses
-    where {{ load_id_filter('courses.load_id', current_loads_of('courses.csv')) }}
+    {{ versions_as_of('stg_sis__courses', 'courses.csv', current_loads_of('courses.csv'), ['course_id']) }}
 
 ),
 
@@ -52,36 +44,8 @@ year_enrollments as (
         enrollments.section_id,
         enrollments.start_date,
         enrollments.end_date,
-        loads_to_build.as_of_date
+        enrollments.as_of_date
     from enrollments
-    inner join loads_to_build
-        on
-            enrollments.load_id = loads_to_build.load_id
-            and enrollments.school_year = loads_to_build.school_year
-
-),
-
-year_sections as (
-
-    select sections.*
-    from sections
-    inner join current_loads
-        on
-            sections.load_id = current_loads.load_id
-            and sections.school_year = current_loads.school_year
-            and current_loads.file_name = 'sections.csv'
-
-),
-
-year_courses as (
-
-    select courses.*
-    from courses
-    inner join current_loads
-        on
-            courses.load_id = current_loads.load_id
-            and courses.school_year = current_loads.school_year
-            and current_loads.file_name = 'courses.csv'
 
 ),
 

@@ -1,28 +1,10 @@
 with
 
-current_loads as (
-
-    select * from {{ ref('int_loads_current') }}
-    where file_name = 'contacts.csv'
-
-),
-
-contacts as (
-
-    -- only the current loads' rows, read through the raw table's BRIN index (macros/incremental.sql)
-    select * from {{ ref('stg_sis__contacts') }} as contacts
-    where {{ load_id_filter('contacts.load_id', current_loads_of('contacts.csv')) }}
-
-),
-
 current_contacts as (
 
-    select
-        contacts.*,
-        current_loads.as_of_date
-    from contacts
-    inner join current_loads
-        on contacts.load_id = current_loads.load_id
+    -- each district's contacts file as of its newest accepted night (macros/versions.sql)
+    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', current_loads_of('contacts.csv'),
+        ['contact_id', 'student_id'], has_school_year=false) }}
 
 ),
 

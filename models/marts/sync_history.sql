@@ -59,6 +59,9 @@ final as (
         deliveries.status as ingest_status,
         sync_nights.season,
         deliveries.row_count,
+        deliveries.added_count as rows_added,
+        deliveries.changed_count as rows_changed,
+        deliveries.retired_count as rows_retired,
         deliveries.sha256,
         deliveries.load_id,
         deliveries.recorded_at

@@ -22,13 +22,12 @@ ranked as (
 
 current_loads as (
 
-    -- the newest accepted load of each file and school year: what the marts show
+    -- the newest accepted night of each file and school year: the marts show the file's state as of it
     select
         ranked.district_id,
         ranked.file_name,
         ranked.model_group,
         ranked.school_year,
-        ranked.load_id,
         ranked.export_date as as_of_date
     from ranked
     where ranked.recency = 1

@@ -20,6 +20,9 @@ renamed as (
         source.load_id,
         source.min_school_year,
         source.max_school_year,
+        source.added_count,
+        source.changed_count,
+        source.retired_count,
         source.recorded_at
     from source
 

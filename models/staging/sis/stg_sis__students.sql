@@ -13,6 +13,8 @@ renamed as (
         source._load_id as load_id,
         source._export_date as export_date,
         source._line_number as line_number,
+        source._change as change_type,
+        source._key_hash as key_hash,
         source.student_id,
         source.state_student_id,
         source.first_name,
