@@ -1,7 +1,8 @@
 """Safety thresholds: hold a night that would wipe out a large share of a district's data.
 
-After a night's files are landed, each loaded students, enrollments and contacts file is compared with the
-district's previous good load of the same file (the newest earlier one that is not itself held):
+After a night's files are landed, the state of each delivered students, enrollments and contacts file as of
+tonight is compared with its state as of the district's previous good night of the same file (the newest
+earlier delivery that is not itself held; states: :mod:`ingestion.versions`):
 
 - students: active students of the baseline that are missing or no longer active (deactivated or removed);
 - enrollments (roster rows): rows of the baseline's school year that are missing from the new file; when the
@@ -22,6 +23,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA, LedgerRow
+from ingestion.spec import load_spec
+from ingestion.versions import Delivery, deliveries, effective_load_ids, state_params, state_sql
 
 HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"
 
@@ -49,53 +52,62 @@ create table if not exists {HOLDS_TABLE} (
 
 CHECKED_FILES = ("students.csv", "enrollments.csv", "contacts.csv")
 
+
+def _states(file_name: str, columns: str) -> str:
+    """CTEs ``baseline`` and ``tonight``: the file's state as of the baseline night and as of tonight."""
+    spec = load_spec().file(file_name)
+    return (f"baseline as ({state_sql(spec, columns=columns, prefix='b_')}),\n"
+            f"tonight as ({state_sql(spec, columns=columns, prefix='t_')})")
+
+
 _STUDENTS_LOST = f"""
-with baseline as (
-    select student_id from {RAW_SCHEMA}.students
-    where _load_id = %(baseline)s and lower(enrollment_status) = 'active'
-      and school_year = (select max(school_year) from {RAW_SCHEMA}.students where _load_id = %(baseline)s)
+with {_states("students.csv", "student_id, school_year, enrollment_status")},
+baseline_active as (
+    select student_id from baseline
+    where lower(enrollment_status) = 'active' and school_year = (select max(school_year) from baseline)
 ),
-tonight as (
-    select student_id from {RAW_SCHEMA}.students
-    where _load_id = %(tonight)s and lower(enrollment_status) = 'active'
+tonight_active as (
+    select student_id from tonight where lower(enrollment_status) = 'active'
 )
 select
-    (select count(*) from baseline),
-    (select count(*) from baseline where not exists (
-        select 1 from tonight where tonight.student_id = baseline.student_id))
+    (select count(*) from baseline_active),
+    (select count(*) from baseline_active where not exists (
+        select 1 from tonight_active where tonight_active.student_id = baseline_active.student_id))
 """
 
 _ROSTER_SAME_YEAR_LOST = f"""
-with baseline as (
-    select student_id, section_id, start_date from {RAW_SCHEMA}.enrollments
-    where _load_id = %(baseline)s
-      and school_year = (select max(school_year) from {RAW_SCHEMA}.enrollments where _load_id = %(baseline)s)
-),
-tonight as (
-    select student_id, section_id, start_date from {RAW_SCHEMA}.enrollments where _load_id = %(tonight)s
+with {_states("enrollments.csv", "student_id, section_id, start_date, school_year")},
+baseline_year as (
+    select * from baseline where school_year = (select max(school_year) from baseline)
 )
 select
-    (select count(*) from baseline),
-    (select count(*) from baseline where not exists (
+    (select count(*) from baseline_year),
+    (select count(*) from baseline_year where not exists (
         select 1 from tonight
-        where tonight.student_id = baseline.student_id
-          and tonight.section_id = baseline.section_id
-          and tonight.start_date = baseline.start_date))
+        where tonight.student_id = baseline_year.student_id
+          and tonight.section_id = baseline_year.section_id
+          and tonight.start_date = baseline_year.start_date
+          and tonight.school_year = baseline_year.school_year))
 """
 
 _ROSTER_OPEN_ROWS = f"""
-select count(*) from {RAW_SCHEMA}.enrollments
-where _load_id = %(load)s and (end_date is null or end_date >= %(night)s)
-  and school_year = (select max(school_year) from {RAW_SCHEMA}.enrollments where _load_id = %(load)s)
+with {_states("enrollments.csv", "end_date, school_year")},
+open_rows as (
+    select 'baseline' as side, end_date, school_year from baseline
+    where school_year = (select max(school_year) from baseline)
+    union all
+    select 'tonight', end_date, school_year from tonight
+    where school_year = (select max(school_year) from tonight)
+)
+select
+    count(*) filter (where side = 'baseline'),
+    count(*) filter (where side = 'tonight')
+from open_rows
+where end_date is null or end_date >= %(t_night)s
 """
 
 _CONTACTS_LOST = f"""
-with baseline as (
-    select contact_id, student_id from {RAW_SCHEMA}.contacts where _load_id = %(baseline)s
-),
-tonight as (
-    select contact_id, student_id from {RAW_SCHEMA}.contacts where _load_id = %(tonight)s
-)
+with {_states("contacts.csv", "contact_id, student_id")}
 select
     (select count(*) from baseline),
     (select count(*) from baseline where not exists (
@@ -138,25 +150,15 @@ def thresholds_for(configured: dict | None) -> dict:
     return merged
 
 
-def _baseline(cur, row: LedgerRow) -> tuple[str, int | None] | None:
-    """The previous good load of the file: newest earlier night, loaded or unchanged, not held."""
+def _baseline(cur, row: LedgerRow, history: list[Delivery]) -> Delivery | None:
+    """The previous good delivery of the file: the newest earlier night's, not held."""
     cur.execute(
-        f"""
-        select ledger.load_id, ledger.max_school_year
-        from {LEDGER_TABLE} as ledger
-        where ledger.district_id = %s and ledger.file_name = %s and ledger.export_date < %s
-          and ledger.status in ('loaded', 'unchanged')
-          and not exists (
-              select 1 from {HOLDS_TABLE} as holds
-              where holds.district_id = ledger.district_id and holds.export_date = ledger.export_date
-                and holds.file_name = ledger.file_name and holds.status = 'held')
-        order by ledger.export_date desc, ledger.ledger_id desc
-        limit 1
-        """,
+        f"select export_date from {HOLDS_TABLE}"
+        " where district_id = %s and file_name = %s and export_date < %s and status = 'held'",
         (row.district_id, row.file_name, row.export_date),
     )
-    found = cur.fetchone()
-    return None if found is None else (found[0], found[1])
+    held = {night for (night,) in cur.fetchall()}
+    return next((d for d in history if d.export_date < row.export_date and d.export_date not in held), None)
 
 
 def _in_rollover_window(cur, district_id: str, night: dt.date, days: int) -> bool:
@@ -180,19 +182,20 @@ def _in_rollover_window(cur, district_id: str, night: dt.date, days: int) -> boo
     return bool(had_older and first_seen is not None and (night - first_seen).days <= days)
 
 
-def _measure(cur, row: LedgerRow, baseline_load: str, baseline_year: int | None) -> tuple[str, int, int]:
-    params = {"baseline": baseline_load, "tonight": row.load_id}
+def _measure(cur, row: LedgerRow, history: list[Delivery], baseline: Delivery) -> tuple[str, int, int]:
+    """(what is counted, how many the baseline had, how many tonight's state lost) for one checked file."""
+    params = {**state_params(row.district_id, history, baseline.export_date, "b_"),
+              **state_params(row.district_id, history, row.export_date, "t_")}
     if row.file_name == "students.csv":
         cur.execute(_STUDENTS_LOST, params)
         return ("active students", *cur.fetchone())
     if row.file_name == "contacts.csv":
         cur.execute(_CONTACTS_LOST, params)
         return ("contact links", *cur.fetchone())
-    if baseline_year is not None and row.max_school_year is not None and row.max_school_year > baseline_year:
-        cur.execute(_ROSTER_OPEN_ROWS, {"load": baseline_load, "night": row.export_date})
-        before = cur.fetchone()[0]
-        cur.execute(_ROSTER_OPEN_ROWS, {"load": row.load_id, "night": row.export_date})
-        after = cur.fetchone()[0]
+    if (baseline.max_school_year is not None and row.max_school_year is not None
+            and row.max_school_year > baseline.max_school_year):
+        cur.execute(_ROSTER_OPEN_ROWS, params)
+        before, after = cur.fetchone()
         return ("open roster rows", before, max(0, before - after))
     cur.execute(_ROSTER_SAME_YEAR_LOST, params)
     return ("roster rows", *cur.fetchone())
@@ -227,15 +230,20 @@ def check_night(conn, district_id: str, night: dt.date, thresholds: dict | None 
         for row in _night_rows(cur, district_id, night):
             if row.file_name not in CHECKED_FILES or row.status not in ("loaded", "unchanged"):
                 continue
-            baseline = _baseline(cur, row)
-            if baseline is None or baseline[0] == row.load_id:
+            history = deliveries(cur, district_id, row.file_name)
+            baseline = _baseline(cur, row, history)
+            if baseline is None:
                 continue
-            baseline_load, baseline_year = baseline
-            measure, before, lost = _measure(cur, row, baseline_load, baseline_year)
+            measure, before, lost = _measure(cur, row, history, baseline)
+            # the loads whose versions make each state (an unchanged night's is an earlier night's load)
+            load_id = effective_load_ids(history, row.export_date)[0]
+            baseline_load = effective_load_ids(history, baseline.export_date)[0]
+            if load_id == baseline_load:
+                continue
             rollover = _in_rollover_window(cur, row.district_id, row.export_date, int(limits["rollover_days"]))
             threshold = float(limits["rollover_share"] if rollover else limits["share"])
             if before and lost / before > threshold:
-                hold = Hold(row.district_id, row.export_date, row.file_name, row.load_id, baseline_load,
+                hold = Hold(row.district_id, row.export_date, row.file_name, load_id, baseline_load,
                             measure, before, lost, threshold)
                 cur.execute(
                     f"""

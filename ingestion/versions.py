@@ -114,19 +114,27 @@ def base_delivery(history: list[Delivery], night: date) -> Delivery | None:
     return next((d for d in history if d.export_date < night), None)
 
 
-def state_sql(spec: FileSpec, *, columns: str = "*") -> str:
-    """A query for a file's state as of a night (parameters: ``district``, ``night``, ``loads``: the
-    effective load ids to read). Its rows: ``columns`` of the current (not retired) versions."""
+def state_sql(spec: FileSpec, *, columns: str = "*", prefix: str = "") -> str:
+    """A query for a file's state as of a night (parameters ``<prefix>district``, ``<prefix>night`` and
+    ``<prefix>loads``, the effective load ids: :func:`effective_load_ids`). Its rows: ``columns`` of the
+    current (not retired) versions."""
     identity = ", ".join(identity_columns(spec))
+    district, night, loads = (f"%({prefix}{name})s" for name in ("district", "night", "loads"))
     return f"""
         select {columns} from (
             select distinct on (_key_hash, {identity}) *
             from {RAW_SCHEMA}.{spec.name}
-            where _district_id = %(district)s and _load_id = any(%(loads)s) and _export_date <= %(night)s
+            where _district_id = {district} and _load_id = any({loads}) and _export_date <= {night}
             order by _key_hash, {identity}, _export_date desc
         ) as versions
         where _change <> '{RETIRED}'
     """
+
+
+def state_params(district_id: str, history: list[Delivery], night: date, prefix: str = "") -> dict:
+    """The parameters of :func:`state_sql` for the state as of ``night``."""
+    return {f"{prefix}district": district_id, f"{prefix}night": night,
+            f"{prefix}loads": effective_load_ids(history, night)}
 
 
 def effective_load_ids(history: list[Delivery], night: date) -> list[str]:
@@ -161,7 +169,7 @@ class BaseState:
         types.update(_key_hash=_HASH, _row_hash=_HASH)
         with conn.cursor() as cur:
             query = cur.mogrify(state_sql(spec, columns=", ".join(names)),
-                                {"district": district_id, "night": night, "loads": loads}).decode()
+                                state_params(district_id, history, night)).decode()
             buffer = io.BytesIO()
             cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buffer)
         buffer.seek(0)
