@@ -43,9 +43,7 @@ create table if not exists {LEDGER_TABLE} (
     changed_count bigint,
     retired_count bigint
 );
-alter table {LEDGER_TABLE} add column if not exists added_count bigint;
-alter table {LEDGER_TABLE} add column if not exists changed_count bigint;
-alter table {LEDGER_TABLE} add column if not exists retired_count bigint;
+
 create index if not exists load_ledger_file_sha_idx on {LEDGER_TABLE} (district_id, file_name, sha256);
 create index if not exists load_ledger_night_idx on {LEDGER_TABLE} (district_id, export_date);
 """
@@ -86,9 +84,20 @@ def new_load_id() -> str:
 _last_micros = 0
 
 
+# Columns added since the ledger was first created: a ledger of an older warehouse gets them (an ALTER only when
+# one is missing, since it locks the table).
+_ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint"}
+
+
 def ensure_ledger(cur) -> None:
     cur.execute(f"create schema if not exists {RAW_SCHEMA}")
     cur.execute(LEDGER_DDL)
+    cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+                (RAW_SCHEMA, LEDGER_TABLE.split(".")[1]))
+    present = {name for (name,) in cur.fetchall()}
+    for name, pg_type in _ADDED_COLUMNS.items():
+        if name not in present:
+            cur.execute(f"alter table {LEDGER_TABLE} add column {name} {pg_type}")
 
 
 def recorded_tonight(cur, district_id: str, export_date: date) -> set[tuple[str, str]]:
