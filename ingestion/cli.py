@@ -118,6 +118,20 @@ def roles(config_path: Path, drop_root: Path | None, mappings: tuple[str, ...]) 
 
 
 @main.command()
+@_common
+@click.option("--archive", "archive_root", required=True,
+              type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="The archive of delivered files (.sis-sync/archive/<warehouse>, or SIS_SYNC_ARCHIVE).")
+@click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all archived).")
+def restore(config_path: Path, drop_root: Path | None, archive_root: Path, districts: tuple[str, ...]) -> None:
+    """Rebuild the raw history of an empty warehouse from the archive of delivered files, then run
+    `sis-sync build --full-refresh` to rebuild the marts."""
+    from ingestion.nightly import run_restore
+
+    sys.exit(run_restore(config_path, archive_root, districts))
+
+
+@main.command()
 @click.option("--write", is_flag=True, help="Rewrite the generated files instead of checking them.")
 def spec(write: bool) -> None:
     """Check (or --write) the files generated from the export spec."""

@@ -32,6 +32,7 @@ import re
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -40,6 +41,7 @@ import dlt
 from dlt.common.destination.configuration import CsvFormatConfiguration
 
 from ingestion import PROJECT_ROOT
+from ingestion.archive import archive_file
 from ingestion.db import PgSettings, connect
 from ingestion.exports import DistrictSchools, ExportFile, ExportSource, find_export
 from ingestion.ledger import RAW_SCHEMA, LedgerRow, ensure_ledger, insert_rows, new_load_id, recorded_tonight
@@ -50,6 +52,7 @@ from ingestion.versions import BaseState, base_delivery, deliveries, later_deliv
 log = logging.getLogger(__name__)
 
 DEFAULT_PIPELINES_DIR = PROJECT_ROOT / ".sis-sync" / "pipelines"
+DEFAULT_ARCHIVE_DIR = PROJECT_ROOT / ".sis-sync" / "archive"
 SOURCE_NAME = "sis_export"
 
 # How dlt is run. Environment variables, so a user's own dlt config (or environment) still wins.
@@ -290,13 +293,16 @@ def ingest_export(
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     time_zone: str | None = None,
+    archive_dir: Path | None = None,
 ) -> IngestResult:
-    """Validate and land one night's export of one district; record every delivered file in the ledger.
+    """Validate and land one night's export of one district; record every delivered file in the ledger and keep
+    it in the archive (``archive_dir``, default :func:`default_archive_dir`).
 
     ``time_zone`` is the district's: an export dated after today there is refused."""
     spec = load_spec()
     result = IngestResult(district_id, export_date)
     pipelines_dir = Path(pipelines_dir or default_pipelines_dir(settings))
+    archive_dir = Path(archive_dir or default_archive_dir(settings))
     spill_dir: Path | None = None
     conn = connect(settings)
     try:
@@ -316,8 +322,14 @@ def ingest_export(
             # One ingest per district at a time (session lock, released when the connection closes).
             cur.execute("select pg_advisory_lock(hashtext(%s))", (f"sis-sync ingest {district_id}",))
         spill_dir = _spill_dir(pipelines_dir, district_id)
-        rows, landings = _plan(conn, spec, source, result, block_size, spill_dir)
-        conn.commit()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive") as archiver:
+            # compressed beside the validation (zlib releases the GIL); every file is kept, rejected ones too
+            archived = [archiver.submit(archive_file, archive_dir, district_id, export_date, name, f.sha256, f.open)
+                        for name, f in source.files.items()]
+            rows, landings = _plan(conn, spec, source, result, block_size, spill_dir)
+            conn.commit()
+            for future in archived:
+                future.result()
         if landings:
             _land(settings, district_id, landings, pipelines_dir)
             _summarize_load_index(conn, landings)
@@ -338,6 +350,15 @@ def default_pipelines_dir(settings: PgSettings) -> Path:
     test database, the real one) never share dlt state."""
     where = re.sub(r"[^0-9A-Za-z_.-]", "_", f"{settings.host}_{settings.port}_{settings.database}")
     return DEFAULT_PIPELINES_DIR / where
+
+
+def default_archive_dir(settings: PgSettings) -> Path:
+    """Where a warehouse keeps the delivered files: ``SIS_SYNC_ARCHIVE`` when set, else a folder per database
+    beside dlt's (``.sis-sync/archive/<host>_<port>_<database>``)."""
+    configured = os.environ.get("SIS_SYNC_ARCHIVE")
+    if configured:
+        return Path(configured)
+    return DEFAULT_ARCHIVE_DIR / default_pipelines_dir(settings).name
 
 
 def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:

@@ -250,6 +250,25 @@ def run_ingest(config_path, drop_root, run_date: dt.date, only) -> int:
     return 0 if all(n.ok for n in nights) else 1
 
 
+def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
+    from ingestion.replay import restore
+
+    settings = db.resolve()
+    prepare_warehouse(settings)
+    try:
+        configured = {d.id: d.thresholds for d in load_districts(config_path, None)} \
+            if config_path and Path(config_path).is_file() else {}
+        done = restore(settings, archive_root, only, thresholds=configured.get, say=_step)
+    except (ConfigError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    for replayed in done:
+        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries restored"
+                   + (f", {replayed.held} held (approve them again)" if replayed.held else ""))
+    click.echo("next: sis-sync build --full-refresh")
+    return 0
+
+
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
     prepare_warehouse(settings)

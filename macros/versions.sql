@@ -1,29 +1,30 @@
-{#- The rows of one export file that a mart shows: for each district and school year that `loads_query`
-    selects (columns district_id, school_year, as_of_date: see int_loads_current), the file's state as of
-    that night. The raw tables hold versions (what each night added, changed or retired: ingestion/versions.py),
+{#- The rows of one export file that a mart shows: for each district and school year that `loads` selects (a
+    CTE or table with columns district_id, school_year, as_of_date: see int_loads_current), the file's state
+    as of that night. The raw tables hold versions (what each night added, changed or retired: ingestion/versions.py),
     so the state as of a night is each record's newest version up to that night, unless it was retired.
     Only the versions of effective loads count (the newest delivery of each night; int_loads_effective): a
     corrected re-delivery replaces its night's changes, and rows of a crashed run are never read.
     `identity`: the columns that identify a record (the spec's key; school_year is added for files that have
     one). The result has the staging model's columns and as_of_date. Effective load ids are selected by
     `= any(array(...))`, which Postgres reads through the raw table's BRIN index on _load_id. -#}
-{% macro versions_as_of(staging_model, file_name, loads_query, identity, has_school_year=true) -%}
+{% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true) -%}
     {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
-    select
-        versions.*
+    {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
+    {%- set record = [] -%}
+    {%- for column in ['district_id', 'key_hash'] + keys -%}
+        {%- do record.append('file_rows.' ~ column) -%}
+    {%- endfor -%}
+    select versions.*
     from (
-        select distinct on (file_rows.district_id, file_rows.key_hash
-            {%- for column in keys %}, file_rows.{{ column }}{% endfor %})
+        select distinct on ({{ record | join(', ') }})
             file_rows.*,
             loads.as_of_date
         from {{ ref(staging_model) }} as file_rows
-        inner join ({{ loads_query }}) as loads
+        inner join {{ loads }} as loads
             on
                 file_rows.district_id = loads.district_id
-                {%- if has_school_year %}
-                and file_rows.school_year = loads.school_year
-                {%- endif %}
                 and file_rows.export_date <= loads.as_of_date
+                {{ same_year }}
         where file_rows.load_id = any(array(
             select effective_loads.load_id
             from {{ ref('int_loads_effective') }} as effective_loads
@@ -31,13 +32,7 @@
                 effective_loads.file_name = '{{ file_name }}'
                 and effective_loads.load_id is not null
         ))
-        order by
-            file_rows.district_id asc,
-            file_rows.key_hash asc,
-            {%- for column in keys %}
-            file_rows.{{ column }} asc,
-            {%- endfor %}
-            file_rows.export_date desc
+        order by {{ record | join(', ') }}, file_rows.export_date desc
     ) as versions
     where versions.change_type != 'retired'
 {%- endmacro %}

@@ -10,9 +10,7 @@ loads_to_build as (
 
 students as (
 
-    -- each district's students file as of the night each school year shows (macros/versions.sql)
-    {{ versions_as_of('stg_sis__students', 'students.csv', loads_to_build('students.csv', 'students'),
-        ['student_id']) }}
+    {{ versions_as_of('stg_sis__students', 'students.csv', 'loads_to_build', ['student_id']) }}
 
 ),
 

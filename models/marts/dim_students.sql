@@ -12,10 +12,15 @@ district_school_years as (
 
 ),
 
+student_loads as (
+
+    {{ current_loads_of('students.csv') }}
+
+),
+
 students as (
 
-    -- each district's students file as of the night each school year shows (macros/versions.sql)
-    {{ versions_as_of('stg_sis__students', 'students.csv', current_loads_of('students.csv'), ['student_id']) }}
+    {{ versions_as_of('stg_sis__students', 'students.csv', 'student_loads', ['student_id']) }}
 
 ),
 

@@ -12,8 +12,7 @@ loads_to_build as (
 
 attendance as (
 
-    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', loads_to_build('attendance.csv', 'attendance'),
-        ['student_id', 'attendance_date']) }}
+    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', 'loads_to_build', ['student_id', 'attendance_date']) }}
 
 ),
 

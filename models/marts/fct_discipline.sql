@@ -10,8 +10,7 @@ loads_to_build as (
 
 discipline as (
 
-    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', loads_to_build('discipline.csv', 'discipline'),
-        ['incident_id', 'student_id']) }}
+    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', 'loads_to_build', ['incident_id', 'student_id']) }}
 
 ),
 

@@ -16,22 +16,34 @@ district_school_years as (
 
 ),
 
+section_loads as (
+
+    {{ current_loads_of('sections.csv') }}
+
+),
+
+course_loads as (
+
+    {{ current_loads_of('courses.csv') }}
+
+),
+
 enrollments as (
 
-    {{ versions_as_of('stg_sis__enrollments', 'enrollments.csv', loads_to_build('enrollments.csv', 'rosters'),
+    {{ versions_as_of('stg_sis__enrollments', 'enrollments.csv', 'loads_to_build',
         ['student_id', 'section_id', 'start_date']) }}
 
 ),
 
 year_sections as (
 
-    {{ versions_as_of('stg_sis__sections', 'sections.csv', current_loads_of('sections.csv'), ['section_id']) }}
+    {{ versions_as_of('stg_sis__sections', 'sections.csv', 'section_loads', ['section_id']) }}
 
 ),
 
 year_courses as (
 
-    {{ versions_as_of('stg_sis__courses', 'courses.csv', current_loads_of('courses.csv'), ['course_id']) }}
+    {{ versions_as_of('stg_sis__courses', 'courses.csv', 'course_loads', ['course_id']) }}
 
 ),
 

@@ -1,10 +1,15 @@
 with
 
+contact_loads as (
+
+    {{ current_loads_of('contacts.csv') }}
+
+),
+
 current_contacts as (
 
-    -- each district's contacts file as of its newest accepted night (macros/versions.sql)
-    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', current_loads_of('contacts.csv'),
-        ['contact_id', 'student_id'], has_school_year=false) }}
+    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', 'contact_loads', ['contact_id', 'student_id'],
+        has_school_year=false) }}
 
 ),
 

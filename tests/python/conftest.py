@@ -8,6 +8,7 @@ and a developer's warehouse never meet.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import psycopg2
@@ -15,6 +16,7 @@ import pytest
 
 from ingestion import PROJECT_ROOT
 from ingestion.db import PgSettings, ensure_database
+from ingestion.load import default_archive_dir, default_pipelines_dir
 
 
 def _server_settings() -> PgSettings:
@@ -64,6 +66,9 @@ def fresh_db(pg_server):
             else:
                 os.environ[k] = v
         _drop_database(pg_server, name)
+        # the delivered files it archived and dlt's working folder of that database
+        shutil.rmtree(default_archive_dir(settings), ignore_errors=True)
+        shutil.rmtree(default_pipelines_dir(settings), ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,183 @@
+"""The raw layer as versions: a night lands what it changed, the state as of any night is what was delivered,
+nights are applied in order, and the marts of many nights equal a full refresh and a restore from the archive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from contextlib import closing
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from ingestion import archive
+from ingestion.db import ensure_database
+from ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
+from ingestion.nightly import MART_TABLES, run_build, run_nightly
+from ingestion.replay import restore
+from ingestion.sample import write_export
+from ingestion.spec import load_spec
+from ingestion.versions import deliveries, state_params, state_sql
+
+SPEC = load_spec()
+DISTRICT = "d042"
+HEADER = ("student_id,state_student_id,first_name,middle_name,last_name,preferred_name,birth_date,gender,"
+          "grade_level,school_id,school_year,enrollment_status,entry_date,exit_date,home_language\n")
+N1, N2, N3 = dt.date(2025, 10, 14), dt.date(2025, 10, 15), dt.date(2025, 10, 16)
+
+
+def students(*rows: tuple[str, str, int]) -> bytes:
+    """A students.csv of (student_id, last_name, school_year) rows."""
+    return (HEADER + "".join(f"{sid},,Ann,,{last},,,,05,0101,{year},active,,,\n" for sid, last, year in rows)).encode()
+
+
+def deliver(drop: Path, night: dt.date, data: bytes, name: str = "students.csv") -> None:
+    folder = drop / DISTRICT / night.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+def rows(conn, sql: str, *args):
+    with conn.cursor() as cur:
+        cur.execute(sql, args or None)
+        return cur.fetchall()
+
+
+def state(conn, night: dt.date) -> set[tuple[str, str, int]]:
+    """students.csv as of ``night``, read from the versions."""
+    with conn.cursor() as cur:
+        history = deliveries(cur, DISTRICT, "students.csv")
+        cur.execute(state_sql(SPEC.file("students"), columns="student_id, last_name, school_year"),
+                    state_params(DISTRICT, history, night))
+        return set(cur.fetchall())
+
+
+@pytest.fixture
+def ingest(fresh_db, tmp_path):
+    drop = tmp_path / "drop"
+
+    def run(night: dt.date, data: bytes, name: str = "students.csv"):
+        deliver(drop, night, data, name)
+        return ingest_export(fresh_db, drop, DISTRICT, night, tmp_path / "pipelines")
+
+    return run
+
+
+def test_a_night_lands_only_what_it_added_changed_or_retired(ingest, db_conn):
+    first = ingest(N1, students(("001", "Ames", 2026), ("002", "Baker", 2026), ("003", "Cole", 2026)))
+    assert [(r.status, r.added_count, r.changed_count, r.retired_count) for r in first.rows] == [
+        ("loaded", 3, 0, 0)]
+    second = ingest(N2, students(("001", "Ames", 2026), ("002", "Brown", 2026), ("004", "Diaz", 2026)))
+    assert [(r.status, r.added_count, r.changed_count, r.retired_count) for r in second.rows] == [
+        ("loaded", 1, 1, 1)]
+    landed = rows(db_conn, "select student_id, _change, last_name from raw_sis.students where _load_id = %s"
+                           " order by student_id", second.rows[0].load_id)
+    assert landed == [("002", "changed", "Brown"), ("003", "retired", None), ("004", "added", "Diaz")]
+    assert state(db_conn, N1) == {("001", "Ames", 2026), ("002", "Baker", 2026), ("003", "Cole", 2026)}
+    assert state(db_conn, N2) == {("001", "Ames", 2026), ("002", "Brown", 2026), ("004", "Diaz", 2026)}
+
+    # the same bytes on the next night: unchanged, nothing landed; a student back again is added again
+    third = ingest(N3, students(("001", "Ames", 2026), ("002", "Brown", 2026), ("004", "Diaz", 2026)))
+    assert [(r.status, r.load_id, r.row_count) for r in third.rows] == [("unchanged", None, 3)]
+    assert rows(db_conn, "select count(*) from raw_sis.students")[0][0] == 6
+    fourth = ingest(dt.date(2025, 10, 17), students(("001", "Ames", 2026), ("003", "Cole", 2026)))
+    assert [(r.added_count, r.changed_count, r.retired_count) for r in fourth.rows] == [(1, 0, 2)]
+    assert state(db_conn, dt.date(2025, 10, 17)) == {("001", "Ames", 2026), ("003", "Cole", 2026)}
+
+
+def test_a_file_retires_only_the_school_years_it_carries(ingest, db_conn):
+    ingest(N1, students(("001", "Ames", 2025), ("002", "Baker", 2026), ("003", "Cole", 2026)))
+    result = ingest(N2, students(("002", "Baker", 2026)))  # carries 2026 only: 2025 stays as it was
+    assert [(r.added_count, r.changed_count, r.retired_count) for r in result.rows] == [(0, 0, 1)]
+    assert state(db_conn, N2) == {("001", "Ames", 2025), ("002", "Baker", 2026)}
+
+
+def test_a_missing_file_retires_nothing(ingest, db_conn):
+    ingest(N1, students(("001", "Ames", 2026)))
+    ingest(N2, b"contact_id,student_id,first_name,last_name,relationship,is_primary\nc1,001,Bo,Ames,mother,Y\n",
+           "contacts.csv")
+    assert state(db_conn, N2) == {("001", "Ames", 2026)}
+
+
+def test_a_corrected_redelivery_replaces_only_that_nights_changes(ingest, db_conn):
+    ingest(N1, students(("001", "Ames", 2026), ("002", "Baker", 2026)))
+    ingest(N2, students(("001", "Ames", 2026)))  # a mistake: Baker is gone
+    corrected = ingest(N2, students(("001", "Ames", 2026), ("002", "Baker", 2026), ("003", "Cole", 2026)))
+    assert [(r.added_count, r.changed_count, r.retired_count) for r in corrected.rows] == [(1, 0, 0)]
+    assert state(db_conn, N2) == {("001", "Ames", 2026), ("002", "Baker", 2026), ("003", "Cole", 2026)}
+    assert state(db_conn, N1) == {("001", "Ames", 2026), ("002", "Baker", 2026)}
+    # corrected back to the night before's bytes: unchanged, and the night's earlier changes no longer count
+    ingest(N2, students(("001", "Ames", 2026), ("002", "Baker", 2026)))
+    assert state(db_conn, N2) == {("001", "Ames", 2026), ("002", "Baker", 2026)}
+
+
+def test_an_earlier_night_after_a_later_one_is_refused(ingest, db_conn):
+    ingest(N2, students(("001", "Ames", 2026)))
+    late = ingest(N1, students(("001", "Ames", 2026), ("002", "Baker", 2026)))
+    [row] = late.rows
+    assert row.status == "rejected"
+    assert "2025-10-15 was already loaded" in row.message and "in order" in row.message
+    assert state(db_conn, N2) == {("001", "Ames", 2026)}
+    assert rows(db_conn, "select count(*) from raw_sis.students")[0][0] == 1
+
+
+# --- many nights: nightly, full refresh and a restore from the archive give the same marts -------------------
+
+STUDENTS = 150
+NIGHTS = [dt.date(2026, 3, 2) + dt.timedelta(days=d) for d in range(12) if (dt.date(2026, 3, 2)
+                                                                          + dt.timedelta(days=d)).weekday() < 5]
+
+
+# sync_history also says when each file was recorded and under which load id: a restore records anew
+SYNC_HISTORY_FACTS = ("district_id, export_date, file_name, sync_status, reason, ingest_status, season, row_count,"
+                      " rows_added, rows_changed, rows_retired, sha256")
+
+
+def digests(settings) -> dict[str, tuple[int, str]]:
+    with closing(psycopg2.connect(settings.dsn)) as conn:
+        return {mart: tuple(rows(
+            conn, f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from (select"
+                  f" {SYNC_HISTORY_FACTS if mart == 'sync_history' else '*'} from marts.{mart}) as t")[0])
+            for mart in MART_TABLES}
+
+
+def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_conn, tmp_path, pg_server):
+    assert len(NIGHTS) == 10
+    drop = tmp_path / "drop"
+    for night in NIGHTS:
+        write_export(drop, district_id="sample", export_date=night, students=STUDENTS)
+        assert run_nightly(None, drop, night, ()) == 0, night
+    changes = dict(rows(db_conn, "select export_date, sum(coalesce(added_count, 0) + coalesce(changed_count, 0)"
+                                 " + coalesce(retired_count, 0)) from raw_sis.load_ledger group by 1"))
+    assert all(changes[night] > 0 for night in NIGHTS), changes  # every night changed something
+    first_night = rows(db_conn, "select sum(row_count)::bigint from raw_sis.load_ledger where export_date = %s",
+                       NIGHTS[0])[0][0]
+    stored = sum(rows(db_conn, f"select count(*) from raw_sis.{f.name}")[0][0] for f in SPEC.files)
+    assert stored < 1.5 * first_night, (stored, first_night)  # versions, not a copy of every night
+
+    nightly = digests(fresh_db)
+    assert nightly["fct_attendance"][0] > 0 and nightly["dim_students"][0] > 0
+    assert run_build(NIGHTS[-1], full_refresh=True) == 0
+    assert digests(fresh_db) == nightly
+
+    # an empty warehouse rebuilt from the archive alone
+    other = pg_server.for_database(f"sis_test_{uuid.uuid4().hex[:10]}")
+    ensure_database(other)
+    saved = fresh_db
+    try:
+        other.export()
+        restored = restore(other, default_archive_dir(fresh_db), say=lambda _message: None)
+        assert [(r.district_id, r.nights, r.held) for r in restored] == [("sample", 10, 0)]
+        assert archive.archived_nights(default_archive_dir(fresh_db), "sample") == NIGHTS
+        assert run_build(NIGHTS[-1], full_refresh=True) == 0
+        assert digests(other) == nightly
+    finally:
+        saved.export()
+        with closing(psycopg2.connect(pg_server.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f"drop database if exists {other.database} with (force)")
+        shutil.rmtree(default_archive_dir(other), ignore_errors=True)
+        shutil.rmtree(default_pipelines_dir(other), ignore_errors=True)
