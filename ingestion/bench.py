@@ -142,15 +142,27 @@ def run_stage(stage: str, args: dict) -> dict:
     return result
 
 
+def later_nights(nights: int) -> list[dt.date]:
+    """The ``nights`` weekdays after NIGHT2: the nights of ``--nights``."""
+    out: list[dt.date] = []
+    day = NIGHT2
+    while len(out) < nights:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            out.append(day)
+    return out
+
+
 def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: int = 0,
-               history_nights: int = 0) -> dict:
-    """Every stage once for one district size, in a fresh database."""
+               history_nights: int = 0, nights: int = 0) -> dict:
+    """Every stage once for one district size, in a fresh database; with ``nights``, that many more nightly
+    runs after NIGHT2 (stage ``nights``: one entry per night) and a full refresh of the last one."""
     from ingestion.load import default_pipelines_dir
 
     history = prior_nights(prior_years, history_nights)
     drop1 = export_folder(data_root, students, NIGHT1)
     drop2 = export_folder(data_root, students, NIGHT2)
-    for night in history:
+    for night in [*history, *later_nights(nights)]:
         export_folder(data_root, students, night)
     assert drop1 == drop2
     name = f"sis_bench_{students}"
@@ -184,6 +196,19 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
                 stages[stage] = result
                 _say(f"{students:>8} {stage:<10} {result['seconds']:8.2f}s  peak {result['peak_rss_mib']:7.0f} MiB"
                      f"  load {result['load_before'][0]:.2f}")
+            if nights:
+                stages["nights"] = [stages["nightly"]]
+                for night in later_nights(nights):
+                    result = run_stage("nightly", {**base, "night": night.isoformat()})
+                    stages["nights"].append(result)
+                    _say(f"{students:>8} {night} {result['seconds']:8.2f}s (ingest {result['ingest_seconds']:.2f}s,"
+                         f" dbt {result['dbt_seconds']:.2f}s)  raw {result['raw_mib']:.1f} MiB"
+                         f"  peak {result['peak_rss_mib']:7.0f} MiB")
+                result = run_stage("full", {**base, "night": later_nights(nights)[-1].isoformat(),
+                                            "full_refresh": True, "compare": True})
+                result["stage"] = "full_last"
+                stages["full_last"] = result
+                _say(f"{students:>8} full_last  {result['seconds']:8.2f}s  marts equal: {result['marts_equal']}")
     finally:
         if not keep:
             _drop_database(server, name)
@@ -269,6 +294,28 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
     return {"sizes": sizes, "lines": lines}
 
 
+def print_nights(runs: dict[int, list[dict]], echo=print) -> None:
+    """Per size, the first run's nights: raw size, raw MiB added, and the nightly job's parts."""
+    for students, reps in sorted(runs.items()):
+        rep = reps[0]
+        if "nights" not in rep:
+            continue
+        first = rep["ingest"]["raw_mib"]
+        echo(f"\n{students} students, {len(rep['nights'])} nights after the first (raw after night 1:"
+             f" {first:.1f} MiB; COPY of night 1 with meta columns: {rep['copy_meta']['seconds']:.2f}s)")
+        echo(f"{'night':<11} {'raw MiB':>8} {'added':>7} {'x first':>7} {'ingest':>7} {'safety':>7} {'dbt':>7}"
+             f" {'nightly':>8} {'peak MiB':>8}")
+        before = first
+        for r in rep["nights"]:
+            echo(f"{r['night']:<11} {r['raw_mib']:8.1f} {r['raw_mib'] - before:7.2f} {r['raw_mib'] / first:7.2f}"
+                 f" {r['ingest_seconds']:7.2f} {r['safety_seconds']:7.2f} {r['dbt_seconds']:7.2f}"
+                 f" {r['seconds']:8.2f} {r['peak_rss_mib']:8.0f}")
+            before = r["raw_mib"]
+        last = rep["full_last"]
+        echo(f"full refresh of the last night: {last['seconds']:.2f}s; marts equal to the nightly runs':"
+             f" {last['marts_equal']}")
+
+
 def print_table(summary: dict, echo=print) -> None:
     echo("")
     echo("seconds: median of the runs; models/tests: wall-clock seconds during which dbt ran a model/a test")
@@ -329,14 +376,15 @@ def machine() -> dict:
 
 
 def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_root: Path = DEFAULT_DATA,
-              keep: bool = False, prior_years: int = 0, history_nights: int = 0) -> dict:
+              keep: bool = False, prior_years: int = 0, history_nights: int = 0, nights: int = 0) -> dict:
     server = server_settings()
     started = dt.datetime.now().astimezone()
     runs: dict[int, list[dict]] = {s: [] for s in sizes}
     for i in range(repeat):
         for students in sizes:
             _say(f"run {i + 1}/{repeat}: {students} students")
-            runs[students].append(bench_size(students, data_root, server, keep, prior_years, history_nights))
+            runs[students].append(bench_size(students, data_root, server, keep, prior_years, history_nights,
+                                             nights))
     summary = summarise(runs)
     report = {
         "command": " ".join(["sis-sync", "bench", *sys.argv[2:]]) if len(sys.argv) > 1 else "sis-sync bench",
@@ -350,6 +398,8 @@ def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_ro
         "runs": {str(k): v for k, v in runs.items()},
     }
     print_table(summary)
+    if nights:
+        print_nights(runs)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -467,6 +517,7 @@ def stage_ingest(args: dict) -> dict:
     out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"] - out["analyze_seconds"]
                                   - out["check_seconds"] - out["summarize_seconds"], 3)
     out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
+    out["raw_mib"] = raw_mib(settings)
     if pipelines and pipelines[-1].last_trace is not None:
         out["dlt_steps"] = {s.step: round((s.finished_at - s.started_at).total_seconds(), 3)
                             for s in pipelines[-1].last_trace.steps if s.finished_at and s.started_at}
@@ -563,6 +614,17 @@ def mart_digests(settings) -> dict[str, list]:
     return out
 
 
+def raw_mib(settings) -> float:
+    """The raw layer's size on disk (every table of the raw schema, indexes and TOAST included), in MiB."""
+    from ingestion.db import connect
+
+    with connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class as c"
+                    " join pg_namespace as n on n.oid = c.relnamespace where n.nspname = 'raw_sis'"
+                    " and c.relkind = 'r'")
+        return round(cur.fetchone()[0] / (1 << 20), 2)
+
+
 def stage_full(args: dict) -> dict:
     """``dbt build --full-refresh`` for the night (the nightly's dbt build, unit tests excluded)."""
     from ingestion.nightly import dbt_build
@@ -616,7 +678,7 @@ def stage_nightly(args: dict) -> dict:
     if problems or not outcome.ok:
         raise RuntimeError(f"nightly failed: {problems[:3]} {outcome.errors[:3]}")
     n = nights[0]
-    return {"seconds": round(finished - started, 3),
+    return {"seconds": round(finished - started, 3), "night": args["night"], "raw_mib": raw_mib(settings),
             "ingest_seconds": round(ingested - started - spent["safety"], 3),
             "safety_seconds": round(spent["safety"], 3),
             "dbt_seconds": round(finished - ingested, 3),

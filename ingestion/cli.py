@@ -132,6 +132,16 @@ def restore(config_path: Path, drop_root: Path | None, archive_root: Path, distr
 
 
 @main.command()
+@_common
+def upgrade(config_path: Path, drop_root: Path | None) -> None:
+    """Convert a warehouse whose raw tables hold a full copy of every night into versions (the old raw schema
+    is kept as raw_sis_snapshots), then run `sis-sync build --full-refresh`."""
+    from ingestion.nightly import run_upgrade
+
+    sys.exit(run_upgrade())
+
+
+@main.command()
 @click.option("--write", is_flag=True, help="Rewrite the generated files instead of checking them.")
 def spec(write: bool) -> None:
     """Check (or --write) the files generated from the export spec."""
@@ -160,9 +170,12 @@ def spec(write: bool) -> None:
               help="School years of raw history to load first (each year's last school day; not timed).")
 @click.option("--history-nights", default=0, show_default=True, type=click.IntRange(0, 60),
               help="School nights just before the first measured one to load first (not timed): raw history.")
+@click.option("--nights", default=0, show_default=True, type=click.IntRange(0, 120),
+              help="School nights to run after the second one, each a nightly job (raw size, ingest, dbt per"
+                   " night), then a full refresh of the last.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark databases (sis_bench_<size>) afterwards.")
 def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, prior_years: int,
-          history_nights: int, keep: bool) -> None:
+          history_nights: int, nights: int, keep: bool) -> None:
     """Benchmark ingest and dbt at district scale against a raw COPY of the same files (PG* server)."""
     from ingestion.bench import DEFAULT_DATA, run_bench
 
@@ -173,7 +186,7 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
     if out_path is None:
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,
-              prior_years=prior_years, history_nights=history_nights)
+              prior_years=prior_years, history_nights=history_nights, nights=nights)
 
 
 def _run_date(value) -> dt.date:

@@ -33,6 +33,9 @@ class DistrictNight:
     unchanged: int = 0
     rejected: int = 0
     held: int = 0
+    added: int = 0  # records the night's files added, changed and retired (ingestion/versions.py)
+    changed: int = 0
+    retired: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -95,6 +98,9 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         elif result.missing:
             night.problems.append(f"no export for {run_date}")
         night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
+        night.added = sum(row.added_count or 0 for row in result.rows)
+        night.changed = sum(row.changed_count or 0 for row in result.rows)
+        night.retired = sum(row.retired_count or 0 for row in result.rows)
         for row in result.rows:
             if row.status == "rejected":
                 night.problems.append(row.message)
@@ -103,7 +109,8 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         night.held = len(holds)
         night.problems += [f"{hold.file_name} {hold.message}" for hold in holds]
         _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected, "
-              f"{night.held} held in {time.monotonic() - started:.1f}s")
+              f"{night.held} held in {time.monotonic() - started:.1f}s; records {night.added} added, "
+              f"{night.changed} changed, {night.retired} retired")
     return nights
 
 
@@ -218,10 +225,12 @@ def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
 def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                   counts: dict[str, dict[str, int]]) -> None:
     click.echo("")
-    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}{'held':>6}  status")
+    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}{'held':>6}"
+               f"{'added':>9}{'changed':>9}{'retired':>9}  status")
     for n in nights:
         status = "ok" if n.ok else ("HELD" if n.held and n.held == len(n.problems) else "FAILED")
-        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}{n.held:>6}  {status}")
+        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}{n.held:>6}"
+                   f"{n.added:>9}{n.changed:>9}{n.retired:>9}  {status}")
         for problem in n.problems:
             click.echo(f"    - {problem}")
     if build is not None:
@@ -269,6 +278,23 @@ def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
     return 0
 
 
+def run_upgrade() -> int:
+    from ingestion.replay import upgrade
+
+    settings = db.resolve()
+    try:
+        done = upgrade(settings, say=_step)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    for replayed in done:
+        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries converted"
+                   + (f", {replayed.held} held" if replayed.held else ""))
+    click.echo("the old raw layer is kept as schema raw_sis_snapshots; next: sis-sync build --full-refresh"
+               " (and `sis-sync roles` again if the loader role is in use: raw_sis is a new schema)")
+    return 0
+
+
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
     prepare_warehouse(settings)
@@ -310,7 +336,8 @@ def run_status(limit: int) -> int:
                        dense_rank() over (partition by district_id order by export_date desc) as night_rank
                 from (select distinct district_id, export_date from marts.sync_history) as d
             )
-            select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, '')
+            select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, ''),
+                   h.rows_added, h.rows_changed, h.rows_retired
             from marts.sync_history as h
             inner join nights using (district_id, export_date)
             where nights.night_rank <= %s
@@ -319,9 +346,10 @@ def run_status(limit: int) -> int:
             (limit,),
         )
         rows = cur.fetchall()
-    click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}reason")
-    for district_id, export_date, file_name, status, reason in rows:
-        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{reason[:80]}")
+    click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}{'changes':<22}reason")
+    for district_id, export_date, file_name, status, reason, added, changed, retired in rows:
+        changes = "" if added is None else f"+{added} ~{changed} -{retired}"
+        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{changes:<22}{reason[:80]}")
     return 0
 
 

@@ -57,3 +57,79 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
             say(f"{district_id} {night}: restored")
         done.append(replayed)
     return done
+
+
+# --- upgrade: a raw layer of full copies per night, converted to versions ------------------------------------
+
+OLD_SCHEMA = "raw_sis_snapshots"
+
+
+def needs_upgrade(conn) -> bool:
+    """Whether the raw layer is the one before versions: raw tables without the ``_change`` column."""
+    with conn.cursor() as cur:
+        cur.execute("select exists (select 1 from information_schema.tables where table_schema = 'raw_sis'"
+                    " and table_name = 'students') and not exists (select 1 from information_schema.columns"
+                    " where table_schema = 'raw_sis' and table_name = 'students' and column_name = '_change')")
+        return bool(cur.fetchone()[0])
+
+
+def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Replayed]:
+    """Convert a raw layer of full copies into versions.
+
+    The old schema is kept, renamed ``raw_sis_snapshots``. For every district, night and file, in the order
+    the ledger recorded them, the loaded rows of each night's delivery are written back as a CSV file and
+    ingested into a new ``raw_sis`` (the ledger gets new load ids and the sha256 of those files); each
+    night's safety check runs again, and a night approved before is approved again.
+    """
+    from ingestion import db, safety
+    from ingestion.load import ensure_raw_layer, ingest_export
+    from ingestion.spec import load_spec
+
+    spec = load_spec()
+    with db.connect(settings) as conn:
+        if not needs_upgrade(conn):
+            raise ValueError("the raw layer already holds versions: nothing to upgrade")
+        with conn.cursor() as cur:
+            cur.execute(f"alter schema raw_sis rename to {OLD_SCHEMA}")
+        conn.commit()
+        ensure_raw_layer(conn, spec)
+        with conn.cursor() as cur:
+            safety.ensure_holds(cur)
+            # each night's delivery of each file that counted (the newest loaded or unchanged one)
+            cur.execute(f"""
+                select distinct on (district_id, export_date, file_name) district_id, export_date, file_name, load_id
+                from {OLD_SCHEMA}.load_ledger where status in ('loaded', 'unchanged')
+                order by district_id, export_date, file_name, ledger_id desc""")
+            deliveries = cur.fetchall()
+            cur.execute(f"select to_regclass('{OLD_SCHEMA}.sync_holds') is not null")
+            approved = set()
+            if cur.fetchone()[0]:
+                cur.execute(f"select district_id, export_date from {OLD_SCHEMA}.sync_holds where status = 'approved'")
+                approved = set(cur.fetchall())
+        conn.commit()
+        done: dict[str, Replayed] = {}
+        nights: dict[tuple[str, object], list[tuple[str, str]]] = {}
+        for district_id, night, file_name, load_id in deliveries:
+            nights.setdefault((district_id, night), []).append((file_name, load_id))
+        for (district_id, night), files in sorted(nights.items()):
+            replayed = done.setdefault(district_id, Replayed(district_id))
+            with tempfile.TemporaryDirectory(prefix="sis-sync-upgrade-") as tmp:
+                folder = Path(tmp) / district_id / night.isoformat()
+                folder.mkdir(parents=True)
+                for file_name, load_id in files:
+                    file_spec = spec.file(file_name)
+                    columns = ", ".join(file_spec.column_names)
+                    with (folder / file_name).open("wb") as out, conn.cursor() as cur:
+                        cur.copy_expert(
+                            cur.mogrify(f"copy (select {columns} from {OLD_SCHEMA}.{file_spec.name} where _load_id"
+                                        " = %s order by _line_number) to stdout with (format csv, header true)",
+                                        (load_id,)).decode(), out)
+                    conn.commit()
+                    replayed.deliveries += 1
+                ingest_export(settings, Path(tmp), district_id, night)
+            replayed.held += len(safety.check_night(conn, district_id, night))
+            if (district_id, night) in approved:
+                safety.approve(conn, district_id, night)
+            replayed.nights += 1
+            say(f"{district_id} {night}: converted")
+    return list(done.values())

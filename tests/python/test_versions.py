@@ -181,3 +181,74 @@ def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_c
                 cur.execute(f"drop database if exists {other.database} with (force)")
         shutil.rmtree(default_archive_dir(other), ignore_errors=True)
         shutil.rmtree(default_pipelines_dir(other), ignore_errors=True)
+
+
+# --- upgrade: a raw layer of full copies per night becomes versions ------------------------------------------
+
+OLD_NIGHTS = (dt.date(2026, 3, 16), dt.date(2026, 3, 17))
+
+
+def _old_raw_layer(conn, drop: Path) -> None:
+    """The raw layer as it was before versions: every loaded file's rows, tagged with their load."""
+    from ingestion.ledger import ensure_ledger
+
+    with conn.cursor() as cur:
+        ensure_ledger(cur)
+        for f in SPEC.files:
+            columns = ", ".join(f"{c.name} {c.pg_type}" for c in f.columns)
+            cur.execute(f"create table raw_sis.{f.name} ({columns}, _district_id text, _export_date date,"
+                        " _load_id text, _line_number bigint)")
+        for n, night in enumerate(OLD_NIGHTS):
+            for f in SPEC.files:
+                path = drop / "sample" / night.isoformat() / f.file_name
+                if not path.exists():
+                    continue
+                load_id = f"old{n}{f.name}"
+                names = ", ".join(f.column_names)
+                cur.execute(f"create temp table delivered as select {names} from raw_sis.{f.name} limit 0")
+                with path.open("rb") as data:
+                    cur.copy_expert("copy delivered from stdin with (format csv, header true)", data)
+                cur.execute(f"insert into raw_sis.{f.name} select {names}, 'sample', %s, %s,"
+                            " 1 + row_number() over () from delivered", (night, load_id))
+                years = "min(school_year), max(school_year)" if "school_year" in f.column_names else "null, null"
+                cur.execute(f"insert into raw_sis.load_ledger (district_id, export_date, file_name, sha256,"
+                            f" row_count, status, load_id, min_school_year, max_school_year) select 'sample', %s,"
+                            f" %s, md5(%s), count(*), 'loaded', %s, {years} from delivered",
+                            (night, f.file_name, load_id, load_id))
+                cur.execute("drop table delivered")
+    conn.commit()
+
+
+def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_server):
+    from ingestion.replay import OLD_SCHEMA, upgrade
+
+    drop = tmp_path / "drop"
+    for night in OLD_NIGHTS:
+        write_export(drop, district_id="sample", export_date=night, students=STUDENTS)
+    # the reference: the same nights synced by the versions from the start
+    for night in OLD_NIGHTS:
+        assert run_nightly(None, drop, night, ()) == 0
+    expected = {m: d for m, d in digests(fresh_db).items() if m != "sync_history"}
+
+    old = pg_server.for_database(f"sis_test_{uuid.uuid4().hex[:10]}")
+    ensure_database(old)
+    try:
+        with closing(psycopg2.connect(old.dsn)) as conn:
+            _old_raw_layer(conn, drop)
+            before = rows(conn, "select count(*) from raw_sis.attendance")[0][0]
+        old.export()
+        converted = upgrade(old, say=lambda _message: None)
+        assert [(r.district_id, r.nights, r.held) for r in converted] == [("sample", 2, 0)]
+        with closing(psycopg2.connect(old.dsn)) as conn:
+            assert rows(conn, f"select count(*) from {OLD_SCHEMA}.attendance")[0][0] == before  # kept
+            assert rows(conn, "select count(*) from raw_sis.attendance")[0][0] < before  # versions
+        assert run_build(OLD_NIGHTS[-1], full_refresh=True) == 0
+        assert {m: d for m, d in digests(old).items() if m != "sync_history"} == expected
+    finally:
+        fresh_db.export()
+        with closing(psycopg2.connect(pg_server.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f"drop database if exists {old.database} with (force)")
+        shutil.rmtree(default_archive_dir(old), ignore_errors=True)
+        shutil.rmtree(default_pipelines_dir(old), ignore_errors=True)
