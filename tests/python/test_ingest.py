@@ -132,13 +132,14 @@ def test_raw_column_types(ingest, drop, db_conn):
                         "numeric": "numeric"}[c.pg_type]
             assert types[(f.name, c.name)] == expected, (f.name, c.name)
         for meta, pg_type in {"_district_id": "text", "_export_date": "date", "_load_id": "text",
-                              "_line_number": "bigint"}.items():
+                              "_line_number": "bigint", "_change": "text", "_key_hash": "bigint",
+                              "_row_hash": "bigint"}.items():
             assert types[(f.name, meta)] == pg_type
         # Exactly the contract's columns, in order: dlt added nothing.
         order = query(db_conn, "select column_name from information_schema.columns where table_schema = "
                                "'raw_sis' and table_name = %s order by ordinal_position", f.name)
         assert [c for (c,) in order] == [*f.column_names, "_district_id", "_export_date", "_load_id",
-                                         "_line_number"]
+                                         "_line_number", "_change", "_key_hash", "_row_hash"]
     assert types[("students", "student_id")] == "text"
     assert types[("load_ledger", "ledger_id")] == "bigint"
 
@@ -188,14 +189,19 @@ def test_next_night_same_bytes_is_unchanged(ingest, drop, db_conn):
     night2 = {r["file_name"]: r for r in ledger(db_conn) if r["export_date"] == NIGHT2}
     schools = night2["schools.csv"]
     assert schools["status"] == "unchanged"
-    assert schools["load_id"] == first["schools.csv"]["load_id"]
+    assert schools["load_id"] is None and first["schools.csv"]["load_id"] is not None  # nothing landed
     assert schools["row_count"] == 3
+    # the students file landed only the student it added
+    assert (night2["students.csv"]["added_count"], night2["students.csv"]["changed_count"],
+            night2["students.csv"]["retired_count"]) == (1, 0, 0)
+    assert query(db_conn, "select student_id, _change from raw_sis.students where _load_id = %s",
+                 night2["students.csv"]["load_id"]) == [("000125", "added")]
     assert night2["attendance.csv"]["min_school_year"] == 2026
     assert raw_count(db_conn, "schools") == 3  # not landed twice
     assert night2["students.csv"]["status"] == "loaded"
     assert night2["students.csv"]["load_id"] != first["students.csv"]["load_id"]
-    assert raw_count(db_conn, "students", night2["students.csv"]["load_id"]) == 4
-    assert raw_count(db_conn, "students") == 3 + 4  # append-only history
+    assert raw_count(db_conn, "students", night2["students.csv"]["load_id"]) == 1
+    assert raw_count(db_conn, "students") == 3 + 1  # versions: the history of what changed
 
 
 def test_redelivery_with_other_bytes_adds_a_row(ingest, drop, db_conn):
@@ -361,10 +367,10 @@ def test_load_into_tables_from_a_previous_run(ingest, drop, db_conn, fresh_db, t
     write_night(drop, NIGHT2, {"students.csv": students})
     result = ingest(NIGHT2, tmp_path / "dlt-b")
     assert (result.loaded, result.unchanged) == (1, 8)
-    assert raw_count(db_conn, "students") == 6
+    assert raw_count(db_conn, "students") == 4  # three added, then one changed
     columns = query(db_conn, "select count(*) from information_schema.columns where table_schema = 'raw_sis'"
                              " and table_name = 'students'")[0][0]
-    assert columns == len(SPEC.file("students").columns) + 4
+    assert columns == len(SPEC.file("students").columns) + 7
 
 
 def test_crash_after_landing_before_ledger(ingest, drop, db_conn, monkeypatch):

@@ -182,7 +182,7 @@ def test_a_file_not_landed_in_full_fails_before_the_ledger(fresh_db, tmp_path, n
         return imported[:-1] if landing.spec.name == "students" else imported
 
     monkeypatch.setattr(load, "_csv_files", losing_the_last_file)
-    with pytest.raises(RuntimeError, match="students.csv: 8 rows landed, 11 validated"):
+    with pytest.raises(RuntimeError, match="students.csv: 8 rows landed, 11 written"):
         run(fresh_db, tmp_path)
     assert scalar(fresh_db, "select count(*) from raw_sis.load_ledger") == 0
 

@@ -313,7 +313,7 @@ def test_typed_output():
     meta = (out[0]["_district_id"], out[0]["_export_date"], out[0]["_load_id"])
     assert meta == ("d1", date(2025, 10, 14), "L1")
     schema = arrow_schema(DISCIPLINE)
-    meta_names = ["_district_id", "_export_date", "_load_id", "_line_number"]
+    meta_names = ["_district_id", "_export_date", "_load_id", "_line_number", "_change", "_key_hash", "_row_hash"]
     assert schema.names == [*DISCIPLINE.column_names, *meta_names]
     assert schema.field("days_removed").type == pa.decimal128(18, 4)
 
@@ -451,9 +451,11 @@ def test_csv_output_has_the_raw_columns_and_splits_by_rows(tmp_path):
         lines += records
     first = next(csv.reader([lines[0]]))
     assert first[:3] == ["000000", "9000012345", "Maria"]
-    assert first[-4:] == ["d1", "2025-10-14", "19a8c0b4e2f1a3b7c", "2"]
+    assert first[-7:-2] == ["d1", "2025-10-14", "19a8c0b4e2f1a3b7c", "2", "added"]  # no base: all added
     assert first[STUDENTS.column_names.index("exit_date")] == ""  # NULL
-    assert [next(csv.reader([line]))[-1] for line in lines] == [str(n) for n in range(2, 9)]
+    assert [next(csv.reader([line]))[-4] for line in lines] == [str(n) for n in range(2, 9)]
+    hashes = [next(csv.reader([line]))[-2:] for line in lines]
+    assert len({key for key, _ in hashes}) == 7 and len({row for _, row in hashes}) == 7
 
 
 def test_csv_output_removed_when_rejected(tmp_path):
