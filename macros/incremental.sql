@@ -21,10 +21,11 @@
 {#- The current loads of one export file that an incremental mart builds from tonight: per district and
     school year, the night whose state it shows (as_of_date; read with `versions_as_of`).
     Full refresh: every district's current load of every school year.
-    Incremental: only districts whose model group refreshes tonight (the season decision), and only the
-    school years from the newest one already built onwards, so the year that just ended is rebuilt once
+    Incremental: only districts whose model group refreshes tonight (the season decision), and (unless
+    `by_school_year` is false: files without a school year) only the school years from the newest one
+    already built onwards, so the year that just ended is rebuilt once
     more on the rollover night (its rows stop being current) and older years stay as they are. -#}
-{% macro loads_to_build(file_name, model_group) -%}
+{% macro loads_to_build(file_name, model_group, by_school_year=true) -%}
     {%- set sync_nights = ref('int_sync_nights') -%}
     select current_loads.*
     from {{ ref('int_loads_current') }} as current_loads
@@ -34,6 +35,8 @@
             and current_loads.district_id in (
                 {{ districts_refreshing_tonight(model_group) }}
             )
+    {%- endif %}
+    {%- if is_incremental() and by_school_year %}
             and current_loads.school_year >= coalesce((
                 select max(built.school_year)
                 from {{ this }} as built

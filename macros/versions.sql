@@ -5,11 +5,21 @@
     Only the versions of effective loads count (the newest delivery of each night; int_loads_effective): a
     corrected re-delivery replaces its night's changes, and rows of a crashed run are never read.
     `identity`: the columns that identify a record (the spec's key; school_year is added for files that have
-    one). The result has the staging model's columns and as_of_date. Effective load ids are selected by
+    one). `changed`: on an incremental run, only the records whose `grain` columns (default: `identity`) are in
+    that relation (changed_records_config). The result has the staging model's columns and as_of_date. Effective load ids are selected by
     `= any(array(...))`, which Postgres reads through the raw table's BRIN index on _load_id. -#}
-{% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true) -%}
+{% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true, changed=none,
+    grain=none) -%}
     {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
     {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
+    {%- set only_changed = '' -%}
+    {%- if changed is not none and is_incremental() -%}
+        {%- set matches = [] -%}
+        {%- for column in ['district_id'] + (grain or identity) + (['school_year'] if has_school_year else []) -%}
+            {%- do matches.append('file_rows.' ~ column ~ ' = changed.' ~ column) -%}
+        {%- endfor -%}
+        {%- set only_changed = 'inner join ' ~ changed ~ ' as changed on ' ~ (matches | unique | join(' and ')) -%}
+    {%- endif -%}
     {%- set record = [] -%}
     {%- for column in ['district_id', 'key_hash'] + keys -%}
         {%- do record.append('file_rows.' ~ column) -%}
@@ -24,7 +34,7 @@
             on
                 file_rows.district_id = loads.district_id
                 and file_rows.export_date <= loads.as_of_date
-                {{ same_year }}
+                {{ same_year }} {{ only_changed }}
         where file_rows.load_id = any(array(
             select effective_loads.load_id
             from {{ ref('int_loads_effective') }} as effective_loads
@@ -120,4 +130,129 @@
             and newest_attributes.{{ key_column }} = newest_versions.{{ key_column }}
     inner join file_loads
         on newest_attributes.district_id = file_loads.district_id
+{%- endmacro %}
+
+{#- The config of a mart built from one export file, incremental by record: each night deletes and rebuilds
+    only the mart's rows of the records that have a version after the night the mart last changed in their
+    partition (district and school year, or district for files without one: its newest `last_changed_date`),
+    up to the night it shows; and that night's too when its file was delivered more than once (a corrected
+    file may have replaced the one the mart was built from). `grain`: the columns (within the partition) whose
+    rows are rebuilt together, by default the record's `identity`; e.g. a contact's row is rebuilt when any
+    of its links to students changed. The pre-hook writes those grain values into a temporary table
+    (`<model>__changed`, read by `versions_as_of(..., changed=...)`) and deletes their rows from the mart;
+    the model then appends their current rows (a retired record's rows are deleted and not appended). Full
+    refresh: every row. The rows need `last_changed_date` (the export date of their newest version), and
+    nothing in them may move every night. -#}
+{% macro changed_records_config(staging_model, file_name, model_group, identity, grain=none,
+    has_school_year=true) -%}
+    {#- the refs the pre-hook makes when it runs -#}
+    {%- do ref(staging_model) -%}
+    {%- do ref('stg_sis__load_ledger') -%}
+    {%- do ref('int_loads_current') -%}
+    {%- do ref('int_sync_nights') -%}
+    {#- and the one the tests' `__current_school_years__` filter reads (macros/test_where.sql): built first -#}
+    {%- do ref('int_district_school_years') -%}
+    {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
+        ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year ~ ") }}" -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        indexes=[{'columns': ['district_id', 'school_year'] if has_school_year else ['district_id']}],
+        on_schema_change='fail',
+        pre_hook=[hook],
+        **kwargs
+    ) }}
+{%- endmacro %}
+
+{#- The temporary table of the rows a night rebuilds (see changed_records_config). -#}
+{% macro changed_records_relation() -%}
+    {{ this.identifier }}__changed
+{%- endmacro %}
+
+{% macro changed_records_hook(staging_model, file_name, model_group, grain, has_school_year) -%}
+    {%- if is_incremental() -%}
+        {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
+        {%- set record, matches, in_partition, in_loads = [], [], [], [] -%}
+        {%- for column in partition + grain -%}
+            {%- do record.append('file_rows.' ~ column) -%}
+            {%- do matches.append('built.' ~ column ~ ' = changed.' ~ column) -%}
+        {%- endfor -%}
+        {%- for column in partition -%}
+            {%- do in_partition.append('built.' ~ column ~ ' = loads.' ~ column) -%}
+            {%- do in_loads.append('file_rows.' ~ column ~ ' = applied.' ~ column) -%}
+        {%- endfor -%}
+        create temporary table {{ changed_records_relation() }} on commit drop as
+        with
+
+        loads as (
+
+            {{ loads_to_build(file_name, model_group, by_school_year=has_school_year) }}
+
+        ),
+
+        built_nights as (
+
+            -- the night each partition last changed; none for a partition not built yet
+            select
+                loads.*,
+                (
+                    select max(built.last_changed_date)
+                    from {{ this }} as built
+                    where {{ in_partition | join(' and ') }}
+                ) as watermark
+            from loads
+
+        ),
+
+        applied as (
+
+            -- whether that night's file was delivered more than once (a corrected file may have replaced the
+            -- one the mart was built from: that night's changes are applied again)
+            select
+                built_nights.*,
+                (
+                    select count(*) > 1
+                    from {{ ref('stg_sis__load_ledger') }} as ledger
+                    where
+                        ledger.district_id = built_nights.district_id
+                        and ledger.file_name = '{{ file_name }}'
+                        and ledger.export_date = built_nights.watermark
+                        and ledger.status in ('loaded', 'unchanged')
+                ) as is_redelivered
+            from built_nights
+
+        ),
+
+        since as (
+
+            select case when bool_or(applied.watermark is null) then '-infinity' else min(applied.watermark) end
+                as first_night
+            from applied
+
+        )
+
+        select distinct {{ record | join(', ') }}
+        from {{ ref(staging_model) }} as file_rows
+        inner join applied
+            on
+                {{ in_loads | join(' and ') }}
+                and file_rows.export_date <= applied.as_of_date
+                and (
+                    applied.watermark is null
+                    or file_rows.export_date > applied.watermark
+                    or (file_rows.export_date = applied.watermark and applied.is_redelivered)
+                )
+        where file_rows.load_id = any(array(
+            select ledger.load_id
+            from {{ ref('stg_sis__load_ledger') }} as ledger
+            where
+                ledger.file_name = '{{ file_name }}'
+                and ledger.status = 'loaded'
+                and ledger.export_date >= (select since.first_night from since)
+        ));
+
+        delete from {{ this }} as built
+        using {{ changed_records_relation() }} as changed
+        where {{ matches | join(' and ') }}
+    {%- endif -%}
 {%- endmacro %}

@@ -1,15 +1,19 @@
+{#- Incremental by record (macros/versions.sql): a night rebuilds the contacts whose links changed. -#}
+{{ changed_records_config('stg_sis__contacts', 'contacts.csv', 'contacts', ['contact_id', 'student_id'],
+    grain=['contact_id'], has_school_year=false) }}
+
 with
 
 contact_loads as (
 
-    {{ current_loads_of('contacts.csv') }}
+    {{ loads_to_build('contacts.csv', 'contacts', by_school_year=false) }}
 
 ),
 
 current_contacts as (
 
     {{ versions_as_of('stg_sis__contacts', 'contacts.csv', 'contact_loads', ['contact_id', 'student_id'],
-        has_school_year=false) }}
+        has_school_year=false, changed=changed_records_relation(), grain=['contact_id']) }}
 
 ),
 
@@ -27,8 +31,7 @@ one_row_per_contact as (
         current_contacts.email,
         current_contacts.preferred_language,
         coalesce(current_contacts.can_text, false) as can_text,
-        coalesce(current_contacts.do_not_contact, false) as do_not_contact,
-        current_contacts.as_of_date
+        coalesce(current_contacts.do_not_contact, false) as do_not_contact
     from current_contacts
     order by
         current_contacts.district_id asc,
@@ -43,7 +46,8 @@ student_counts as (
     select
         current_contacts.district_id,
         current_contacts.contact_id,
-        count(*) as student_count
+        count(*) as student_count,
+        max(current_contacts.export_date) as last_changed_date
     from current_contacts
     group by current_contacts.district_id, current_contacts.contact_id
 
@@ -69,7 +73,7 @@ final as (
         one_row_per_contact.can_text and one_row_per_contact.mobile_phone_e164 is not null as can_text,
         one_row_per_contact.do_not_contact,
         student_counts.student_count,
-        one_row_per_contact.as_of_date
+        student_counts.last_changed_date
     from one_row_per_contact
     inner join student_counts
         on

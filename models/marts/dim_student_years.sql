@@ -1,4 +1,5 @@
-{{ year_partitioned_config() }}
+{#- Incremental by record (macros/versions.sql): a night rebuilds the student years that changed. -#}
+{{ changed_records_config('stg_sis__students', 'students.csv', 'students', ['student_id']) }}
 
 with
 
@@ -10,7 +11,8 @@ loads_to_build as (
 
 students as (
 
-    {{ versions_as_of('stg_sis__students', 'students.csv', 'loads_to_build', ['student_id']) }}
+    {{ versions_as_of('stg_sis__students', 'students.csv', 'loads_to_build', ['student_id'],
+        changed=changed_records_relation()) }}
 
 ),
 
@@ -25,7 +27,7 @@ student_years as (
         students.enrollment_status,
         students.entry_date,
         students.exit_date,
-        students.as_of_date
+        students.export_date as last_changed_date
     from students
 
 )

@@ -1,6 +1,7 @@
-{#- No nested loops: the raw rows' join with their load is estimated at a few rows (the school_year cast
-    in staging has no statistics), and Postgres then nested-loops every row over the code mapping. -#}
-{{ year_partitioned_config(pre_hook="set local enable_nestloop = off") }}
+{#- Incremental by record (macros/versions.sql): a night rebuilds the attendance records that changed. A
+    changed code mapping (seeds/attendance_codes.csv) applies to the records built after it: run a full
+    refresh to apply it to every record. -#}
+{{ changed_records_config('stg_sis__attendance', 'attendance.csv', 'attendance', ['student_id', 'attendance_date']) }}
 
 with
 
@@ -12,7 +13,8 @@ loads_to_build as (
 
 attendance as (
 
-    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', 'loads_to_build', ['student_id', 'attendance_date']) }}
+    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', 'loads_to_build', ['student_id', 'attendance_date'],
+        changed=changed_records_relation()) }}
 
 ),
 
@@ -32,7 +34,7 @@ year_attendance as (
         attendance.school_id,
         attendance.attendance_code,
         attendance.minutes_absent,
-        attendance.as_of_date
+        attendance.export_date as last_changed_date
     from attendance
 
 ),
@@ -51,7 +53,7 @@ final as (
             as attendance_category,
         coalesce(district_codes.is_absent, shared_codes.is_absent, false) as is_absent,
         year_attendance.minutes_absent,
-        year_attendance.as_of_date
+        year_attendance.last_changed_date
     from year_attendance
     left join attendance_codes as district_codes
         on

@@ -1,4 +1,5 @@
-{{ year_partitioned_config() }}
+{#- Incremental by record (macros/versions.sql): a night rebuilds the incident rows that changed. -#}
+{{ changed_records_config('stg_sis__discipline', 'discipline.csv', 'discipline', ['incident_id', 'student_id']) }}
 
 with
 
@@ -10,7 +11,8 @@ loads_to_build as (
 
 discipline as (
 
-    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', 'loads_to_build', ['incident_id', 'student_id']) }}
+    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', 'loads_to_build', ['incident_id', 'student_id'],
+        changed=changed_records_relation()) }}
 
 ),
 
@@ -28,7 +30,7 @@ year_incidents as (
         discipline.action_start_date,
         discipline.action_end_date,
         discipline.days_removed,
-        discipline.as_of_date
+        discipline.export_date as last_changed_date
     from discipline
 
 )

@@ -1,15 +1,19 @@
+{#- Incremental by record (macros/versions.sql): a night rebuilds the students whose contact links changed. -#}
+{{ changed_records_config('stg_sis__contacts', 'contacts.csv', 'contacts', ['contact_id', 'student_id'],
+    grain=['student_id'], has_school_year=false) }}
+
 with
 
 contact_loads as (
 
-    {{ current_loads_of('contacts.csv') }}
+    {{ loads_to_build('contacts.csv', 'contacts', by_school_year=false) }}
 
 ),
 
 current_contacts as (
 
     {{ versions_as_of('stg_sis__contacts', 'contacts.csv', 'contact_loads', ['contact_id', 'student_id'],
-        has_school_year=false) }}
+        has_school_year=false, changed=changed_records_relation(), grain=['student_id']) }}
 
 ),
 
@@ -41,7 +45,7 @@ final as (
         ranked.is_primary_in_sis,
         ranked.lives_with,
         ranked.contact_priority,
-        ranked.as_of_date
+        ranked.export_date as last_changed_date
     from ranked
 
 )
