@@ -252,3 +252,29 @@ def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_serve
                 cur.execute(f"drop database if exists {old.database} with (force)")
         shutil.rmtree(default_archive_dir(old), ignore_errors=True)
         shutil.rmtree(default_pipelines_dir(old), ignore_errors=True)
+
+
+def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, tmp_path):
+    """A night rebuilt after its file was re-delivered with other bytes (and once more with the bytes of the
+    night before) gives the marts a full refresh gives."""
+    drop, later = tmp_path / "drop", tmp_path / "later"
+    first, second, third = dt.date(2026, 3, 16), dt.date(2026, 3, 17), dt.date(2026, 3, 18)
+    for night in (first, second):
+        write_export(drop, district_id="sample", export_date=night, students=STUDENTS)
+        assert run_nightly(None, drop, night, ()) == 0
+    folder = drop / "sample" / second.isoformat()
+    (folder / "manifest.csv").unlink()
+    corrections = write_export(later, district_id="sample", export_date=third, students=STUDENTS)
+    for name in ("attendance.csv", "students.csv", "contacts.csv"):
+        shutil.copy(corrections / name, folder / name)  # tomorrow's files, delivered as tonight's correction
+    assert run_nightly(None, drop, second, ()) == 0
+    incremental = digests(fresh_db)
+    assert run_build(second, full_refresh=True) == 0
+    assert digests(fresh_db) == incremental
+
+    # corrected back to the first night's attendance: that night's changes no longer count
+    shutil.copy(drop / "sample" / first.isoformat() / "attendance.csv", folder / "attendance.csv")
+    assert run_nightly(None, drop, second, ()) == 0
+    incremental = digests(fresh_db)
+    assert run_build(second, full_refresh=True) == 0
+    assert digests(fresh_db) == incremental
