@@ -34,6 +34,8 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from ingestion.delivery.common import fsync_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - platforms without fcntl: a single writer per night is assumed
@@ -201,20 +203,7 @@ def _make_dir(path: Path) -> None:
     except FileExistsError:
         return
     os.chmod(path, DIR_MODE)  # whatever the umask
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _temp_file(folder: Path, name: str) -> tuple[int, Path]:
@@ -247,7 +236,7 @@ def _write_compressed(folder: Path, final: Path, file_name: str, sha256: str,
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _write_restored(folder: Path, name: str, archived: ArchivedFile) -> None:
@@ -267,7 +256,7 @@ def _write_restored(folder: Path, name: str, archived: ArchivedFile) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 # --- the index --------------------------------------------------------------------------------------------
@@ -318,4 +307,4 @@ def _index(folder: Path, file_name: str, sha256: str, archived_name: str) -> Non
         f.flush()
         os.fsync(f.fileno())
     if not data:
-        _fsync_dir(folder)
+        fsync_dir(folder)

@@ -137,7 +137,8 @@ def sha256_of(path: Path) -> str:
     return file_digests(path)[0]
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename into it) durable."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -215,7 +216,7 @@ class Fetcher:
             self.unchanged.append(rf.rel)
             return
         os.replace(temp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self.downloaded.append(rf.rel)
 
     def result(self, listing: Listing, *, cleanup: bool = True) -> FetchResult:

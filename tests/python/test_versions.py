@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -143,6 +143,24 @@ def digests(settings) -> dict[str, tuple[int, str]]:
             for mart in MART_TABLES}
 
 
+@contextmanager
+def another_warehouse(pg_server, back_to):
+    """A second, empty warehouse database, exported to the environment (PG*) meanwhile; then dropped."""
+    other = pg_server.for_database(f"sis_test_{uuid.uuid4().hex[:10]}")
+    ensure_database(other)
+    try:
+        other.export()
+        yield other
+    finally:
+        back_to.export()
+        with closing(psycopg2.connect(pg_server.dsn)) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f"drop database if exists {other.database} with (force)")
+        shutil.rmtree(default_archive_dir(other), ignore_errors=True)
+        shutil.rmtree(default_pipelines_dir(other), ignore_errors=True)
+
+
 def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_conn, tmp_path, pg_server):
     assert len(NIGHTS) == 10
     drop = tmp_path / "drop"
@@ -163,24 +181,12 @@ def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_c
     assert digests(fresh_db) == nightly
 
     # an empty warehouse rebuilt from the archive alone
-    other = pg_server.for_database(f"sis_test_{uuid.uuid4().hex[:10]}")
-    ensure_database(other)
-    saved = fresh_db
-    try:
-        other.export()
+    with another_warehouse(pg_server, fresh_db) as other:
         restored = restore(other, default_archive_dir(fresh_db), say=lambda _message: None)
         assert [(r.district_id, r.nights, r.held) for r in restored] == [("sample", 10, 0)]
         assert archive.archived_nights(default_archive_dir(fresh_db), "sample") == NIGHTS
         assert run_build(NIGHTS[-1], full_refresh=True) == 0
         assert digests(other) == nightly
-    finally:
-        saved.export()
-        with closing(psycopg2.connect(pg_server.dsn)) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f"drop database if exists {other.database} with (force)")
-        shutil.rmtree(default_archive_dir(other), ignore_errors=True)
-        shutil.rmtree(default_pipelines_dir(other), ignore_errors=True)
 
 
 # --- upgrade: a raw layer of full copies per night becomes versions ------------------------------------------
@@ -230,13 +236,10 @@ def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_serve
         assert run_nightly(None, drop, night, ()) == 0
     expected = {m: d for m, d in digests(fresh_db).items() if m != "sync_history"}
 
-    old = pg_server.for_database(f"sis_test_{uuid.uuid4().hex[:10]}")
-    ensure_database(old)
-    try:
+    with another_warehouse(pg_server, fresh_db) as old:
         with closing(psycopg2.connect(old.dsn)) as conn:
             _old_raw_layer(conn, drop)
             before = rows(conn, "select count(*) from raw_sis.attendance")[0][0]
-        old.export()
         converted = upgrade(old, say=lambda _message: None)
         assert [(r.district_id, r.nights, r.held) for r in converted] == [("sample", 2, 0)]
         with closing(psycopg2.connect(old.dsn)) as conn:
@@ -244,14 +247,6 @@ def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_serve
             assert rows(conn, "select count(*) from raw_sis.attendance")[0][0] < before  # versions
         assert run_build(OLD_NIGHTS[-1], full_refresh=True) == 0
         assert {m: d for m, d in digests(old).items() if m != "sync_history"} == expected
-    finally:
-        fresh_db.export()
-        with closing(psycopg2.connect(pg_server.dsn)) as conn:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(f"drop database if exists {old.database} with (force)")
-        shutil.rmtree(default_archive_dir(old), ignore_errors=True)
-        shutil.rmtree(default_pipelines_dir(old), ignore_errors=True)
 
 
 def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, tmp_path):
