@@ -150,8 +150,11 @@
     {%- do ref('stg_sis__load_ledger') -%}
     {%- do ref('int_loads_current') -%}
     {%- do ref('int_sync_nights') -%}
-    {#- and the one the tests' `__current_school_years__` filter reads (macros/test_where.sql): built first -#}
-    {%- do ref('int_district_school_years') -%}
+    {#- and, for a year-scoped mart, the one its tests' `__current_school_years__` filter reads
+        (macros/test_where.sql): built first -#}
+    {%- if has_school_year -%}
+        {%- do ref('int_district_school_years') -%}
+    {%- endif -%}
     {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
         ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year ~ ") }}" -%}
     {{ config(
