@@ -6,8 +6,8 @@ Per district size (students), in a database of its own on the Postgres given by 
 1. writes (or reuses) the sample district's exports for two consecutive school nights (``night1``, and
    ``night2`` with the ~1% change a real next night has);
 2. **copy**: COPYs night1's CSV files, one typed unindexed table per file (the spec's columns and types),
-   with psycopg2 ``copy_expert``: the floor. ``copy_meta`` does the same into tables that also carry the four
-   meta columns every raw row has (filled by column defaults): the floor for the raw layer's contract;
+   with psycopg2 ``copy_expert``: the floor. ``copy_meta`` does the same into tables that also carry the meta
+   columns every raw row has (filled by column defaults): the floor for the raw layer's contract;
 3. **ingest**: :func:`ingestion.load.ingest_export` of night1 (validate, land through dlt, ledger);
 4. **full**: ``dbt build --full-refresh`` for night1 (:func:`ingestion.nightly.dbt_build`);
 5. **nightly**: night2's nightly job: the ingest of every district (:func:`ingestion.nightly.ingest_districts`,
@@ -445,7 +445,8 @@ def stage_copy(args: dict) -> dict:
             cols = [f"{c.name} {c.pg_type}" for c in f.columns]
             if args["meta"]:
                 defaults = {"_district_id": f"'{DISTRICT}'", "_export_date": f"'{args['night']}'",
-                            "_load_id": "'19a8c0b4e2f1a3b7c'", "_line_number": f"nextval('{schema}.{f.name}_line')"}
+                            "_load_id": "'19a8c0b4e2f1a3b7c'", "_line_number": f"nextval('{schema}.{f.name}_line')",
+                            "_change": "'added'", "_key_hash": "0", "_row_hash": "0"}
                 cur.execute(f"create sequence {schema}.{f.name}_line start 2")
                 cols += [f"{n} {t} default {defaults[n]}" for n, t in RAW_META_COLUMNS.items()]
             cur.execute(f"create table {schema}.{f.name} ({', '.join(cols)})")
@@ -622,7 +623,7 @@ def raw_mib(settings) -> float:
         cur.execute("select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class as c"
                     " join pg_namespace as n on n.oid = c.relnamespace where n.nspname = 'raw_sis'"
                     " and c.relkind = 'r'")
-        return round(cur.fetchone()[0] / (1 << 20), 2)
+        return round(float(cur.fetchone()[0]) / (1 << 20), 2)
 
 
 def stage_full(args: dict) -> dict:

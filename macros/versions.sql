@@ -157,12 +157,14 @@
     {%- endif -%}
     {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
         ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year ~ ") }}" -%}
+    {#- the versions' join with their loads is estimated at a few rows (the school_year cast in staging has
+        no statistics): no nested loops or merge joins over them (see fct_roster) -#}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         indexes=[{'columns': ['district_id', 'school_year'] if has_school_year else ['district_id']}],
         on_schema_change='fail',
-        pre_hook=[hook],
+        pre_hook=["set local enable_nestloop = off", "set local enable_mergejoin = off", hook],
         **kwargs
     ) }}
 {%- endmacro %}

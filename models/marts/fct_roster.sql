@@ -1,6 +1,8 @@
-{#- No nested loops: the raw rows' join with their load is estimated at a few rows (the school_year cast
-    in staging has no statistics), and Postgres then nested-loops enrollments over sections and courses. -#}
-{{ year_partitioned_config(pre_hook="set local enable_nestloop = off") }}
+{#- No nested loops and no merge joins: the versions' join with their loads is estimated at a few rows (the
+    school_year cast in staging has no statistics), and Postgres then nested-loops enrollments over sections
+    and courses, or merge-joins them on district and year alone and filters the section on every pair
+    (100k students: over 7 minutes, against seconds with hash joins). -#}
+{{ year_partitioned_config(pre_hook=["set local enable_nestloop = off", "set local enable_mergejoin = off"]) }}
 
 with
 
