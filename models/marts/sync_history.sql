@@ -53,7 +53,7 @@ final as (
                 then
                     'awaiting rollover: the export still carries school year '
                     || coalesce(sync_nights.newest_school_year::text, 'none')
-            when deliveries.status = 'unchanged' then 'same bytes as an earlier delivery'
+            when deliveries.status = 'unchanged' then coalesce(deliveries.message, 'same bytes as the night before')
             else deliveries.message
         end as reason,
         deliveries.status as ingest_status,
