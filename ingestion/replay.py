@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ingestion import archive
 from ingestion.db import PgSettings
+from ingestion.ledger import LEDGER_TABLE
 
 
 @dataclass
@@ -32,12 +33,20 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
             say: Callable[[str], None] = print) -> list[Replayed]:
     """Ingest every archived delivery of each district (all, or ``districts``) into the warehouse."""
     from ingestion import db, safety
-    from ingestion.load import ingest_export
+    from ingestion.load import ensure_raw_layer, ingest_export
 
     found = archive.district_ids(archive_root)
     unknown = [d for d in districts if d not in found]
     if unknown:
         raise ValueError(f"no archived deliveries for district(s) {', '.join(unknown)} in {archive_root}")
+    with db.connect(settings) as conn, conn.cursor() as cur:
+        ensure_raw_layer(conn)
+        cur.execute(f"select distinct district_id from {LEDGER_TABLE} where district_id = any(%s)",
+                    (list(districts or found),))
+        present = sorted(d for (d,) in cur.fetchall())
+    if present:
+        raise ValueError(f"the warehouse already has loads of district(s) {', '.join(present)}: restore into an"
+                         " empty warehouse")
     done = []
     for district_id in districts or found:
         replayed = Replayed(district_id)

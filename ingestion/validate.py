@@ -10,7 +10,8 @@ that is not UTF-8.
 A file is only ever landed when all of it is valid. :func:`validate_file` checks the whole file and returns
 its stats (or raises :class:`ValidationError`). To land it, either read it again with :func:`typed_batches`
 (a second parse), or let :func:`validate_file` write the rows as it goes: as CSV files ready for the raw
-table's COPY (:class:`CsvOutput`, what the loader does: dlt lands those files as they are), or as typed
+table's COPY, holding only what differs from the state before tonight (:class:`CsvOutput`, what the loader
+does: dlt lands those files as they are; :mod:`ingestion.versions`), or as typed
 batches in a spill file (Arrow IPC) read back with :func:`spilled_batches`. Either output is removed again
 when the file is rejected.
 
@@ -20,9 +21,9 @@ end of the file. The checks apply to every column, extra ones included (UTF-8, q
 
 Typed batches have exactly the spec's columns, in spec order (a column the file does not have is all NULL),
 typed text/grade -> string, date -> date32, int -> int64, bool -> bool, decimal -> decimal128(18, 4), then
-the meta columns ``_district_id``, ``_export_date``, ``_load_id`` and ``_line_number`` (the 1-based physical
-line on which the record starts; the header is line 1). Values are trimmed; empty values are NULL. Text and
-grade values are kept as delivered (trimmed): staging canonicalises them.
+the meta columns ``_district_id``, ``_export_date``, ``_load_id``, ``_line_number`` (the 1-based physical
+line on which the record starts; the header is line 1), ``_change`` and the two hashes. Values are trimmed;
+empty values are NULL. Text and grade values are kept as delivered (trimmed): staging canonicalises them.
 
 Blank lines (records whose fields are all empty) are skipped; they still count as lines.
 
@@ -159,7 +160,8 @@ class CsvOutput:
 
     The files are what dlt's postgres loader COPYs (``COPY ... (header's columns) FROM STDIN WITH (FORMAT CSV,
     DELIMITER ',', NULL '', FORCE_NULL(every column))``): a header line naming the raw table's columns (the
-    spec's, then the meta columns), then one line per record, written by pyarrow's CSV writer (text quoted,
+    spec's, then the meta columns), then one line per record that differs from ``base`` and one per record of
+    ``base`` the file retires (see :mod:`ingestion.versions`), written by pyarrow's CSV writer (text quoted,
     NULL as an empty field, dates ``YYYY-MM-DD``, booleans ``true``/``false``, decimals with 4 places). Text is
     never empty (an empty value is NULL), so the loader's FORCE_NULL, which reads ``""`` as NULL too, loses
     nothing. The writing streams: one batch at a time.

@@ -187,6 +187,8 @@ def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_c
         assert archive.archived_nights(default_archive_dir(fresh_db), "sample") == NIGHTS
         assert run_build(NIGHTS[-1], full_refresh=True) == 0
         assert digests(other) == nightly
+        with pytest.raises(ValueError, match="already has loads of district.s. sample"):
+            restore(other, default_archive_dir(fresh_db), say=lambda _message: None)  # not twice
 
 
 # --- upgrade: a raw layer of full copies per night becomes versions ------------------------------------------
