@@ -20,7 +20,8 @@ Nights are applied in order. A night older than one already loaded for the same 
 
 from __future__ import annotations
 
-import io
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -114,17 +115,18 @@ def base_delivery(history: list[Delivery], night: date) -> Delivery | None:
     return next((d for d in history if d.export_date < night), None)
 
 
-def state_sql(spec: FileSpec, *, columns: str = "*", prefix: str = "") -> str:
+def state_sql(spec: FileSpec, *, columns: str = "*", prefix: str = "", only_keys: bool = False) -> str:
     """A query for a file's state as of a night (parameters ``<prefix>district``, ``<prefix>night`` and
-    ``<prefix>loads``, the effective load ids: :func:`effective_load_ids`). Its rows: ``columns`` of the
-    current (not retired) versions."""
+    ``<prefix>loads``, the effective load ids: :func:`effective_load_ids`; with ``only_keys``, ``keys``: the
+    ``_key_hash`` values to read). Its rows: ``columns`` of the current (not retired) versions."""
     identity = ", ".join(identity_columns(spec))
     district, night, loads = (f"%({prefix}{name})s" for name in ("district", "night", "loads"))
+    keys = " and _key_hash = any(%(keys)s)" if only_keys else ""
     return f"""
         select {columns} from (
             select distinct on (_key_hash, {identity}) *
             from {RAW_SCHEMA}.{spec.name}
-            where _district_id = {district} and _load_id = any({loads}) and _export_date <= {night}
+            where _district_id = {district} and _load_id = any({loads}) and _export_date <= {night}{keys}
             order by _key_hash, {identity}, _export_date desc
         ) as versions
         where _change <> '{RETIRED}'
@@ -142,40 +144,51 @@ def effective_load_ids(history: list[Delivery], night: date) -> list[str]:
     return [d.load_id for d in history if d.load_id is not None and d.export_date <= night]
 
 
+def _copy_out(conn, query: str, params: dict, types: dict[str, pa.DataType]) -> pa.Table:
+    """A query's rows as an Arrow table, streamed out by COPY through a temporary file (never the whole CSV text
+    in memory beside the table)."""
+    with conn.cursor() as cur, tempfile.TemporaryFile() as spool:
+        cur.copy_expert(f"copy ({cur.mogrify(query, params).decode()}) to stdout with (format csv, header true)",
+                        spool)
+        spool.seek(0)
+        return pcsv.read_csv(spool, convert_options=pcsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
+
+
 @dataclass(frozen=True)
 class BaseState:
-    """A file's current versions before tonight: their identity columns and hashes, as one Arrow table."""
+    """A file's current versions before tonight: their hashes (and school year), as one Arrow table; the
+    identity columns of a few of them are read when needed (:meth:`identities`, for tombstones)."""
 
     table: pa.Table
+    identities: Callable[[pa.Array], pa.Table] | None = None
 
     @classmethod
     def empty(cls, spec: FileSpec) -> BaseState:
-        from ingestion.validate import ARROW_TYPES
-
-        fields = [pa.field(c, ARROW_TYPES[spec.column(c).type]) for c in identity_columns(spec)]
-        fields += [pa.field("_key_hash", _HASH), pa.field("_row_hash", _HASH)]
+        fields = [pa.field("_key_hash", _HASH), pa.field("_row_hash", _HASH)]
+        if "school_year" in spec.column_names:
+            fields.append(pa.field("school_year", pa.int64()))
         return cls(pa.table([pa.array([], f.type) for f in fields], schema=pa.schema(fields)))
 
     @classmethod
     def read(cls, conn, spec: FileSpec, district_id: str, history: list[Delivery], night: date) -> BaseState:
         """The state as of ``night``, read through COPY (the whole state streams as CSV, typed by Arrow)."""
-        loads = effective_load_ids(history, night)
-        if not loads:
+        if not effective_load_ids(history, night):
             return cls.empty(spec)
         from ingestion.validate import ARROW_TYPES
 
-        names = [*identity_columns(spec), "_key_hash", "_row_hash"]
-        types = {c: ARROW_TYPES[spec.column(c).type] for c in identity_columns(spec)}
-        types.update(_key_hash=_HASH, _row_hash=_HASH)
-        with conn.cursor() as cur:
-            query = cur.mogrify(state_sql(spec, columns=", ".join(names)),
-                                state_params(district_id, history, night)).decode()
-            buffer = io.BytesIO()
-            cur.copy_expert(f"copy ({query}) to stdout with (format csv, header true)", buffer)
-        buffer.seek(0)
-        table = pcsv.read_csv(buffer, convert_options=pcsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
-        return cls(table.select(names))
+        names = cls.empty(spec).table.column_names
+        params = state_params(district_id, history, night)
+        table = _copy_out(conn, state_sql(spec, columns=", ".join(names)), params,
+                          {name: _HASH if name.startswith("_") else pa.int64() for name in names})
+        identity = identity_columns(spec)
+        types = {c: ARROW_TYPES[spec.column(c).type] for c in identity}
+
+        def identities(keys: pa.Array) -> pa.Table:
+            return _copy_out(conn, state_sql(spec, columns=", ".join([*identity, "_key_hash"]), only_keys=True),
+                             {**params, "keys": keys.to_pylist()}, {**types, "_key_hash": _HASH})
+
+        return cls(table.select(names), identities)
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -210,7 +223,8 @@ class Differ:
         return land, change, keys, rows
 
     def retirements(self, min_year: int | None, max_year: int | None) -> pa.Table:
-        """The base's records in the file's scope that the file does not have: identity columns and hashes."""
+        """The base's records in the file's scope that the file does not have: their identity columns and
+        ``_key_hash``."""
         base = self.base.table
         if not len(base):
             return base
@@ -223,4 +237,6 @@ class Differ:
             gone = pc.and_(gone, pc.and_(pc.greater_equal(year, min_year), pc.less_equal(year, max_year)))
         retired = base.filter(gone)
         self.retired = retired.num_rows
-        return retired
+        if not self.retired:
+            return retired
+        return self.base.identities(retired.column("_key_hash").combine_chunks())
