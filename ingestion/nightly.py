@@ -115,11 +115,16 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
 
 
 def prepare_warehouse(settings: db.PgSettings) -> None:
-    """Create the raw layer, the ledger and the holds table when missing, so dbt's sources exist."""
+    """Create the raw layer, the ledger and the holds table when missing, so dbt's sources exist. A raw layer of
+    full copies (before versions) is refused: `sis-sync upgrade` converts it."""
     from ingestion import access, safety
     from ingestion.load import ensure_raw_layer
+    from ingestion.replay import needs_upgrade
 
     with db.connect(settings) as conn:
+        if needs_upgrade(conn):
+            raise ConfigError("the raw layer holds a full copy of every night (it predates versions): run"
+                              " `sis-sync upgrade` first (see the README, \"Upgrading a warehouse\")")
         ensure_raw_layer(conn)
         with conn.cursor() as cur:
             safety.ensure_holds(cur)
@@ -263,8 +268,8 @@ def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
     from ingestion.replay import restore
 
     settings = db.resolve()
-    prepare_warehouse(settings)
     try:
+        prepare_warehouse(settings)
         configured = {d.id: d.thresholds for d in load_districts(config_path, None)} \
             if config_path and Path(config_path).is_file() else {}
         done = restore(settings, archive_root, only, thresholds=configured.get, say=_step)
@@ -297,7 +302,11 @@ def run_upgrade() -> int:
 
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
-    prepare_warehouse(settings)
+    try:
+        prepare_warehouse(settings)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
     build = dbt_build(run_date, full_refresh=full_refresh)
     print_summary([], build, mart_counts(settings))
     return 0 if build.ok else 1

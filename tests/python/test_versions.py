@@ -227,6 +227,19 @@ def _old_raw_layer(conn, drop: Path) -> None:
     conn.commit()
 
 
+def test_a_raw_layer_of_full_copies_is_refused_until_upgraded(fresh_db, tmp_path, capsys):
+    drop = tmp_path / "drop"
+    write_export(drop, district_id="sample", export_date=OLD_NIGHTS[0], students=STUDENTS)
+    with closing(psycopg2.connect(fresh_db.dsn)) as conn:
+        _old_raw_layer(conn, drop)
+    assert run_nightly(None, drop, OLD_NIGHTS[1], ()) == 2
+    assert run_build(OLD_NIGHTS[0]) == 2
+    assert "run `sis-sync upgrade` first" in capsys.readouterr().err
+    with closing(psycopg2.connect(fresh_db.dsn)) as conn:  # nothing was written
+        assert rows(conn, "select count(*) from raw_sis.load_ledger where export_date = %s", OLD_NIGHTS[1]) \
+            == [(0,)]
+
+
 def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_server):
     from ingestion.replay import OLD_SCHEMA, upgrade
 
