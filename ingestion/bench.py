@@ -157,7 +157,7 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
                history_nights: int = 0, nights: int = 0) -> dict:
     """Every stage once for one district size, in a fresh database; with ``nights``, that many more nightly
     runs after NIGHT2 (stage ``nights``: one entry per night) and a full refresh of the last one."""
-    from ingestion.load import default_pipelines_dir
+    from ingestion.load import default_archive_dir, default_pipelines_dir
 
     history = prior_nights(prior_years, history_nights)
     drop1 = export_folder(data_root, students, NIGHT1)
@@ -168,8 +168,9 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
     name = f"sis_bench_{students}"
     settings = server.for_database(name)
     _drop_database(server, name)
-    pipelines = default_pipelines_dir(settings)
+    pipelines, archived = default_pipelines_dir(settings), default_archive_dir(settings)
     shutil.rmtree(pipelines, ignore_errors=True)
+    shutil.rmtree(archived, ignore_errors=True)
     from ingestion.db import ensure_database
 
     ensure_database(settings)
@@ -212,6 +213,7 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
     finally:
         if not keep:
             _drop_database(server, name)
+            shutil.rmtree(archived, ignore_errors=True)  # the delivered files it archived, with the database
         shutil.rmtree(pipelines, ignore_errors=True)
     return stages
 
