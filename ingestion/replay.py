@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion import archive
 from ingestion.db import PgSettings
 from ingestion.ledger import LEDGER_TABLE
+
+
+@contextmanager
+def _drop_folder(district_id: str, night) -> Iterator[Path]:
+    """A temporary drop folder's ``<district_id>/<night>/``, to put the files ingested as that night's delivery
+    in (its drop root is two levels up); removed afterwards (student data)."""
+    with tempfile.TemporaryDirectory(prefix="sis-sync-replay-") as tmp:
+        folder = Path(tmp) / district_id / night.isoformat()
+        folder.mkdir(parents=True)
+        yield folder
 
 
 @dataclass
@@ -52,13 +63,11 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
         replayed = Replayed(district_id)
         for night in archive.archived_nights(archive_root, district_id):
             for delivered in archive.archived_files(archive_root, district_id, night):
-                with tempfile.TemporaryDirectory(prefix="sis-sync-restore-") as tmp:
-                    folder = Path(tmp) / district_id / night.isoformat()
-                    folder.mkdir(parents=True)
+                with _drop_folder(district_id, night) as folder:
                     with archive.open_archived(delivered.path) as src, \
                             (folder / delivered.file_name).open("wb") as dst:
                         shutil.copyfileobj(src, dst, 1 << 20)
-                    ingest_export(settings, Path(tmp), district_id, night)
+                    ingest_export(settings, folder.parent.parent, district_id, night)
                 replayed.deliveries += 1
             with db.connect(settings) as conn:
                 replayed.held += len(safety.check_night(conn, district_id, night, thresholds(district_id)))
@@ -122,9 +131,7 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
             nights.setdefault((district_id, night), []).append((file_name, load_id))
         for (district_id, night), files in sorted(nights.items()):
             replayed = done.setdefault(district_id, Replayed(district_id))
-            with tempfile.TemporaryDirectory(prefix="sis-sync-upgrade-") as tmp:
-                folder = Path(tmp) / district_id / night.isoformat()
-                folder.mkdir(parents=True)
+            with _drop_folder(district_id, night) as folder:
                 for file_name, load_id in files:
                     file_spec = spec.file(file_name)
                     columns = ", ".join(file_spec.column_names)
@@ -135,7 +142,7 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
                                         (load_id,)).decode(), out)
                     conn.commit()
                     replayed.deliveries += 1
-                ingest_export(settings, Path(tmp), district_id, night)
+                ingest_export(settings, folder.parent.parent, district_id, night)
             replayed.held += len(safety.check_night(conn, district_id, night))
             if (district_id, night) in approved:
                 safety.approve(conn, district_id, night)
