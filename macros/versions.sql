@@ -138,13 +138,16 @@
     up to the night it shows; and that night's too when its file was delivered more than once (a corrected
     file may have replaced the one the mart was built from). `grain`: the columns (within the partition) whose
     rows are rebuilt together, by default the record's `identity`; e.g. a contact's row is rebuilt when any
-    of its links to students changed. The pre-hook writes those grain values into a temporary table
+    of its links to students changed. `also`: the name of a macro giving more grain values to rebuild, for
+    rows that change without a new version of their own file (called with the name of the CTE of the
+    partitions built tonight, `applied`: district_id, school_year, as_of_date, watermark); e.g. the roster's
+    rows whose section changed. The pre-hook writes those grain values into a temporary table
     (`<model>__changed`, read by `versions_as_of(..., changed=...)`) and deletes their rows from the mart;
     the model then appends their current rows (a retired record's rows are deleted and not appended). Full
     refresh: every row. The rows need `last_changed_date` (the export date of their newest version), and
     nothing in them may move every night. -#}
 {% macro changed_records_config(staging_model, file_name, model_group, identity, grain=none,
-    has_school_year=true) -%}
+    has_school_year=true, also=none, unique=none) -%}
     {#- the refs the pre-hook makes when it runs -#}
     {%- do ref(staging_model) -%}
     {%- do ref('stg_sis__load_ledger') -%}
@@ -156,13 +159,21 @@
         {%- do ref('int_district_school_years') -%}
     {%- endif -%}
     {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
-        ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year ~ ") }}" -%}
+        ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year
+        ~ ((", also=" ~ also ~ "('applied')") if also else "") ~ ") }}" -%}
     {#- the versions' join with their loads is estimated at a few rows (the school_year cast in staging has
-        no statistics): no nested loops or merge joins over them (see fct_roster) -#}
+        no statistics): no nested loops or merge joins over them. The indexes: the mart's grain (the partition
+        and `unique`, by default `identity`), unique, so that no night can add a duplicate row (built after
+        the rows on a full refresh); and the partition with its newest last_changed_date (the watermark)
+        without a scan. -#}
+    {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
-        indexes=[{'columns': ['district_id', 'school_year'] if has_school_year else ['district_id']}],
+        indexes=[
+            {'columns': partition + (unique or identity), 'unique': true},
+            {'columns': partition + ['last_changed_date']},
+        ],
         on_schema_change='fail',
         pre_hook=["set local enable_nestloop = off", "set local enable_mergejoin = off", hook],
         **kwargs
@@ -174,7 +185,7 @@
     {{ this.identifier }}__changed
 {%- endmacro %}
 
-{% macro changed_records_hook(staging_model, file_name, model_group, grain, has_school_year) -%}
+{% macro changed_records_hook(staging_model, file_name, model_group, grain, has_school_year, also=none) -%}
     {%- if is_incremental() -%}
         {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
         {%- set record, matches, in_partition, in_loads = [], [], [], [] -%}
@@ -254,7 +265,11 @@
                 ledger.file_name = '{{ file_name }}'
                 and ledger.status = 'loaded'
                 and ledger.export_date >= (select since.first_night from since)
-        ));
+        ))
+        {%- if also %}
+        union
+        {{ also }}
+        {%- endif %};
 
         delete from {{ this }} as built
         using {{ changed_records_relation() }} as changed

@@ -1,6 +1,6 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the contacts whose links changed. -#}
 {{ changed_records_config('stg_sis__contacts', 'contacts.csv', 'contacts', ['contact_id', 'student_id'],
-    grain=['contact_id'], has_school_year=false) }}
+    grain=['contact_id'], has_school_year=false, unique=['contact_id']) }}
 
 with
 

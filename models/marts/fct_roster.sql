@@ -1,8 +1,7 @@
-{#- No nested loops and no merge joins: the versions' join with their loads is estimated at a few rows (the
-    school_year cast in staging has no statistics), and Postgres then nested-loops enrollments over sections
-    and courses, or merge-joins them on district and year alone and filters the section on every pair
-    (100k students: over 7 minutes, against seconds with hash joins). -#}
-{{ year_partitioned_config(pre_hook=["set local enable_nestloop = off", "set local enable_mergejoin = off"]) }}
+{#- Incremental by record (macros/versions.sql): a night rebuilds the enrollments that changed, and the rows
+    whose section, course or activity differs tonight (macros/roster.sql). -#}
+{{ changed_records_config('stg_sis__enrollments', 'enrollments.csv', 'rosters',
+    ['student_id', 'section_id', 'start_date'], also='roster_rows_to_rebuild') }}
 
 with
 
@@ -33,7 +32,7 @@ course_loads as (
 enrollments as (
 
     {{ versions_as_of('stg_sis__enrollments', 'enrollments.csv', 'loads_to_build',
-        ['student_id', 'section_id', 'start_date']) }}
+        ['student_id', 'section_id', 'start_date'], changed=changed_records_relation()) }}
 
 ),
 
@@ -49,7 +48,14 @@ year_courses as (
 
 ),
 
-year_enrollments as (
+year_first_days as (
+
+    -- the first day of each school year's classes: before it, next year's schedules already count
+    {{ roster_first_days('section_loads') }}
+
+),
+
+final as (
 
     select
         enrollments.district_id,
@@ -58,32 +64,6 @@ year_enrollments as (
         enrollments.section_id,
         enrollments.start_date,
         enrollments.end_date,
-        enrollments.as_of_date
-    from enrollments
-
-),
-
-year_first_days as (
-
-    -- the first day of each school year's classes: before it, next year's schedules already count
-    select
-        year_sections.district_id,
-        year_sections.school_year,
-        min(year_sections.term_start) as first_term_start
-    from year_sections
-    group by year_sections.district_id, year_sections.school_year
-
-),
-
-final as (
-
-    select
-        year_enrollments.district_id,
-        year_enrollments.school_year,
-        year_enrollments.student_id,
-        year_enrollments.section_id,
-        year_enrollments.start_date,
-        year_enrollments.end_date,
         year_sections.course_id,
         year_courses.course_name,
         year_courses.subject,
@@ -94,28 +74,21 @@ final as (
         year_sections.term_end,
         year_sections.period,
         year_sections.room,
-        coalesce(
-            year_enrollments.school_year = district_school_years.current_school_year
-            and (year_enrollments.end_date is null or year_enrollments.end_date >= year_enrollments.as_of_date)
-            and (
-                year_enrollments.start_date <= year_enrollments.as_of_date
-                or year_enrollments.as_of_date < year_first_days.first_term_start
-            ),
-            false
-        ) as is_active,
-        year_enrollments.as_of_date
-    from year_enrollments
+        {{ roster_is_active('enrollments', 'enrollments.as_of_date',
+            'district_school_years.current_school_year', 'year_first_days.first_term_start') }} as is_active,
+        enrollments.export_date as last_changed_date
+    from enrollments
     left join district_school_years
-        on year_enrollments.district_id = district_school_years.district_id
+        on enrollments.district_id = district_school_years.district_id
     left join year_first_days
         on
-            year_enrollments.district_id = year_first_days.district_id
-            and year_enrollments.school_year = year_first_days.school_year
+            enrollments.district_id = year_first_days.district_id
+            and enrollments.school_year = year_first_days.school_year
     left join year_sections
         on
-            year_enrollments.district_id = year_sections.district_id
-            and year_enrollments.school_year = year_sections.school_year
-            and year_enrollments.section_id = year_sections.section_id
+            enrollments.district_id = year_sections.district_id
+            and enrollments.school_year = year_sections.school_year
+            and enrollments.section_id = year_sections.section_id
     left join year_courses
         on
             year_sections.district_id = year_courses.district_id

@@ -22,7 +22,7 @@ student_teachers as (
         count(*) filter (where roster.is_active) as active_section_count,
         bool_or(roster.is_active) as is_active,
         min(roster.start_date) as first_start_date,
-        max(roster.as_of_date) as as_of_date
+        max(roster.last_changed_date) as last_changed_date
     from roster
     where roster.teacher_id is not null
     group by roster.district_id, roster.school_year, roster.student_id, roster.teacher_id

@@ -288,3 +288,49 @@ def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, tmp_path)
     incremental = digests(fresh_db)
     assert run_build(second, full_refresh=True) == 0
     assert digests(fresh_db) == incremental
+
+
+def test_roster_rows_follow_their_section_and_the_night_without_a_new_enrollment(fresh_db, db_conn, tmp_path):
+    """fct_roster rebuilds by record, and also the rows whose enrollment did not change: a section's new
+    teacher reaches its rows and fct_student_teachers, and second-semester schedules become active on the
+    night after they start, with enrollments.csv the same bytes every night; the nightly marts equal a full
+    refresh."""
+    drop = tmp_path / "drop"
+    first, second, third = dt.date(2026, 1, 12), dt.date(2026, 1, 13), dt.date(2026, 1, 27)
+    source = write_export(drop, district_id="sample", export_date=first, students=STUDENTS)
+    assert run_nightly(None, drop, first, ()) == 0
+
+    sections = (source / "sections.csv").read_text().splitlines(keepends=True)
+    header = sections[0].rstrip("\n").split(",")
+    moved = sections[1].rstrip("\n").split(",")
+    section_id, old_teacher = moved[header.index("section_id")], moved[header.index("teacher_id")]
+    new_teacher = next(line.split(",")[header.index("teacher_id")] for line in sections[2:]
+                       if line.split(",")[header.index("teacher_id")] not in ("", old_teacher))
+    moved[header.index("teacher_id")] = new_teacher
+    for night, lines in ((second, [sections[0], ",".join(moved) + "\n", *sections[2:]]), (third, None)):
+        folder = drop / "sample" / night.isoformat()
+        shutil.copytree(drop / "sample" / (second if lines is None else first).isoformat(), folder)
+        (folder / "manifest.csv").unlink(missing_ok=True)
+        if lines is not None:
+            (folder / "sections.csv").write_text("".join(lines))
+        assert run_nightly(None, drop, night, ()) == 0, night
+        if night == second:
+            assert rows(db_conn, "select distinct teacher_id from marts.fct_roster where section_id = %s",
+                        section_id) == [(new_teacher,)]
+            assert rows(db_conn, "select count(*) from marts.fct_student_teachers where teacher_id = %s and"
+                                 " student_id in (select student_id from marts.fct_roster where section_id = %s)",
+                        new_teacher, section_id)[0][0] > 0
+            active_before = rows(db_conn, "select count(*) from marts.fct_roster where is_active")[0][0]
+    statuses = rows(db_conn, "select export_date, status from raw_sis.load_ledger"
+                             " where file_name = 'enrollments.csv' order by export_date")
+    assert statuses == [(first, "loaded"), (second, "unchanged"), (third, "unchanged")]
+    starting = rows(db_conn, "select count(*) from marts.fct_roster where start_date > %s and start_date <= %s",
+                    second, third)[0][0]
+    assert starting > 0
+    assert rows(db_conn, "select count(*) from marts.fct_roster where is_active")[0][0] > active_before
+    assert rows(db_conn, "select count(*) from marts.fct_roster where start_date > %s and start_date <= %s"
+                         " and not is_active", second, third)[0][0] == 0
+
+    nightly = digests(fresh_db)
+    assert run_build(third, full_refresh=True) == 0
+    assert digests(fresh_db) == nightly
