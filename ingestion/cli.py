@@ -99,11 +99,27 @@ def status(config_path: Path, drop_root: Path | None, limit: int) -> None:
 @_common
 @click.option("--district", "district_id", required=True, help="District id.")
 @click.option("--date", "export_date", required=True, type=DATE, help="The held night (YYYY-MM-DD).")
-def approve(config_path: Path, drop_root: Path | None, district_id: str, export_date) -> None:
-    """Release a night held by a safety threshold; the next build applies it."""
+@click.option("--yes", is_flag=True, help="Release without asking (for schedulers).")
+def approve(config_path: Path, drop_root: Path | None, district_id: str, export_date, yes: bool) -> None:
+    """Show what a night held by a safety threshold would change, and release it; the next build applies it."""
     from ingestion.nightly import run_approve
 
-    sys.exit(run_approve(district_id, _date(export_date)))
+    sys.exit(run_approve(district_id, _date(export_date), yes=yes))
+
+
+@main.command()
+@click.option("--district", "district_id", required=True, help="District id.")
+@click.option("--date", "export_date", required=True, type=DATE, help="The night (YYYY-MM-DD).")
+@click.option("--examples", default=5, show_default=True, type=click.IntRange(0, 100),
+              help="Example keys per kind of change and per changed column.")
+@click.option("--show-values", is_flag=True,
+              help="Also print the old and new values of the example records' changed columns (personal data).")
+def preview(district_id: str, export_date, examples: int, show_values: bool) -> None:
+    """What a night did to each file (or would do, if it is held): records added, changed and retired, the
+    columns that changed, and example keys. Ids and column names only, unless --show-values."""
+    from ingestion.nightly import run_preview
+
+    sys.exit(run_preview(district_id, _date(export_date), examples=examples, show_values=show_values))
 
 
 @main.command()

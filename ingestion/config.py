@@ -55,13 +55,36 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
             name=str(raw.get("name", raw["id"])),
             time_zone=str(raw.get("time_zone", "UTC")),
             delivery=dict(raw.get("delivery") or {}),
-            thresholds=dict(raw.get("thresholds") or {}),
+            thresholds=_thresholds(path, str(raw["id"]), raw.get("thresholds")),
         ))
     ids = [d.id for d in districts]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ConfigError(f"{path}: district ids listed twice: {', '.join(dupes)}")
     return districts
+
+
+SHARES = ("share", "rollover_share")  # shares of a file's records, 0..1
+DAYS = ("rollover_days",)
+
+
+def _thresholds(path: Path, district_id: str, raw) -> dict:
+    """A district's safety thresholds, checked: shares are fractions (0.10 is 10%), days whole numbers."""
+    if raw is None:
+        return {}
+    where = f"{path}: district {district_id}: thresholds"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping of {', '.join(SHARES + DAYS)}")
+    unknown = sorted(set(raw) - set(SHARES + DAYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; expected "
+                          f"{', '.join(SHARES + DAYS)}")
+    for key, value in raw.items():
+        if key in SHARES and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
+            raise ConfigError(f"{where}.{key} must be a share between 0 and 1 (0.10 for 10%), got {value!r}")
+        if key in DAYS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ConfigError(f"{where}.{key} must be a whole number of days, got {value!r}")
+    return dict(raw)
 
 
 def drop_root_for(district: District, config_path: Path | None) -> Path:

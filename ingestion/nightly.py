@@ -366,15 +366,35 @@ def run_status(limit: int) -> int:
     return 0
 
 
-def run_approve(district_id: str, night: dt.date) -> int:
-    from ingestion import safety
+def run_preview(district_id: str, night: dt.date, examples: int = 5, show_values: bool = False) -> int:
+    from ingestion.preview import preview_night, render
 
     settings = db.resolve()
     with db.connect(settings) as conn:
+        files = preview_night(conn, district_id, night, examples=examples, show_values=show_values)
+    for line in render(district_id, night, files):
+        click.echo(line)
+    return 0 if files else 1
+
+
+def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: int = 5) -> int:
+    from ingestion import safety
+    from ingestion.preview import preview_night, render
+
+    settings = db.resolve()
+    with db.connect(settings) as conn:
+        held = safety.held_files(conn, district_id, night)
+        if not held:
+            click.echo(f"nothing is held for {district_id} on {night}")
+            return 1
+        for file_name, message in held:
+            click.echo(f"{file_name} {message.split(';')[0]}")
+        for line in render(district_id, night, preview_night(conn, district_id, night, examples=examples)):
+            click.echo(line)
+        if not yes and not click.confirm(f"release {district_id} {night}?", default=False):
+            click.echo("not released")
+            return 1
         released = safety.approve(conn, district_id, night)
-    if not released:
-        click.echo(f"nothing is held for {district_id} on {night}")
-        return 1
     for file_name, message in released:
         click.echo(f"released {district_id} {night} {file_name}: {message.split(';')[0]}")
     click.echo("the next `sis-sync nightly` applies it; `sis-sync build` applies it now")

@@ -263,6 +263,18 @@ def check_night(conn, district_id: str, night: dt.date, thresholds: dict | None 
     return holds
 
 
+def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
+    """(file_name, message) of the district's night's holds not released yet."""
+    with conn.cursor() as cur:
+        ensure_holds(cur)
+        cur.execute(f"select file_name, message from {HOLDS_TABLE}"
+                    " where district_id = %s and export_date = %s and status = 'held' order by file_name",
+                    (district_id, night))
+        held = cur.fetchall()
+    conn.commit()
+    return held
+
+
 def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     """Release the held loads of a district's night; returns (file_name, message) of each released hold."""
     with conn.cursor() as cur:

@@ -10,8 +10,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from ingestion.nightly import run_approve, run_build, run_nightly
+from ingestion.cli import main
+from ingestion.nightly import run_build, run_nightly
 from ingestion.sample import write_export
 
 STUDENTS = 300
@@ -79,8 +81,19 @@ def test_a_truncated_students_file_is_held_until_approved(night):
     assert night.history(second, "contacts.csv")[0] in ("loaded", "unchanged"), "other groups still sync"
     assert {m: night.digest(m) for m in yesterday} == yesterday, "the marts keep yesterday's students"
 
-    assert run_approve(DISTRICT, second) == 0
-    assert run_approve(DISTRICT, second) == 1, "nothing left to approve"
+    retired = night.scalar("select retired_count from raw_sis.load_ledger where district_id = %s and export_date"
+                           " = %s and file_name = 'students.csv' and status = 'loaded'", (DISTRICT, second))
+    approve = ["approve", "--district", DISTRICT, "--date", second.isoformat()]
+    asked = CliRunner().invoke(main, approve, input="n\n")
+    assert asked.exit_code == 1 and "not released" in asked.output, asked.output
+    students_row = next(row for row in (line.split() for line in asked.output.splitlines())
+                        if row[:2] == ["students.csv", "held"])
+    assert students_row[-1] == f"{retired:,}", asked.output  # the preview, before the question
+    assert night.scalar("select count(*) from raw_sis.sync_holds where district_id = %s and status = 'held'",
+                        (DISTRICT,)) == 1, "answering no releases nothing"
+    released = CliRunner().invoke(main, [*approve, "--yes"])
+    assert released.exit_code == 0 and "released" in released.output, released.output
+    assert CliRunner().invoke(main, [*approve, "--yes"]).exit_code == 1, "nothing left to approve"
     assert run_build(second) == 0
     active_after = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
                                 (DISTRICT,))
@@ -144,3 +157,35 @@ def test_a_large_legitimate_change_after_rollover_is_not_held(night):
     assert night.history(rollover, "students.csv")[0] == "loaded"
     assert night.scalar("select max(school_year) from marts.dim_student_years where district_id = %s",
                         (DISTRICT,)) == 2027
+
+
+def test_preview_names_the_columns_a_night_changed_and_shows_values_only_when_asked(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    folder = night.export(second)
+    path = folder / "contacts.csv"
+    with path.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    at = header.index("mobile_phone")
+    blanked = [row[at] for i, row in enumerate(rows) if i % 5 != 0 and row[at]]
+    for i, row in enumerate(rows):
+        if i % 5 != 0:
+            row[at] = ""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows([header, *rows])
+    (folder / "manifest.csv").unlink()
+    run_nightly(None, night.drop, second, ())
+
+    args = ["preview", "--district", DISTRICT, "--date", second.isoformat()]
+    shown = CliRunner().invoke(main, args)
+    assert shown.exit_code == 0, shown.output
+    line = next(line for line in shown.output.splitlines() if line.strip().startswith("mobile_phone:"))
+    assert int(line.split(":")[1].split()[0].replace(",", "")) >= len(blanked) > len(rows) / 2
+    assert not any(phone in shown.output for phone in blanked), "no personal data without --show-values"
+    assert "contacts.csv" in shown.output and "students.csv" in shown.output
+
+    with_values = CliRunner().invoke(main, [*args, "--show-values"])
+    assert with_values.exit_code == 0, with_values.output
+    assert any(f"{phone!r} -> None" in with_values.output for phone in blanked), with_values.output
+    assert CliRunner().invoke(main, ["preview", "--district", DISTRICT, "--date", "2026-03-18"]).exit_code == 1
