@@ -76,6 +76,31 @@
     columns: the partitions replace_partitions deletes, the newest built year loads_to_build looks up, the
     current year the tests check, and what BI filters by. Keyword arguments add to it (e.g. a pre_hook). -#}
 {% macro year_partitioned_config() -%}
+    {%- set implementation = default__year_partitioned_config if var('portable_sql', false)
+        else adapter.dispatch('year_partitioned_config') -%}
+    {{ return(implementation(**kwargs)) }}
+{%- endmacro %}
+
+{#- Other engines (e.g. Spark): their own insert-overwrite of the partitions. -#}
+{% macro default__year_partitioned_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy=insert_overwrite_strategy(),
+        partition_by=['district_id', 'school_year'],
+        partition_columns=['district_id', 'school_year'],
+        on_schema_change='fail',
+        **kwargs
+    ) }}
+{%- endmacro %}
+
+{#- The strategy of the portable implementations: `insert_overwrite` (the partitions a run writes replace
+    theirs), which dbt-postgres does not know; Postgres running the portable SQL (the `portable_sql` var) uses
+    its equivalent, replace_partitions. -#}
+{% macro insert_overwrite_strategy() -%}
+    {{ return('replace_partitions' if target.type == 'postgres' else 'insert_overwrite') }}
+{%- endmacro %}
+
+{% macro postgres__year_partitioned_config() -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='replace_partitions',

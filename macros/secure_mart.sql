@@ -4,6 +4,14 @@
     role or table exists (see `sis-sync roles`, which also grants the schema's usage once: granting it here
     from several dbt threads at once collides). -#}
 {% macro secure_mart() -%}
+    {{ return(adapter.dispatch('secure_mart')()) }}
+{%- endmacro %}
+
+{#- Other engines: grants and row filters are the platform's (e.g. Unity Catalog); nothing here. -#}
+{% macro default__secure_mart() -%}
+{%- endmacro %}
+
+{% macro postgres__secure_mart() -%}
     do $secure$
     begin
         if exists (select 1 from pg_roles where rolname = 'sis_reader') then

@@ -8,8 +8,21 @@
     one). `changed`: on an incremental run, only the records whose `grain` columns (default: `identity`) are in
     that relation (changed_records_config). The result has the staging model's columns and as_of_date. Effective load ids are selected by
     `= any(array(...))`, which Postgres reads through the raw table's BRIN index on _load_id. -#}
+{#- Each dispatcher below (versions_as_of, ever_delivered, changed_records_config, and year_partitioned_config
+    in incremental.sql) takes the `default__` implementation on any engine when the `portable_sql` var is
+    true: the SQL other engines run (no `distinct on`, no record-level deletes), which Postgres runs too, so a
+    test checks that it gives the same marts (tests/python/test_versions.py). -#}
 {% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true, changed=none,
     grain=none) -%}
+    {%- set implementation = default__versions_as_of if var('portable_sql', false)
+        else adapter.dispatch('versions_as_of') -%}
+    {{ return(implementation(staging_model, file_name, loads, identity, has_school_year,
+        changed, grain)) }}
+{%- endmacro %}
+
+{#- Postgres: each record's newest version by `distinct on`, and the effective loads selected by
+    `= any(array(...))` (read through the BRIN index on _load_id). -#}
+{% macro postgres__versions_as_of(staging_model, file_name, loads, identity, has_school_year, changed, grain) -%}
     {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
     {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
     {%- set only_changed = '' -%}
@@ -47,12 +60,54 @@
     where versions.change_type != 'retired'
 {%- endmacro %}
 
+{#- Other engines (e.g. Spark): the newest version by row_number() (its `version_rank` column is kept), the
+    loads by `in (select ...)`; `changed` is ignored (their incremental marts replace whole partitions:
+    changed_records_config). -#}
+{% macro default__versions_as_of(staging_model, file_name, loads, identity, has_school_year, changed, grain) -%}
+    {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
+    {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
+    {%- set record = [] -%}
+    {%- for column in ['district_id', 'key_hash'] + keys -%}
+        {%- do record.append('file_rows.' ~ column) -%}
+    {%- endfor -%}
+    select versions.*
+    from (
+        select
+            file_rows.*,
+            loads.as_of_date,
+            row_number() over (
+                partition by {{ record | join(', ') }} order by file_rows.export_date desc
+            ) as version_rank
+        from {{ ref(staging_model) }} as file_rows
+        inner join {{ loads }} as loads
+            on
+                file_rows.district_id = loads.district_id
+                and file_rows.export_date <= loads.as_of_date
+                {{ same_year }}
+        where file_rows.load_id in (
+            select effective_loads.load_id
+            from {{ ref('int_loads_effective') }} as effective_loads
+            where
+                effective_loads.file_name = '{{ file_name }}'
+                and effective_loads.load_id is not null
+        )
+    ) as versions
+    where versions.version_rank = 1 and versions.change_type != 'retired'
+{%- endmacro %}
+
 {#- Every record a district's file ever had, up to the file's newest accepted night (int_loads_current), with
     its newest attributes (the staging model's columns), `is_current` (the file still has it as of that
     night) and `last_delivered_date` (that night when current; else the last accepted night before the file
     stopped carrying it). For files without a school year whose dims keep former records (staff, schools:
     earlier years' rows keep pointing at them). -#}
 {% macro ever_delivered(staging_model, file_name, key_column) -%}
+    {%- set implementation = default__ever_delivered if var('portable_sql', false)
+        else adapter.dispatch('ever_delivered') -%}
+    {{ return(implementation(staging_model, file_name, key_column)) }}
+{%- endmacro %}
+
+{#- Postgres: newest versions by `distinct on`, loads by `= any(array(...))`. -#}
+{% macro postgres__ever_delivered(staging_model, file_name, key_column) -%}
     with
 
     file_loads as (
@@ -132,6 +187,96 @@
         on newest_attributes.district_id = file_loads.district_id
 {%- endmacro %}
 
+{#- Other engines: newest versions by row_number(), loads by `in (select ...)`. -#}
+{% macro default__ever_delivered(staging_model, file_name, key_column) -%}
+    with
+
+    file_loads as (
+
+        select
+            current_loads.district_id,
+            current_loads.as_of_date
+        from {{ ref('int_loads_current') }} as current_loads
+        where current_loads.file_name = '{{ file_name }}'
+
+    ),
+
+    file_versions as (
+
+        select file_rows.*
+        from {{ ref(staging_model) }} as file_rows
+        inner join file_loads
+            on
+                file_rows.district_id = file_loads.district_id
+                and file_rows.export_date <= file_loads.as_of_date
+        where file_rows.load_id in (
+            select effective_loads.load_id
+            from {{ ref('int_loads_effective') }} as effective_loads
+            where effective_loads.file_name = '{{ file_name }}' and effective_loads.load_id is not null
+        )
+
+    ),
+
+    newest_versions as (
+
+        -- each record's newest version: retired when the file no longer has it
+        select ranked.district_id, ranked.{{ key_column }}, ranked.change_type, ranked.export_date
+        from (
+            select
+                file_versions.district_id,
+                file_versions.{{ key_column }},
+                file_versions.change_type,
+                file_versions.export_date,
+                row_number() over (
+                    partition by file_versions.district_id, file_versions.{{ key_column }}
+                    order by file_versions.export_date desc
+                ) as version_rank
+            from file_versions
+        ) as ranked
+        where ranked.version_rank = 1
+
+    ),
+
+    newest_attributes as (
+
+        select ranked.*
+        from (
+            select
+                file_versions.*,
+                row_number() over (
+                    partition by file_versions.district_id, file_versions.{{ key_column }}
+                    order by file_versions.export_date desc
+                ) as version_rank
+            from file_versions
+            where file_versions.change_type != 'retired'
+        ) as ranked
+        where ranked.version_rank = 1
+
+    )
+
+    select
+        newest_attributes.*,
+        newest_versions.change_type != 'retired' as is_current,
+        case
+            when newest_versions.change_type != 'retired' then file_loads.as_of_date
+            else coalesce((
+                select max(accepted_loads.export_date)
+                from {{ ref('int_loads_accepted') }} as accepted_loads
+                where
+                    accepted_loads.district_id = newest_versions.district_id
+                    and accepted_loads.file_name = '{{ file_name }}'
+                    and accepted_loads.export_date < newest_versions.export_date
+            ), newest_attributes.export_date)
+        end as last_delivered_date
+    from newest_attributes
+    inner join newest_versions
+        on
+            newest_attributes.district_id = newest_versions.district_id
+            and newest_attributes.{{ key_column }} = newest_versions.{{ key_column }}
+    inner join file_loads
+        on newest_attributes.district_id = file_loads.district_id
+{%- endmacro %}
+
 {#- The config of a mart built from one export file, incremental by record: each night deletes and rebuilds
     only the mart's rows of the records that have a version after the night the mart last changed in their
     partition (district and school year, or district for files without one: its newest `last_changed_date`),
@@ -148,6 +293,28 @@
     nothing in them may move every night. -#}
 {% macro changed_records_config(staging_model, file_name, model_group, identity, grain=none,
     has_school_year=true, also=none, unique=none) -%}
+    {%- set implementation = default__changed_records_config if var('portable_sql', false)
+        else adapter.dispatch('changed_records_config') -%}
+    {{ return(implementation(staging_model, file_name, model_group, identity,
+        grain, has_school_year, also, unique, **kwargs)) }}
+{%- endmacro %}
+
+{#- Other engines: no record-level deletes (e.g. Spark offers appends and insert-overwrite by partition): a
+    night replaces the partitions it builds, with the same model SQL (versions_as_of ignores `changed`). -#}
+{% macro default__changed_records_config(staging_model, file_name, model_group, identity, grain, has_school_year,
+    also, unique) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy=insert_overwrite_strategy(),
+        partition_by=['district_id', 'school_year'] if has_school_year else ['district_id'],
+        partition_columns=['district_id', 'school_year'] if has_school_year else ['district_id'],
+        on_schema_change='fail',
+        **kwargs
+    ) }}
+{%- endmacro %}
+
+{% macro postgres__changed_records_config(staging_model, file_name, model_group, identity, grain, has_school_year,
+    also, unique) -%}
     {#- the refs the pre-hook makes when it runs -#}
     {%- do ref(staging_model) -%}
     {%- do ref('stg_sis__load_ledger') -%}
