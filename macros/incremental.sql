@@ -95,9 +95,9 @@
 
 {#- The strategy of the portable implementations: `insert_overwrite` (the partitions a run writes replace
     theirs), which dbt-postgres does not know; Postgres running the portable SQL (the `portable_sql` var) uses
-    its equivalent, replace_partitions. -#}
+    its equivalent, replace_partitions. (`target is defined`: sqlfluff's templater has no target.) -#}
 {% macro insert_overwrite_strategy() -%}
-    {{ return('replace_partitions' if target.type == 'postgres' else 'insert_overwrite') }}
+    {{ return('replace_partitions' if target is defined and target.type == 'postgres' else 'insert_overwrite') }}
 {%- endmacro %}
 
 {% macro postgres__year_partitioned_config() -%}
