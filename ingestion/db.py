@@ -9,6 +9,7 @@ Whichever is used, the settings are exported back into the environment, which is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -27,6 +28,14 @@ EMBEDDED_DIR = PROJECT_ROOT / ".sis-sync" / "pg"
 EMBEDDED_PORT = int(os.environ.get("SIS_SYNC_EMBEDDED_PORT", "54329"))
 
 log = logging.getLogger(__name__)
+
+# The key of the advisory lock a run that writes the warehouse holds (ingest, build, nightly, restore,
+# upgrade): one such run at a time per warehouse database. Advisory locks are per database.
+RUN_LOCK = 0x5153_5953_594E  # any bigint; fixed, so that every sis-sync process asks for the same lock
+
+
+class WarehouseBusy(RuntimeError):
+    """Another sis-sync run holds the warehouse's run lock."""
 
 
 @dataclass(frozen=True)
@@ -157,3 +166,41 @@ def ensure_database(settings: PgSettings) -> None:
                 cur.execute(f'create database "{settings.database}"')
     finally:
         admin.close()
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(settings: PgSettings, command: str):
+    """Hold the warehouse's run lock for the block: a session-level advisory lock on a connection of its own,
+    released when the block ends or the process dies. Raises WarehouseBusy, naming the run that holds it, when
+    another run does (never waits: a scheduler's next attempt is the retry)."""
+    conn = connect(settings)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("set application_name = %s", (f"sis-sync {command}",))
+            cur.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,))
+            if not cur.fetchone()[0]:
+                raise WarehouseBusy(_holder(cur, settings))
+        yield
+    finally:
+        conn.close()  # releases the lock
+
+
+def _holder(cur, settings: PgSettings) -> str:
+    cur.execute(
+        """
+        select activity.application_name, activity.pid, activity.backend_start
+        from pg_locks as locks
+        inner join pg_stat_activity as activity on activity.pid = locks.pid
+        where locks.locktype = 'advisory' and locks.granted and locks.database = (
+            select oid from pg_database where datname = current_database())
+          and locks.classid::bigint = (%(key)s >> 32) and locks.objid::bigint = (%(key)s & 4294967295)
+        limit 1
+        """,
+        {"key": RUN_LOCK},
+    )
+    row = cur.fetchone()
+    who = (f"`{row[0] or 'another client'}` (server process {row[1]}, connected {row[2]:%Y-%m-%d %H:%M:%S %Z})"
+           if row else "another run")
+    return (f"{who} is already running against {settings.describe()}; one run at a time per warehouse: "
+            "try again when it has finished")

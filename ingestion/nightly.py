@@ -256,10 +256,21 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                 click.echo(f"    {table:<24}{tables[table]:>10}")
 
 
+EXIT_BUSY = 75  # another run holds the warehouse (EX_TEMPFAIL: try again later)
+
+
+def _busy(exc: db.WarehouseBusy) -> int:
+    click.echo(f"error: {exc}", err=True)
+    return EXIT_BUSY
+
+
 def run_ingest(config_path, drop_root, run_date: dt.date, only) -> int:
     try:
         settings = db.resolve()
-        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+        with db.one_run_at_a_time(settings, "ingest"):
+            nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+    except db.WarehouseBusy as exc:
+        return _busy(exc)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
@@ -272,10 +283,13 @@ def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
 
     settings = db.resolve()
     try:
-        prepare_warehouse(settings)
-        configured = {d.id: d.thresholds for d in load_districts(config_path, None)} \
-            if config_path and Path(config_path).is_file() else {}
-        done = restore(settings, archive_root, only, thresholds=configured.get, say=_step)
+        with db.one_run_at_a_time(settings, "restore"):
+            prepare_warehouse(settings)
+            configured = {d.id: d.thresholds for d in load_districts(config_path, None)} \
+                if config_path and Path(config_path).is_file() else {}
+            done = restore(settings, archive_root, only, thresholds=configured.get, say=_step)
+    except db.WarehouseBusy as exc:
+        return _busy(exc)
     except (ConfigError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
@@ -291,7 +305,10 @@ def run_upgrade() -> int:
 
     settings = db.resolve()
     try:
-        done = upgrade(settings, say=_step)
+        with db.one_run_at_a_time(settings, "upgrade"):
+            done = upgrade(settings, say=_step)
+    except db.WarehouseBusy as exc:
+        return _busy(exc)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
@@ -306,11 +323,14 @@ def run_upgrade() -> int:
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
     try:
-        prepare_warehouse(settings)
+        with db.one_run_at_a_time(settings, "build"):
+            prepare_warehouse(settings)
+            build = dbt_build(run_date, full_refresh=full_refresh)
+    except db.WarehouseBusy as exc:
+        return _busy(exc)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    build = dbt_build(run_date, full_refresh=full_refresh)
     print_summary([], build, mart_counts(settings))
     return 0 if build.ok else 1
 
@@ -319,11 +339,14 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
     try:
         settings = db.resolve()
         _step(f"warehouse: {settings.describe()}")
-        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+        with db.one_run_at_a_time(settings, "nightly"):
+            nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+            build = dbt_build(run_date)
+    except db.WarehouseBusy as exc:
+        return _busy(exc)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
-    build = dbt_build(run_date)
     counts = mart_counts(settings)
     print_summary(nights, build, counts)
     ok = build.ok and all(n.ok for n in nights)
