@@ -411,12 +411,24 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                 added_count=0, changed_count=0, retired_count=0))
             continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
-        base = BaseState.read(conn, file_spec, district_id, history[name], before.export_date) if before else None
-        conn.commit()
-        csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base)
+
+        def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id) -> FileStats:
+            csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base)
+            return validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
+                                 schools=schools.for_file(name))
+
         try:
-            stats = validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
-                                  schools=schools.for_file(name))
+            # the state of the school years the night before's file carried, and later (the years kept as
+            # history are not read); a file that carries an older year is compared again with every year
+            base = (BaseState.read(conn, file_spec, district_id, history[name], before.export_date,
+                                   from_year=before.min_school_year) if before else None)
+            conn.commit()
+            stats = validate(base)
+            if base is not None and not base.covers(stats.min_school_year):
+                for path, _rows in stats.csv_files:
+                    path.unlink(missing_ok=True)
+                stats = validate(BaseState.read(conn, file_spec, district_id, history[name], before.export_date))
+                conn.commit()
         except ValidationError as e:
             log.warning("%s %s: rejected %s", district_id, export_date, e)
             rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",

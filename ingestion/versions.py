@@ -115,13 +115,16 @@ def base_delivery(history: list[Delivery], night: date) -> Delivery | None:
     return next((d for d in history if d.export_date < night), None)
 
 
-def state_sql(spec: FileSpec, *, columns: str = "*", prefix: str = "", only_keys: bool = False) -> str:
+def state_sql(spec: FileSpec, *, columns: str = "*", prefix: str = "", only_keys: bool = False,
+              from_year: bool = False) -> str:
     """A query for a file's state as of a night (parameters ``<prefix>district``, ``<prefix>night`` and
     ``<prefix>loads``, the effective load ids: :func:`effective_load_ids`; with ``only_keys``, ``keys``: the
-    ``_key_hash`` values to read). Its rows: ``columns`` of the current (not retired) versions."""
+    ``_key_hash`` values to read; with ``from_year``, ``from_year``: only the records of that school year and
+    later). Its rows: ``columns`` of the current (not retired) versions."""
     identity = ", ".join(identity_columns(spec))
     district, night, loads = (f"%({prefix}{name})s" for name in ("district", "night", "loads"))
     keys = " and _key_hash = any(%(keys)s)" if only_keys else ""
+    keys += " and school_year >= %(from_year)s" if from_year else ""
     return f"""
         select {columns} from (
             select distinct on (_key_hash, {identity}) *
@@ -162,6 +165,7 @@ class BaseState:
 
     table: pa.Table
     identities: Callable[[pa.Array], pa.Table] | None = None
+    from_year: int | None = None  # only the records of this school year and later (None: every record)
 
     @classmethod
     def empty(cls, spec: FileSpec) -> BaseState:
@@ -171,24 +175,37 @@ class BaseState:
         return cls(pa.table([pa.array([], f.type) for f in fields], schema=pa.schema(fields)))
 
     @classmethod
-    def read(cls, conn, spec: FileSpec, district_id: str, history: list[Delivery], night: date) -> BaseState:
-        """The state as of ``night``, read through COPY (the whole state streams as CSV, typed by Arrow)."""
+    def read(cls, conn, spec: FileSpec, district_id: str, history: list[Delivery], night: date,
+             from_year: int | None = None) -> BaseState:
+        """The state as of ``night``, read through COPY (the whole state streams as CSV, typed by Arrow). With
+        ``from_year`` (files with a school year), only the records of that school year and later: a file
+        compares and retires only records of the school years it carries, so the years kept as history need
+        not be read when tonight's file cannot carry them (see :meth:`covers`)."""
+        if "school_year" not in spec.column_names:
+            from_year = None
         if not effective_load_ids(history, night):
             return cls.empty(spec)
         from ingestion.validate import ARROW_TYPES
 
         names = cls.empty(spec).table.column_names
-        params = state_params(district_id, history, night)
-        table = _copy_out(conn, state_sql(spec, columns=", ".join(names)), params,
+        params = {**state_params(district_id, history, night), "from_year": from_year}
+        scoped = from_year is not None
+        table = _copy_out(conn, state_sql(spec, columns=", ".join(names), from_year=scoped), params,
                           {name: _HASH if name.startswith("_") else pa.int64() for name in names})
         identity = identity_columns(spec)
         types = {c: ARROW_TYPES[spec.column(c).type] for c in identity}
 
         def identities(keys: pa.Array) -> pa.Table:
-            return _copy_out(conn, state_sql(spec, columns=", ".join([*identity, "_key_hash"]), only_keys=True),
+            return _copy_out(conn, state_sql(spec, columns=", ".join([*identity, "_key_hash"]), only_keys=True,
+                                             from_year=scoped),
                              {**params, "keys": keys.to_pylist()}, {**types, "_key_hash": _HASH})
 
-        return cls(table.select(names), identities)
+        return cls(table.select(names), identities, from_year)
+
+    def covers(self, min_school_year: int | None) -> bool:
+        """Whether this state holds every record a file whose oldest school year is ``min_school_year`` can
+        match or retire."""
+        return self.from_year is None or (min_school_year is not None and min_school_year >= self.from_year)
 
     def __len__(self) -> int:
         return self.table.num_rows

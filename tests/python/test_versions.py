@@ -95,6 +95,17 @@ def test_a_file_retires_only_the_school_years_it_carries(ingest, db_conn):
     assert state(db_conn, N2) == {("001", "Ames", 2025), ("002", "Baker", 2026)}
 
 
+def test_a_file_that_carries_an_older_year_again_is_compared_with_that_year(ingest, db_conn):
+    """Tonight's file is compared with the school years the night before's file carried (older years are
+    history, not read); one that carries an older year again is compared with that year too."""
+    ingest(N1, students(("001", "Ames", 2025), ("002", "Baker", 2026)))
+    ingest(N2, students(("002", "Baker", 2026)))  # 2026 only: Ames (2025) stays
+    result = ingest(N3, students(("001", "Amesley", 2025), ("002", "Baker", 2026), ("003", "Cole", 2026)))
+    assert [(r.added_count, r.changed_count, r.retired_count) for r in result.rows] == [(1, 1, 0)]
+    assert state(db_conn, N3) == {("001", "Amesley", 2025), ("002", "Baker", 2026), ("003", "Cole", 2026)}
+    assert rows(db_conn, "select count(*) from raw_sis.students where student_id = '001'")[0][0] == 2
+
+
 def test_a_missing_file_retires_nothing(ingest, db_conn):
     ingest(N1, students(("001", "Ames", 2026)))
     ingest(N2, b"contact_id,student_id,first_name,last_name,relationship,is_primary\nc1,001,Bo,Ames,mother,Y\n",
