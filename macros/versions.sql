@@ -1,45 +1,83 @@
-{#- The rows of one export file that a mart shows: for each district and school year that `loads` selects (a
-    CTE or table with columns district_id, school_year, as_of_date: see int_loads_current), the file's state
-    as of that night. The raw tables hold versions (what each night added, changed or retired: ingestion/versions.py),
-    so the state as of a night is each record's newest version up to that night, unless it was retired.
-    Only the versions of effective loads count (the newest delivery of each night; int_loads_effective): a
-    corrected re-delivery replaces its night's changes, and rows of a crashed run are never read.
-    `identity`: the columns that identify a record (the spec's key; school_year is added for files that have
-    one). `changed`: on an incremental run, only the records whose `grain` columns (default: `identity`) are in
-    that relation (changed_records_config). The result has the staging model's columns and as_of_date. Effective load ids are selected by
-    `= any(array(...))`, which Postgres reads through the raw table's BRIN index on _load_id. -#}
-{#- Each dispatcher below (versions_as_of, ever_delivered, changed_records_config, and year_partitioned_config
-    in incremental.sql) takes the `default__` implementation on any engine when the `portable_sql` var is
-    true: the SQL other engines run (no `distinct on`, no record-level deletes), which Postgres runs too, so a
-    test checks that it gives the same marts (tests/python/test_versions.py). -#}
-{% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true, changed=none,
-    grain=none) -%}
-    {%- set implementation = default__versions_as_of if var('portable_sql', false)
-        else adapter.dispatch('versions_as_of') -%}
-    {{ return(implementation(staging_model, file_name, loads, identity, has_school_year,
-        changed, grain)) }}
+{#- Two pieces of the version layer's SQL differ by engine (adapter.dispatch); everything else is shared:
+
+    - `is_effective_load(column, file_name)`: whether a row's load is one of the file's effective loads
+      (int_loads_effective). Postgres: `= any(array(...))`, which it reads through the raw table's BRIN index
+      on _load_id; other engines: `in (select ...)`.
+    - `newest_per(keys, newest_first, query)`: the newest row of `query` per `keys`. Postgres: `distinct on`;
+      other engines: row_number(), keeping its `version_rank` column.
+
+    With the `portable_sql` var true, Postgres runs the other engines' SQL too (their `default__`
+    implementations, also of changed_records_config and year_partitioned_config), so a test checks that it
+    gives the same marts (tests/python/test_versions.py). -#}
+{% macro is_effective_load(column, file_name) -%}
+    {%- set implementation = default__is_effective_load if var('portable_sql', false)
+        else adapter.dispatch('is_effective_load') -%}
+    {{ return(implementation(column, file_name)) }}
 {%- endmacro %}
 
-{#- Postgres: each record's newest version by `distinct on`, and the effective loads selected by
-    `= any(array(...))` (read through the BRIN index on _load_id). -#}
-{% macro postgres__versions_as_of(staging_model, file_name, loads, identity, has_school_year, changed, grain) -%}
+{% macro postgres__is_effective_load(column, file_name) -%}
+    {{ column }} = any(array(
+        select effective_loads.load_id
+        from {{ ref('int_loads_effective') }} as effective_loads
+        where effective_loads.file_name = '{{ file_name }}' and effective_loads.load_id is not null
+    ))
+{%- endmacro %}
+
+{% macro default__is_effective_load(column, file_name) -%}
+    {{ column }} in (
+        select effective_loads.load_id
+        from {{ ref('int_loads_effective') }} as effective_loads
+        where effective_loads.file_name = '{{ file_name }}' and effective_loads.load_id is not null
+    )
+{%- endmacro %}
+
+{% macro newest_per(keys, newest_first, query) -%}
+    {%- set implementation = default__newest_per if var('portable_sql', false)
+        else adapter.dispatch('newest_per') -%}
+    {{ return(implementation(keys, newest_first, query)) }}
+{%- endmacro %}
+
+{% macro postgres__newest_per(keys, newest_first, query) -%}
+    select distinct on ({{ keys | join(', ') }}) candidates.*
+    from ({{ query }}) as candidates
+    order by {{ keys | join(', ') }}, {{ newest_first }}
+{%- endmacro %}
+
+{% macro default__newest_per(keys, newest_first, query) -%}
+    select ranked.*
+    from (
+        select
+            candidates.*,
+            row_number() over (partition by {{ keys | join(', ') }} order by {{ newest_first }}) as version_rank
+        from ({{ query }}) as candidates
+    ) as ranked
+    where ranked.version_rank = 1
+{%- endmacro %}
+
+{#- The rows of one export file that a mart shows: for each district and school year that `loads` selects (a
+    CTE or table with columns district_id, school_year, as_of_date: see int_loads_current), the file's state
+    as of that night. The raw tables hold versions (what each night added, changed or retired:
+    ingestion/versions.py), so the state as of a night is each record's newest version up to that night,
+    unless it was retired. Only the versions of effective loads count (the newest delivery of each night;
+    int_loads_effective): a corrected re-delivery replaces its night's changes, and rows of a crashed run are
+    never read. `identity`: the columns that identify a record (the spec's key; school_year is added for files
+    that have one). `changed`: on an incremental run, only the records whose `grain` columns (default:
+    `identity`) are in that relation (changed_records_config; engines without record-level deletes ignore
+    it). The result has the staging model's columns and as_of_date. -#}
+{% macro versions_as_of(staging_model, file_name, loads, identity, has_school_year=true, changed=none,
+    grain=none) -%}
     {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
     {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
     {%- set only_changed = '' -%}
-    {%- if changed is not none and is_incremental() -%}
+    {%- if changed is not none and is_incremental() and changed_records_by_delete() -%}
         {%- set matches = [] -%}
         {%- for column in ['district_id'] + (grain or identity) + (['school_year'] if has_school_year else []) -%}
             {%- do matches.append('file_rows.' ~ column ~ ' = changed.' ~ column) -%}
         {%- endfor -%}
         {%- set only_changed = 'inner join ' ~ changed ~ ' as changed on ' ~ (matches | unique | join(' and ')) -%}
     {%- endif -%}
-    {%- set record = [] -%}
-    {%- for column in ['district_id', 'key_hash'] + keys -%}
-        {%- do record.append('file_rows.' ~ column) -%}
-    {%- endfor -%}
-    select versions.*
-    from (
-        select distinct on ({{ record | join(', ') }})
+    {%- set candidates -%}
+        select
             file_rows.*,
             loads.as_of_date
         from {{ ref(staging_model) }} as file_rows
@@ -48,51 +86,11 @@
                 file_rows.district_id = loads.district_id
                 and file_rows.export_date <= loads.as_of_date
                 {{ same_year }} {{ only_changed }}
-        where file_rows.load_id = any(array(
-            select effective_loads.load_id
-            from {{ ref('int_loads_effective') }} as effective_loads
-            where
-                effective_loads.file_name = '{{ file_name }}'
-                and effective_loads.load_id is not null
-        ))
-        order by {{ record | join(', ') }}, file_rows.export_date desc
-    ) as versions
-    where versions.change_type != 'retired'
-{%- endmacro %}
-
-{#- Other engines (e.g. Spark): the newest version by row_number() (its `version_rank` column is kept), the
-    loads by `in (select ...)`; `changed` is ignored (their incremental marts replace whole partitions:
-    changed_records_config). -#}
-{% macro default__versions_as_of(staging_model, file_name, loads, identity, has_school_year, changed, grain) -%}
-    {%- set keys = identity + (['school_year'] if has_school_year and 'school_year' not in identity else []) -%}
-    {%- set same_year = 'and file_rows.school_year = loads.school_year' if has_school_year else '' -%}
-    {%- set record = [] -%}
-    {%- for column in ['district_id', 'key_hash'] + keys -%}
-        {%- do record.append('file_rows.' ~ column) -%}
-    {%- endfor -%}
+        where {{ is_effective_load('file_rows.load_id', file_name) }}
+    {%- endset -%}
     select versions.*
-    from (
-        select
-            file_rows.*,
-            loads.as_of_date,
-            row_number() over (
-                partition by {{ record | join(', ') }} order by file_rows.export_date desc
-            ) as version_rank
-        from {{ ref(staging_model) }} as file_rows
-        inner join {{ loads }} as loads
-            on
-                file_rows.district_id = loads.district_id
-                and file_rows.export_date <= loads.as_of_date
-                {{ same_year }}
-        where file_rows.load_id in (
-            select effective_loads.load_id
-            from {{ ref('int_loads_effective') }} as effective_loads
-            where
-                effective_loads.file_name = '{{ file_name }}'
-                and effective_loads.load_id is not null
-        )
-    ) as versions
-    where versions.version_rank = 1 and versions.change_type != 'retired'
+    from ({{ newest_per(['district_id', 'key_hash'] + keys, 'export_date desc', candidates) }}) as versions
+    where versions.change_type != 'retired'
 {%- endmacro %}
 
 {#- Every record a district's file ever had, up to the file's newest accepted night (int_loads_current), with
@@ -101,13 +99,6 @@
     stopped carrying it). For files without a school year whose dims keep former records (staff, schools:
     earlier years' rows keep pointing at them). -#}
 {% macro ever_delivered(staging_model, file_name, key_column) -%}
-    {%- set implementation = default__ever_delivered if var('portable_sql', false)
-        else adapter.dispatch('ever_delivered') -%}
-    {{ return(implementation(staging_model, file_name, key_column)) }}
-{%- endmacro %}
-
-{#- Postgres: newest versions by `distinct on`, loads by `= any(array(...))`. -#}
-{% macro postgres__ever_delivered(staging_model, file_name, key_column) -%}
     with
 
     file_loads as (
@@ -128,129 +119,22 @@
             on
                 file_rows.district_id = file_loads.district_id
                 and file_rows.export_date <= file_loads.as_of_date
-        where file_rows.load_id = any(array(
-            select effective_loads.load_id
-            from {{ ref('int_loads_effective') }} as effective_loads
-            where effective_loads.file_name = '{{ file_name }}' and effective_loads.load_id is not null
-        ))
+        where {{ is_effective_load('file_rows.load_id', file_name) }}
 
     ),
 
     newest_versions as (
 
         -- each record's newest version: retired when the file no longer has it
-        select distinct on (file_versions.district_id, file_versions.{{ key_column }})
-            file_versions.district_id,
-            file_versions.{{ key_column }},
-            file_versions.change_type,
-            file_versions.export_date
-        from file_versions
-        order by
-            file_versions.district_id asc,
-            file_versions.{{ key_column }} asc,
-            file_versions.export_date desc
+        {{ newest_per(['district_id', key_column], 'export_date desc',
+            'select district_id, ' ~ key_column ~ ', change_type, export_date from file_versions') }}
 
     ),
 
     newest_attributes as (
 
-        select distinct on (file_versions.district_id, file_versions.{{ key_column }}) file_versions.*
-        from file_versions
-        where file_versions.change_type != 'retired'
-        order by
-            file_versions.district_id asc,
-            file_versions.{{ key_column }} asc,
-            file_versions.export_date desc
-
-    )
-
-    select
-        newest_attributes.*,
-        newest_versions.change_type != 'retired' as is_current,
-        case
-            when newest_versions.change_type != 'retired' then file_loads.as_of_date
-            else coalesce((
-                select max(accepted_loads.export_date)
-                from {{ ref('int_loads_accepted') }} as accepted_loads
-                where
-                    accepted_loads.district_id = newest_versions.district_id
-                    and accepted_loads.file_name = '{{ file_name }}'
-                    and accepted_loads.export_date < newest_versions.export_date
-            ), newest_attributes.export_date)
-        end as last_delivered_date
-    from newest_attributes
-    inner join newest_versions
-        on
-            newest_attributes.district_id = newest_versions.district_id
-            and newest_attributes.{{ key_column }} = newest_versions.{{ key_column }}
-    inner join file_loads
-        on newest_attributes.district_id = file_loads.district_id
-{%- endmacro %}
-
-{#- Other engines: newest versions by row_number(), loads by `in (select ...)`. -#}
-{% macro default__ever_delivered(staging_model, file_name, key_column) -%}
-    with
-
-    file_loads as (
-
-        select
-            current_loads.district_id,
-            current_loads.as_of_date
-        from {{ ref('int_loads_current') }} as current_loads
-        where current_loads.file_name = '{{ file_name }}'
-
-    ),
-
-    file_versions as (
-
-        select file_rows.*
-        from {{ ref(staging_model) }} as file_rows
-        inner join file_loads
-            on
-                file_rows.district_id = file_loads.district_id
-                and file_rows.export_date <= file_loads.as_of_date
-        where file_rows.load_id in (
-            select effective_loads.load_id
-            from {{ ref('int_loads_effective') }} as effective_loads
-            where effective_loads.file_name = '{{ file_name }}' and effective_loads.load_id is not null
-        )
-
-    ),
-
-    newest_versions as (
-
-        -- each record's newest version: retired when the file no longer has it
-        select ranked.district_id, ranked.{{ key_column }}, ranked.change_type, ranked.export_date
-        from (
-            select
-                file_versions.district_id,
-                file_versions.{{ key_column }},
-                file_versions.change_type,
-                file_versions.export_date,
-                row_number() over (
-                    partition by file_versions.district_id, file_versions.{{ key_column }}
-                    order by file_versions.export_date desc
-                ) as version_rank
-            from file_versions
-        ) as ranked
-        where ranked.version_rank = 1
-
-    ),
-
-    newest_attributes as (
-
-        select ranked.*
-        from (
-            select
-                file_versions.*,
-                row_number() over (
-                    partition by file_versions.district_id, file_versions.{{ key_column }}
-                    order by file_versions.export_date desc
-                ) as version_rank
-            from file_versions
-            where file_versions.change_type != 'retired'
-        ) as ranked
-        where ranked.version_rank = 1
+        {{ newest_per(['district_id', key_column], 'export_date desc',
+            "select * from file_versions where change_type != 'retired'") }}
 
     )
 
@@ -345,6 +229,22 @@
         pre_hook=["set local enable_nestloop = off", "set local enable_mergejoin = off", hook],
         **kwargs
     ) }}
+{%- endmacro %}
+
+{#- Whether the record-level marts delete and rebuild changed records on this engine (Postgres), rather than
+    replace whole partitions (other engines, and Postgres with the `portable_sql` var). -#}
+{% macro changed_records_by_delete() -%}
+    {%- set implementation = default__changed_records_by_delete if var('portable_sql', false)
+        else adapter.dispatch('changed_records_by_delete') -%}
+    {{ return(implementation()) }}
+{%- endmacro %}
+
+{% macro postgres__changed_records_by_delete() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro default__changed_records_by_delete() -%}
+    {{ return(false) }}
 {%- endmacro %}
 
 {#- The temporary table of the rows a night rebuilds (see changed_records_config). -#}
