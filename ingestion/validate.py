@@ -246,6 +246,11 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             row, column, size = too_long
             raise ValidationError(name, f"the value is {size:,} bytes long; the limit is {MAX_FIELD_BYTES:,}"
                                         " bytes (64 KiB) per field", int(lines[row].as_py()), column)
+        nul = _nul_field(raw, layout)
+        if nul is not None:
+            row, column = nul
+            raise ValidationError(name, "the value contains a NUL character (byte 0), which no text value may"
+                                        " hold", int(lines[row].as_py()), column)
         columns, problem = _convert(raw, layout, check=True)
         if problem is not None:
             row, column, text = problem
@@ -471,6 +476,9 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
             head += more
             end = _header_end(head)
     if end is None:
+        if b"\r" in head and b"\n" not in head:
+            raise ValidationError(name, "the lines end in a carriage return alone (CR, the old Mac OS line"
+                                        " ending); the export's lines must end in LF or CRLF", 1)
         if len(head) >= MAX_HEADER_BYTES:
             raise ValidationError(name, "the header row is longer than 1 MiB", 1)
         raise ValidationError(name, "the file has a header row but no data rows")
@@ -629,6 +637,20 @@ def _long_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None
         row = pc.index(pc.greater(lengths, MAX_FIELD_BYTES), True).as_py()
         if first is None or row < first[0]:
             first = (row, layout.column_name(index), lengths[row].as_py())
+    return first
+
+
+def _nul_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None] | None:
+    """(row, column) of the first field holding a NUL byte in a raw batch (Postgres text cannot store one, so
+    its COPY would fail the whole load), or None. Only columns whose data holds a zero byte are searched."""
+    first = None
+    for index, column in enumerate(batch.columns):
+        data = column.buffers()[2]
+        if data is None or memoryview(data).tobytes().find(b"\x00") < 0:
+            continue
+        row = pc.index(pc.match_substring(column, "\x00"), True).as_py()
+        if row >= 0 and (first is None or row < first[0]):
+            first = (row, layout.column_name(index))
     return first
 
 

@@ -179,6 +179,43 @@ def test_a_megabyte_field_is_rejected_with_line_and_column(ingest, drop, db_conn
     assert raw_count(db_conn, "students") == 0
 
 
+def test_a_nul_byte_rejects_its_file_by_line_and_column_and_the_night_goes_on(ingest, drop, db_conn):
+    students = replace_line(fixture_bytes("students.csv"), 3,
+                            b"123,9000012346,James,,O'Ne\x00il,,2013-01-15,M,07,0102,2026,Active,,,")
+    folder = write_night(drop, NIGHT1, {"students.csv": students})
+    result = ingest(NIGHT1)
+
+    assert (result.loaded, result.rejected) == (8, 1)
+    row = ledger(db_conn)["students.csv"]
+    assert row["message"] == ("students.csv line 3, column last_name: the value contains a NUL character (byte 0),"
+                              " which no text value may hold")
+    assert_kept(folder, "students.csv", students, row)
+    assert raw_count(db_conn, "students") == 0
+    assert raw_count(db_conn, "contacts") > 0
+
+
+def test_a_nul_byte_is_found_in_any_column_and_its_value_never_shown():
+    schools = SPEC.file("schools")
+    for line, column, record in ((2, "school_id", b"01\x0001,Lincoln,x"), (3, "Notes", b"0102,Adams,secret\x00"),
+                                 (2, "school_name", b"0101,\x00,x")):
+        rows = [b"0101,Lincoln,x", b"0102,Adams,y"]
+        rows[line - 2] = record
+        data = b"school_id,school_name,Notes\n" + b"\n".join(rows) + b"\n"
+        with pytest.raises(ValidationError) as info:
+            validate_file(schools, lambda data=data: io.BytesIO(data))
+        assert (info.value.line, info.value.column) == (line, column)
+        assert "secret" not in str(info.value) and "Lincoln" not in str(info.value)
+
+
+def test_cr_only_line_endings_are_named_as_such():
+    schools = SPEC.file("schools")
+    for data in (b"school_id,school_name\r0101,Lincoln\r0102,Adams\r", b"school_id,school_name\r0101,Lincoln"):
+        with pytest.raises(ValidationError) as info:
+            validate_file(schools, lambda data=data: io.BytesIO(data))
+        assert "carriage return alone" in str(info.value) and "no data rows" not in str(info.value)
+    assert validate_file(schools, lambda: io.BytesIO(b"school_id,school_name\r\n0101,Lincoln\r\n")).row_count == 1
+
+
 def test_field_limit_is_exact_and_covers_extra_columns():
     schools = SPEC.file("schools")
 
