@@ -256,6 +256,11 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             row, column, text = problem
             raise ValidationError(name, text, int(lines[row].as_py()), column)
         formulas.scan(columns, lines)
+        hidden = _invisible_in_ids(spec, columns)
+        if hidden is not None:
+            row, column, char = hidden
+            raise ValidationError(name, f"the id contains an invisible character (U+{ord(char):04X}); ids must"
+                                        " be visible characters only", int(lines[row].as_py()), column)
         if school_at is not None:
             values = columns[school_at]
             if first_school is None:
@@ -651,6 +656,34 @@ def _nul_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None]
         row = pc.index(pc.match_substring(column, "\x00"), True).as_py()
         if row >= 0 and (first is None or row < first[0]):
             first = (row, layout.column_name(index))
+    return first
+
+
+# Characters that show as nothing: the soft hyphen, zero-width spaces and joiners, direction marks and
+# embeddings, word joiners and invisible operators, the byte-order mark. An id holding one looks like another
+# id and is not equal to it.
+INVISIBLE_CHARS = "\u00ad" + "".join(map(chr, range(0x200B, 0x2010))) + "".join(map(chr, range(0x202A, 0x202F))) \
+    + "".join(map(chr, range(0x2060, 0x2065))) + "\ufeff"
+_INVISIBLE_RE2 = "[" + "".join(f"\\x{{{ord(c):04X}}}" for c in INVISIBLE_CHARS) + "]"
+_INVISIBLE_UTF8_LEADS = {c.encode()[:2] for c in INVISIBLE_CHARS}
+
+
+def _invisible_in_ids(spec: FileSpec, columns: list[pa.Array]) -> tuple[int, str, str] | None:
+    """(row, column, the character) of the first id (a column named ``*_id``) holding an invisible character,
+    or None."""
+    first = None
+    for column, values in zip(spec.columns, columns, strict=True):
+        if not column.name.endswith("_id") or not pa.types.is_string(values.type):
+            continue
+        data = values.buffers()[2]
+        if data is None or not any(lead in memoryview(data).tobytes() for lead in _INVISIBLE_UTF8_LEADS):
+            continue  # none of their UTF-8 encodings starts anywhere in the column
+        found = pc.match_substring_regex(values, _INVISIBLE_RE2)
+        if not pc.any(found).as_py():
+            continue
+        row = pc.index(found, True).as_py()
+        if first is None or row < first[0]:
+            first = (row, column.name, next(c for c in values[row].as_py() if c in INVISIBLE_CHARS))
     return first
 
 

@@ -207,6 +207,30 @@ def test_a_nul_byte_is_found_in_any_column_and_its_value_never_shown():
         assert "secret" not in str(info.value) and "Lincoln" not in str(info.value)
 
 
+def test_an_id_with_an_invisible_character_rejects_its_file(ingest, drop, db_conn):
+    """`123` and `123` followed by a zero-width space look the same and would be two students."""
+    students = replace_line(fixture_bytes("students.csv"), 3,
+                            "123\u200b,9000012346,James,,O'Neil,,2013-01-15,M,07,0102,2026,Active,,,".encode())
+    write_night(drop, NIGHT1, {"students.csv": students})
+    result = ingest(NIGHT1)
+    assert (result.loaded, result.rejected) == (8, 1)
+    assert ledger(db_conn)["students.csv"]["message"] == (
+        "students.csv line 3, column student_id: the id contains an invisible character (U+200B); ids must be"
+        " visible characters only")
+    assert raw_count(db_conn, "students") == 0
+
+
+@pytest.mark.parametrize("char", ["\u00ad", "\u200b", "\u200d", "\u200e", "\u202e", "\u2060", "\ufeff"])
+def test_invisible_characters_are_refused_in_ids_only(char):
+    schools = SPEC.file("schools")
+    with pytest.raises(ValidationError) as info:
+        validate_file(schools, lambda: io.BytesIO(f"school_id,school_name\n0101,Lincoln\n01{char}02,Adams\n".encode()))
+    assert (info.value.line, info.value.column) == (3, "school_id")
+    assert f"U+{ord(char):04X}" in str(info.value)
+    named = f"school_id,school_name\n0101,Lin{char}coln\n".encode()  # a name may hold one
+    assert validate_file(schools, lambda: io.BytesIO(named)).row_count == 1
+
+
 def test_cr_only_line_endings_are_named_as_such():
     schools = SPEC.file("schools")
     for data in (b"school_id,school_name\r0101,Lincoln\r0102,Adams\r", b"school_id,school_name\r0101,Lincoln"):
