@@ -172,11 +172,25 @@ def find_export(
 
     source.manifest = found.pop(MANIFEST, None)
     source.files = {name: found[name] for name in spec.file_names if name in found}
+    if not source.files and not problems:
+        problems.append(_nothing_recognised(spec, source))
     if problems:
         source.incomplete = "; ".join(problems)
     elif source.manifest is not None:
         source.incomplete = _check_manifest(source)
     return source
+
+
+def _nothing_recognised(spec: ExportSpec, source: ExportSource) -> str:
+    """Why an export that holds no file the spec names is not a delivery (never a night of zero files)."""
+    delivered = source.unknown_files + source.ignored_files
+    if not delivered:
+        return "the export holds only its manifest" if source.manifest is not None else "the export holds no files"
+    listed = ", ".join(delivered[:5]) + (f" and {len(delivered) - 5} more" if len(delivered) > 5 else "")
+    hint = ("; a zip inside the export is not opened: deliver the CSV files, or one zip of them"
+            if any(name.lower().endswith(".zip") for name in delivered) else "")
+    return (f"no file of the export has a name the spec gives ({', '.join(spec.file_names)}); it holds "
+            f"{listed}{hint}")
 
 
 def _refuse(source: ExportSource, reason: str) -> ExportSource:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import zipfile
 from datetime import date
@@ -14,6 +15,7 @@ import pytest
 from ingestion import load
 from ingestion.exports import find_export
 from ingestion.load import ensure_raw_layer, ingest_export
+from ingestion.nightly import run_nightly
 from ingestion.spec import load_spec
 from ingestion.validate import arrow_schema
 
@@ -280,6 +282,28 @@ def test_unreadable_zip_is_incomplete(ingest, drop, db_conn):
     result = ingest(NIGHT1)
     assert "not a readable zip archive" in result.incomplete
     assert ledger(db_conn) == []
+
+
+def test_an_export_with_no_file_the_spec_names_is_incomplete(ingest, drop, db_conn, capsys):
+    folder = write_night(drop, NIGHT1, fixture=False)
+    for path in FIXTURE.glob("*.csv"):  # every file misnamed
+        (folder / f"{path.stem}_20260316.csv").write_bytes(path.read_bytes())
+    result = ingest(NIGHT1)
+    assert result.incomplete.startswith("no file of the export has a name the spec gives (schools.csv, students.csv")
+    assert "it holds attendance_20260316.csv, contacts_20260316.csv" in result.incomplete
+    assert ledger(db_conn) == []
+
+    nested = drop / DISTRICT / f"{NIGHT2.isoformat()}.zip"  # a zip inside the zip
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("students.csv", fixture_bytes("students.csv"))
+    with zipfile.ZipFile(nested, "w") as zf:
+        zf.writestr("export.zip", inner.getvalue())
+    result = ingest(NIGHT2)
+    assert "it holds export.zip; a zip inside the export is not opened" in result.incomplete
+
+    assert run_nightly(None, drop, NIGHT2, ()) == 1
+    assert "export incomplete: no file of the export has a name the spec gives" in capsys.readouterr().out
 
 
 def test_folder_wins_over_zip(drop):
