@@ -54,6 +54,11 @@ class PgSettings:
             auth += ":" + quote(self.password, safe="")
         return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.database, safe='')}"
 
+    @property
+    def shown_dsn(self) -> str:
+        """The DSN without the password, for messages (psql reads the password from PGPASSWORD or ~/.pgpass)."""
+        return PgSettings(self.host, self.port, self.user, "", self.database).dsn
+
     def for_database(self, database: str) -> PgSettings:
         return PgSettings(self.host, self.port, self.user, self.password, database, self.embedded)
 

@@ -352,7 +352,7 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
     ok = build.ok and all(n.ok for n in nights)
     click.echo("")
     click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
-    click.echo(f"Look at them with: psql '{settings.dsn}' -c 'select * from marts.student_overview limit 5'")
+    click.echo(f"Look at them with: psql '{settings.shown_dsn}' -c 'select * from marts.student_overview limit 5'")
     click.echo("Sync history: sis-sync status")
     return 0 if ok else 1
 

@@ -42,3 +42,13 @@ def test_the_run_lock_is_released_when_the_run_ends(fresh_db):
         assert cur.fetchone()[0] is False
     with db.one_run_at_a_time(fresh_db, "build"):
         pass
+
+
+def test_the_nightly_summary_never_prints_the_warehouse_password(fresh_db, tmp_path, capsys, monkeypatch):
+    drop = tmp_path / "drop"
+    write_export(drop, district_id="sample", export_date=NIGHT, students=150)
+    monkeypatch.setenv("PGPASSWORD", "Sekr1t-pw")  # trust auth here: the password is sent and ignored
+    assert run_nightly(None, drop, NIGHT, ()) == 0
+    out = capsys.readouterr()
+    assert "psql 'postgresql://postgres@" in out.out  # the command to look at the marts is still there
+    assert "Sekr1t" not in out.out + out.err
