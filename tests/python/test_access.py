@@ -26,8 +26,29 @@ def _as_role(conn, role: str, sql: str):
             cur.execute("reset role")
 
 
+# the cluster-wide roles these tests create; each is dropped again by the test that created it
+TEST_ROLES = ("bi_tool", "north_office", access.READER_ROLE, access.LOADER_ROLE)
+
+
 @pytest.fixture
 def synced(fresh_db, db_conn, tmp_path):
+    with db_conn.cursor() as cur:
+        cur.execute("select rolname from pg_roles where rolname = any(%s)", (list(TEST_ROLES),))
+        existing = {name for (name,) in cur.fetchall()}
+    db_conn.commit()
+    yield _synced(db_conn, tmp_path)
+    db_conn.rollback()
+    with db_conn.cursor() as cur:
+        for role in TEST_ROLES:  # members first, then the group roles
+            if role not in existing:
+                cur.execute("select 1 from pg_roles where rolname = %s", (role,))
+                if cur.fetchone():
+                    cur.execute(f"drop owned by {role}")  # its privileges in this database (the only one)
+                    cur.execute(f"drop role {role}")
+    db_conn.commit()
+
+
+def _synced(db_conn, tmp_path):
     access.ensure_roles(db_conn)
     with db_conn.cursor() as cur:
         cur.execute("""do $$ begin
