@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from ingestion import safety
 from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
 from ingestion.spec import FileSpec, load_spec
 from ingestion.versions import ADDED, CHANGED, RETIRED, base_delivery, deliveries, effective_load_ids, identity_columns
@@ -58,15 +59,6 @@ def _night_rows(cur, district_id: str, night: dt.date) -> dict[str, tuple]:
         (district_id, night),
     )
     return {row[0]: row[1:] for row in cur.fetchall()}
-
-
-def _held_files(cur, district_id: str, night: dt.date) -> set[str]:
-    cur.execute("select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.sync_holds",))
-    if not cur.fetchone()[0]:
-        return set()
-    cur.execute(f"select file_name from {RAW_SCHEMA}.sync_holds"
-                " where district_id = %s and export_date = %s and status = 'held'", (district_id, night))
-    return {name for (name,) in cur.fetchall()}
 
 
 def _examples(cur, spec: FileSpec, district_id: str, load_id: str, change: str, limit: int) -> list[str]:
@@ -133,10 +125,10 @@ def preview_night(conn, district_id: str, night: dt.date, *, examples: int = 5,
                   show_values: bool = False) -> list[FilePreview]:
     """The night's files, in spec order: what each added, changed and retired (see the module docstring)."""
     spec = load_spec()
+    held = {file_name for file_name, _message in safety.held_files(conn, district_id, night)}
     out = []
     with conn.cursor() as cur:
         rows = _night_rows(cur, district_id, night)
-        held = _held_files(cur, district_id, night)
         for file in spec.files:
             if file.file_name not in rows:
                 continue
