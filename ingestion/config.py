@@ -64,12 +64,14 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
     return districts
 
 
-SHARES = ("share", "rollover_share")  # shares of a file's records, 0..1
-DAYS = ("rollover_days",)
+# the keys of a district's `thresholds` (their defaults and meaning: the safety_thresholds var of dbt_project.yml)
+SHARES = ("share", "change_share", "cumulative_share", "rollover_share", "rollover_change_share")  # 0..1
+DAYS = ("rollover_days", "cumulative_nights", "min_records")  # whole numbers
 
 
 def _thresholds(path: Path, district_id: str, raw) -> dict:
-    """A district's safety thresholds, checked: shares are fractions (0.10 is 10%), days whole numbers."""
+    """A district's safety thresholds, checked: shares are fractions (0.10 is 10%), days and counts whole
+    numbers."""
     if raw is None:
         return {}
     where = f"{path}: district {district_id}: thresholds"
@@ -83,7 +85,7 @@ def _thresholds(path: Path, district_id: str, raw) -> dict:
         if key in SHARES and (isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1):
             raise ConfigError(f"{where}.{key} must be a share between 0 and 1 (0.10 for 10%), got {value!r}")
         if key in DAYS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ConfigError(f"{where}.{key} must be a whole number of days, got {value!r}")
+            raise ConfigError(f"{where}.{key} must be a whole number, got {value!r}")
     return dict(raw)
 
 

@@ -44,6 +44,7 @@ from dlt.common.destination.configuration import CsvFormatConfiguration
 
 from ingestion import PROJECT_ROOT
 from ingestion.archive import archive_file
+from ingestion.changes import ensure_changes, record_load_changes
 from ingestion.db import PgSettings, connect
 from ingestion.exports import DistrictSchools, ExportFile, ExportSource, find_export
 from ingestion.ledger import RAW_SCHEMA, LedgerRow, ensure_ledger, insert_rows, new_load_id, recorded_tonight
@@ -142,6 +143,7 @@ def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> None:
     with conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
         ensure_ledger(cur)
+        ensure_changes(cur)
         for file_spec in spec.files:
             cur.execute(raw_table_ddl(file_spec))
     conn.commit()
@@ -328,7 +330,8 @@ def ingest_export(
             # compressed beside the validation (zlib releases the GIL); every file is kept, rejected ones too
             archived = [archiver.submit(archive_file, archive_dir, district_id, export_date, name, f.sha256, f.open)
                         for name, f in source.files.items()]
-            rows, landings = _plan(conn, spec, source, result, block_size, spill_dir)
+            rows, loaded = _plan(conn, spec, source, result, block_size, spill_dir)
+            landings = [landing for landing in loaded if landing.stats.landed_rows]
             conn.commit()
             for future in archived:
                 future.result()
@@ -338,6 +341,9 @@ def ingest_export(
             _check_landed(conn, landings)
             _analyze(conn, landings)
         with conn.cursor() as cur:
+            for landing in loaded:  # with the ledger rows, in one transaction
+                record_load_changes(cur, landing.spec, district_id, export_date, landing.load_id,
+                                    landing.stats.filled, landing.stats.changes[1])
             result.rows = insert_rows(cur, rows)
         conn.commit()
         return result
@@ -380,8 +386,8 @@ def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:
 
 def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, block_size: int,
           spill_dir: Path):
-    """The ledger rows to record and the files to land, in spec order (each valid file's changes written as csv
-    files: see :mod:`ingestion.versions`)."""
+    """The ledger rows to record and the files loaded, in spec order (each valid file's changes written as csv
+    files to land: see :mod:`ingestion.versions`)."""
     district_id, export_date = source.district_id, source.export_date
     with conn.cursor() as cur:
         done = recorded_tonight(cur, district_id, export_date)
@@ -392,7 +398,7 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
     result.already_recorded = [name for name in source.files if name not in history]
 
     rows: list[LedgerRow] = []
-    landings: list[_Landing] = []
+    loaded: list[_Landing] = []
     for name, f in todo:
         file_spec = spec.file(name)
         later = later_delivery(history[name], export_date)
@@ -441,6 +447,5 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
             message=stats.notes, load_id=load_id, min_school_year=stats.min_school_year,
             max_school_year=stats.max_school_year, added_count=added, changed_count=changed,
             retired_count=retired))
-        if stats.landed_rows:
-            landings.append(_Landing(file_spec, f, load_id, stats))
-    return rows, landings
+        loaded.append(_Landing(file_spec, f, load_id, stats))
+    return rows, loaded

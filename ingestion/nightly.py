@@ -74,8 +74,11 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
     from ingestion.load import ingest_export
 
     prepare_warehouse(settings)
+    districts = _districts(config_path, drop_root, only)
+    with db.connect(settings) as conn:
+        safety.record_districts(conn, districts)
     nights = []
-    for district in _districts(config_path, drop_root, only):
+    for district in districts:
         night = DistrictNight(district.id)
         nights.append(night)
         started = time.monotonic()
@@ -104,18 +107,25 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
         for row in result.rows:
             if row.status == "rejected":
                 night.problems.append(row.message)
-        with db.connect(settings) as conn:
-            holds = safety.check_night(conn, district.id, run_date, district.thresholds)
-        night.held = len(holds)
-        night.problems += [f"{hold.file_name} {hold.message}" for hold in holds]
-        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected, "
-              f"{night.held} held in {time.monotonic() - started:.1f}s; records {night.added} added, "
-              f"{night.changed} changed, {night.retired} retired")
+        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected"
+              f" in {time.monotonic() - started:.1f}s; records {night.added} added, {night.changed} changed,"
+              f" {night.retired} retired")
     return nights
 
 
+def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date) -> None:
+    """Add to each district's night the files the build held (the safety thresholds are dbt's)."""
+    from ingestion import safety
+
+    with db.connect(settings) as conn:
+        for night in nights:
+            held = safety.held_files(conn, night.district_id, run_date)
+            night.held = len(held)
+            night.problems += [f"{file_name} {message}" for file_name, message in held]
+
+
 def prepare_warehouse(settings: db.PgSettings) -> None:
-    """Create the raw layer, the ledger and the holds table when missing, so dbt's sources exist. A raw layer of
+    """Create the raw layer, the ledger and the safety tables when missing, so dbt's sources exist. A raw layer of
     full copies (before versions) is refused: `sis-sync upgrade` converts it."""
     from ingestion import access, safety
     from ingestion.load import ensure_raw_layer
@@ -127,7 +137,7 @@ def prepare_warehouse(settings: db.PgSettings) -> None:
                               " `sis-sync upgrade` first (see the README, \"Upgrading a warehouse\")")
         ensure_raw_layer(conn)
         with conn.cursor() as cur:
-            safety.ensure_holds(cur)
+            safety.ensure_safety(cur)
             access.ensure_access_table(cur)
         conn.commit()
 
@@ -285,18 +295,20 @@ def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
     try:
         with db.one_run_at_a_time(settings, "restore"):
             prepare_warehouse(settings)
-            configured = {d.id: d.thresholds for d in load_districts(config_path, None)} \
-                if config_path and Path(config_path).is_file() else {}
-            done = restore(settings, archive_root, only, thresholds=configured.get, say=_step)
+            if config_path and Path(config_path).is_file():
+                from ingestion import safety
+
+                with db.connect(settings) as conn:
+                    safety.record_districts(conn, load_districts(config_path, None))
+            done = restore(settings, archive_root, only, say=_step)
     except db.WarehouseBusy as exc:
         return _busy(exc)
     except (ConfigError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         return 2
     for replayed in done:
-        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries restored"
-                   + (f", {replayed.held} held (approve them again)" if replayed.held else ""))
-    click.echo("next: sis-sync build --full-refresh")
+        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries restored")
+    click.echo("next: sis-sync build --full-refresh (nights held before are held again: approve them again)")
     return 0
 
 
@@ -313,8 +325,7 @@ def run_upgrade() -> int:
         click.echo(f"error: {exc}", err=True)
         return 2
     for replayed in done:
-        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries converted"
-                   + (f", {replayed.held} held" if replayed.held else ""))
+        click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries converted")
     click.echo("the old raw layer is kept as schema raw_sis_snapshots; next: sis-sync build --full-refresh"
                " (and `sis-sync roles` again if the loader role is in use: raw_sis is a new schema)")
     return 0
@@ -342,6 +353,7 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
         with db.one_run_at_a_time(settings, "nightly"):
             nights = ingest_districts(settings, config_path, drop_root, run_date, only)
             build = dbt_build(run_date)
+            read_holds(settings, nights, run_date)
     except db.WarehouseBusy as exc:
         return _busy(exc)
     except ConfigError as exc:

@@ -1,9 +1,9 @@
 """What a night did to a district's files (or would do, if it is held): per file, the records it added,
 changed and retired, the columns the changed records changed, and a few example keys of each.
 
-Read from the raw layer's versions (:mod:`ingestion.versions`): a night's loaded file holds exactly its
-changes, and each changed record is compared, column by column, with its version before that night. Keys
-are ids, never personal data; the values of changed columns (old -> new) are shown only when asked for.
+Read from what ingestion recorded of each load (:mod:`ingestion.changes`, also the mart ``sync_changes``):
+counts per kind and per column, with a few keys of each. Keys are ids, never personal data; the values of
+changed columns (old -> new) are read from the versions (:mod:`ingestion.versions`) only when asked for.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ingestion import safety
-from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
+from ingestion.changes import CHANGES_TABLE, DROPPED, EMPTIED, FILLED, column_changes_sql
+from ingestion.ledger import LEDGER_TABLE
 from ingestion.spec import FileSpec, load_spec
-from ingestion.versions import ADDED, CHANGED, RETIRED, base_delivery, deliveries, effective_load_ids, identity_columns
+from ingestion.versions import ADDED, CHANGED, RETIRED, base_delivery, deliveries, effective_load_ids
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class ColumnChange:
 
     column: str
     records: int
-    examples: list[str]  # record keys
+    examples: list[str]  # record keys (none for emptied)
+    change: str = CHANGED  # or emptied: how many fewer records have it set than before
+    out_of: int | None = None
     values: list[tuple[str | None, str | None]] = field(default_factory=list)  # (old, new) per example
 
 
@@ -38,13 +41,8 @@ class FilePreview:
     retired: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)  # added / retired -> record keys
     columns: list[ColumnChange] = field(default_factory=list)
+    dropped: int = 0  # a corrected re-delivery: records of the night's earlier delivery it no longer has
     held: bool = False
-
-
-def record_key(spec: FileSpec, alias: str = "") -> str:
-    """SQL for a record's key as text: its identity columns joined by ' / ' (ids only)."""
-    prefix = f"{alias}." if alias else ""
-    return " || ' / ' || ".join(f"coalesce({prefix}{c}::text, '')" for c in identity_columns(spec))
 
 
 def _night_rows(cur, district_id: str, night: dt.date) -> dict[str, tuple]:
@@ -61,64 +59,29 @@ def _night_rows(cur, district_id: str, night: dt.date) -> dict[str, tuple]:
     return {row[0]: row[1:] for row in cur.fetchall()}
 
 
-def _examples(cur, spec: FileSpec, district_id: str, load_id: str, change: str, limit: int) -> list[str]:
-    cur.execute(
-        f"""
-        select {record_key(spec)} from {RAW_SCHEMA}.{spec.name}
-        where _district_id = %s and _load_id = %s and _change = %s
-        order by _line_number nulls last, 1
-        limit %s
-        """,
-        (district_id, load_id, change, limit),
-    )
-    return [key for (key,) in cur.fetchall()]
+def _recorded(cur, load_id: str, limit: int) -> list[tuple]:
+    """What ingestion recorded of the load (:mod:`ingestion.changes`): (change, column, records, out_of, keys)."""
+    cur.execute(f"select change, column_name, records, out_of, example_keys[1:%s] from {CHANGES_TABLE}"
+                " where load_id = %s and change <> %s order by records desc, column_name",
+                (limit, load_id, FILLED))
+    return cur.fetchall()
 
 
-def _column_changes(cur, spec: FileSpec, district_id: str, load_id: str, before_loads: list[str],
-                    night: dt.date, limit: int, show_values: bool) -> list[ColumnChange]:
-    """Per spec column, the night's changed records whose value differs from their version before it."""
+def _values(cur, spec: FileSpec, district_id: str, load_id: str, before_loads: list[str], night: dt.date,
+            limit: int) -> dict[str, list[tuple[str | None, str | None]]]:
+    """Per changed column, (old, new) of its first example records: read only when asked for."""
     if not before_loads:
-        return []
-    columns = [c for c in spec.column_names if c not in identity_columns(spec)]
-    measures = []
-    for c in columns:
-        differs = f"tonight.{c} is distinct from before.{c}"
-        measures.append(f"count(*) filter (where {differs})")
-        measures.append(f"(array_agg({record_key(spec, 'tonight')} order by tonight._line_number)"
-                        f" filter (where {differs}))[1:%(limit)s]")
-        if show_values:
-            measures.append(f"(array_agg(before.{c}::text order by tonight._line_number)"
-                            f" filter (where {differs}))[1:%(limit)s]")
-            measures.append(f"(array_agg(tonight.{c}::text order by tonight._line_number)"
-                            f" filter (where {differs}))[1:%(limit)s]")
-    cur.execute(
-        f"""
-        with tonight as (
-            select * from {RAW_SCHEMA}.{spec.name}
-            where _district_id = %(district)s and _load_id = %(load)s and _change = '{CHANGED}'
-        ),
-        before as (
-            select distinct on (_key_hash) *
-            from {RAW_SCHEMA}.{spec.name}
-            where _district_id = %(district)s and _load_id = any(%(loads)s) and _export_date < %(night)s
-              and _key_hash in (select _key_hash from tonight)
-            order by _key_hash, _export_date desc
-        )
-        select {", ".join(measures)}
-        from tonight
-        inner join before on before._key_hash = tonight._key_hash
-        """,
-        {"district": district_id, "load": load_id, "loads": before_loads, "night": night, "limit": limit},
-    )
+        return {}
+    columns, sql = column_changes_sql(spec, values=True)
+    cur.execute(sql, {"district": district_id, "load": load_id, "loads": before_loads, "night": night,
+                      "limit": limit})
     row = cur.fetchone()
-    width = 4 if show_values else 2
-    out = []
+    out = {}
     for i, c in enumerate(columns):
-        records, keys, *values = row[i * width:(i + 1) * width]
-        if records:
-            pairs = list(zip(values[0], values[1], strict=True)) if show_values else []
-            out.append(ColumnChange(c, records, list(keys or []), pairs))
-    return sorted(out, key=lambda change: (-change.records, change.column))
+        _records, _keys, old, new = row[i * 4:(i + 1) * 4]
+        if old is not None:
+            out[c] = list(zip(old, new, strict=True))
+    return out
 
 
 def preview_night(conn, district_id: str, night: dt.date, *, examples: int = 5,
@@ -138,12 +101,19 @@ def preview_night(conn, district_id: str, night: dt.date, *, examples: int = 5,
             preview = FilePreview(file.file_name, status, load_id, base.row_count if base else None,
                                   added or 0, changed or 0, retired or 0, held=file.file_name in held)
             if status == "loaded" and load_id:
-                preview.examples[ADDED] = _examples(cur, file, district_id, load_id, ADDED, examples)
-                preview.examples[RETIRED] = _examples(cur, file, district_id, load_id, RETIRED, examples)
-                if changed:
-                    before = effective_load_ids(history, base.export_date) if base else []
-                    preview.columns.extend(_column_changes(cur, file, district_id, load_id, before, night,
-                                                           examples, show_values))
+                values = {}
+                if show_values and changed and base is not None:
+                    values = _values(cur, file, district_id, load_id,
+                                     effective_load_ids(history, base.export_date), night, examples)
+                for change, column, records, out_of, keys in _recorded(cur, load_id, examples):
+                    if column is None:
+                        if change != CHANGED:
+                            preview.examples[change] = list(keys)
+                            if change == DROPPED:
+                                preview.dropped = records
+                    else:
+                        preview.columns.append(ColumnChange(column, records, list(keys), change, out_of,
+                                                            values.get(column, []) if change == CHANGED else []))
             out.append(preview)
     return out
 
@@ -162,12 +132,18 @@ def render(district_id: str, night: dt.date, files: list[FilePreview]) -> list[s
         status = "held" if f.held else f.status
         before = "" if f.records_before is None else f"{f.records_before:,}"
         lines.append(f"  {f.file_name:<16} {status:<10} {before:>9} {f.added:>9,} {f.changed:>9,} {f.retired:>9,}")
+        if f.dropped:
+            lines.append(f"      dropped: {f.dropped:,} records of the night's earlier delivery are not in this one")
         for change in f.columns:
+            if change.change == EMPTIED:
+                lines.append(f"      {change.column} (emptied): {change.records:,} fewer records have it"
+                             f"{_share(change.records, change.out_of)} of those that had it)")
+                continue
             lines.append(f"      {change.column}: {change.records:,} records{_share(change.records, f.records_before)},"
                          f" e.g. {', '.join(change.examples)}")
             for key, (old, new) in zip(change.examples, change.values, strict=False):
                 lines.append(f"        {key}: {old!r} -> {new!r}")
-        for kind in (ADDED, RETIRED):
+        for kind in (ADDED, RETIRED, DROPPED):
             if f.examples.get(kind):
                 lines.append(f"      {kind}: {', '.join(f.examples[kind])}")
     return lines

@@ -1,10 +1,10 @@
 """Rebuild a warehouse's raw history from the archive of delivered files (``sis-sync restore``).
 
 Every archived delivery is ingested again, night by night and, within a night, in the order it was
-delivered (a corrected file after the one it corrects), each through the same ingest as the nightly job, and
-each night's safety check runs after it. So the ledger and the versions come out as the nightly runs made
-them, and a ``dbt build --full-refresh`` then gives the same marts. Approvals of held nights are decisions,
-not deliveries: they are not in the archive and are given again with ``sis-sync approve``.
+delivered (a corrected file after the one it corrects), each through the same ingest as the nightly job. So
+the ledger, the versions and the record of each load's changes come out as the nightly runs made them, and a
+``dbt build --full-refresh`` then gives the same marts and holds. Approvals of held nights are decisions, not
+deliveries: they are not in the archive and are given again with ``sis-sync approve``.
 """
 
 from __future__ import annotations
@@ -36,14 +36,12 @@ class Replayed:
     district_id: str
     nights: int = 0
     deliveries: int = 0
-    held: int = 0
 
 
 def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...] = (),
-            thresholds: Callable[[str], dict | None] = lambda _district: None,
             say: Callable[[str], None] = print) -> list[Replayed]:
     """Ingest every archived delivery of each district (all, or ``districts``) into the warehouse."""
-    from ingestion import db, safety
+    from ingestion import db
     from ingestion.load import ensure_raw_layer, ingest_export
 
     found = archive.district_ids(archive_root)
@@ -69,8 +67,6 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
                         shutil.copyfileobj(src, dst, 1 << 20)
                     ingest_export(settings, folder.parent.parent, district_id, night)
                 replayed.deliveries += 1
-            with db.connect(settings) as conn:
-                replayed.held += len(safety.check_night(conn, district_id, night, thresholds(district_id)))
             replayed.nights += 1
             say(f"{district_id} {night}: restored")
         done.append(replayed)
@@ -96,8 +92,8 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
 
     The old schema is kept, renamed ``raw_sis_snapshots``. For every district, night and file, in the order
     the ledger recorded them, the loaded rows of each night's delivery are written back as a CSV file and
-    ingested into a new ``raw_sis`` (the ledger gets new load ids and the sha256 of those files); each
-    night's safety check runs again, and a night approved before is approved again.
+    ingested into a new ``raw_sis`` (the ledger gets new load ids and the sha256 of those files), and the
+    approvals of held nights are carried over.
     """
     from ingestion import db, safety
     from ingestion.load import ensure_raw_layer, ingest_export
@@ -112,7 +108,7 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
         conn.commit()
         ensure_raw_layer(conn, spec)
         with conn.cursor() as cur:
-            safety.ensure_holds(cur)
+            safety.ensure_safety(cur)
             # each night's delivery of each file that counted (the newest loaded or unchanged one)
             cur.execute(f"""
                 select distinct on (district_id, export_date, file_name) district_id, export_date, file_name, load_id
@@ -120,10 +116,11 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
                 order by district_id, export_date, file_name, ledger_id desc""")
             deliveries = cur.fetchall()
             cur.execute(f"select to_regclass('{OLD_SCHEMA}.sync_holds') is not null")
-            approved = set()
             if cur.fetchone()[0]:
-                cur.execute(f"select district_id, export_date from {OLD_SCHEMA}.sync_holds where status = 'approved'")
-                approved = set(cur.fetchall())
+                cur.execute(f"""
+                    insert into {safety.APPROVALS_TABLE} (district_id, export_date, file_name, approved_at)
+                    select district_id, export_date, file_name, coalesce(approved_at, recorded_at)
+                    from {OLD_SCHEMA}.sync_holds where status = 'approved'""")
         conn.commit()
         done: dict[str, Replayed] = {}
         nights: dict[tuple[str, object], list[tuple[str, str]]] = {}
@@ -143,9 +140,6 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
                     conn.commit()
                     replayed.deliveries += 1
                 ingest_export(settings, folder.parent.parent, district_id, night)
-            replayed.held += len(safety.check_night(conn, district_id, night))
-            if (district_id, night) in approved:
-                safety.approve(conn, district_id, night)
             replayed.nights += 1
             say(f"{district_id} {night}: converted")
     return list(done.values())

@@ -60,21 +60,35 @@ LEDGER_COLUMNS = [
     ("retired_count", "bigint", "Records of the file's school years that the file no longer has."),
 ]
 
-HOLDS_COLUMNS = [
-    ("hold_id", "bigint", "Surrogate key of the hold."),
+CHANGES_COLUMNS = [
+    ("load_id", "text", "The load (a loaded file) the row describes."),
     ("district_id", "text", "District."),
-    ("export_date", "date", "The night whose load is held."),
-    ("file_name", "text", "The held file."),
-    ("load_id", "text", "The held load."),
-    ("baseline_load_id", "text", "The previous good load it was compared with."),
-    ("measure", "text", "What was counted: active students, roster rows, open roster rows, contact links."),
-    ("baseline_count", "bigint", "How many the baseline had."),
-    ("lost_count", "bigint", "How many the night would deactivate or remove."),
-    ("threshold", "numeric", "The share over which the night is held."),
-    ("status", "text", "held, or approved (released by `sis-sync approve`)."),
-    ("message", "text", "The counts in words, and how to release the hold."),
-    ("recorded_at", "timestamp with time zone", "When the hold was recorded."),
-    ("approved_at", "timestamp with time zone", "When the hold was released."),
+    ("export_date", "date", "Export date (night) of the load."),
+    ("file_name", "text", "The loaded file."),
+    ("change", "text", "added, changed, retired (records, against the night before), filled (records with the"
+                       " column set), emptied (fewer records with the column set than before) or dropped (records"
+                       " of the night's earlier delivery this one no longer has)."),
+    ("column_name", "text", "The column, for changed (per column), filled and emptied; null for whole records."),
+    ("records", "bigint", "How many records."),
+    ("out_of", "bigint", "Of how many: the records (or, for emptied, the records with the column set) of the"
+                         " delivery compared with."),
+    ("example_keys", "text[]", "Keys (ids only) of up to five of them."),
+    ("recorded_at", "timestamp with time zone", "When the row was written (with the load's ledger row)."),
+]
+
+SETTINGS_COLUMNS = [
+    ("district_id", "text", "District."),
+    ("thresholds", "jsonb", "The district's `thresholds` from districts.yml (keys of the seed safety_thresholds)."),
+    ("recorded_at", "timestamp with time zone", "When they last changed."),
+]
+
+APPROVALS_COLUMNS = [
+    ("approval_id", "bigint", "Surrogate key of the approval."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "The night released: its file's held nights up to it are released."),
+    ("file_name", "text", "The file released."),
+    ("approved_at", "timestamp with time zone", "When `sis-sync approve` released it."),
+    ("approved_by", "text", "The database role that released it."),
 ]
 
 
@@ -108,11 +122,15 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         "description": "One row per delivered file per night: what ingestion did with it.",
         "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in LEDGER_COLUMNS],
     })
-    tables.append({
-        "name": "sync_holds",
-        "description": "Loads held by a safety threshold (ingestion/safety.py), and whether they were released.",
-        "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in HOLDS_COLUMNS],
-    })
+    for name, description, columns in (
+        ("load_changes", "What each load changed, per kind and column (ingestion/changes.py): what the safety"
+                         " thresholds and previews read.", CHANGES_COLUMNS),
+        ("district_settings", "Each district's safety thresholds from districts.yml (ingestion/safety.py).",
+         SETTINGS_COLUMNS),
+        ("sync_approvals", "Held files released by `sis-sync approve` (ingestion/safety.py).", APPROVALS_COLUMNS),
+    ):
+        tables.append({"name": name, "description": description,
+                       "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]})
     doc = {
         "version": 2,
         "sources": [{

@@ -121,6 +121,7 @@ class FileStats:
     school_ids: frozenset[str] = frozenset()  # the distinct school_id values, for files with that column
     csv_files: tuple[tuple[Path, int], ...] = ()  # with a CsvOutput: the files written and the rows in each
     changes: tuple[int, int, int] | None = None  # with a CsvOutput: records (added, changed, retired)
+    filled: tuple[tuple[str, int], ...] = ()  # per spec column, the records whose value is set (bool: true)
 
     @property
     def landed_rows(self) -> int:
@@ -239,6 +240,7 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
     first_school: tuple[int, str] | None = None  # (line, value) of the first record
     formulas = _Formulas(layout)
     counter = _QuoteCounter()
+    filled = [0] * len(spec.columns)
     schema = None if writer is None else _spill_schema(spec)
     for raw, lines in _batches(layout, opener, block_size, counter):
         too_long = _long_field(raw, layout)
@@ -256,6 +258,7 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             row, column, text = problem
             raise ValidationError(name, text, int(lines[row].as_py()), column)
         formulas.scan(columns, lines)
+        _count_filled(columns, filled)
         hidden = _invisible_in_ids(spec, columns)
         if hidden is not None:
             row, column, char = hidden
@@ -299,7 +302,17 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             f" from {schools.source})",
             line, "school_id")
     return FileStats(name, rows, year_min, year_max, layout.extras, formulas.count, tuple(formulas.cells),
-                     frozenset(school_ids))
+                     frozenset(school_ids), filled=tuple(zip(spec.column_names, filled, strict=True)))
+
+
+def _count_filled(columns: list[pa.Array], filled: list[int]) -> None:
+    """Add each column's set values (not empty; for a boolean, true) to ``filled``: what a night that blanks
+    a column, or clears a flag, is measured by."""
+    for i, column in enumerate(columns):
+        if pa.types.is_boolean(column.type):
+            filled[i] += pc.sum(pc.cast(column, pa.int64())).as_py() or 0
+        else:
+            filled[i] += len(column) - column.null_count
 
 
 def typed_batches(

@@ -1,6 +1,6 @@
 {#- The season logic: the one place that decides, per district, per night and per model group, whether the
     night's sync may change that group's marts (refresh, paused, awaiting_rollover, or held by a safety
-    threshold). Driven by the seeds `seasons` (the calendar) and
+    threshold: int_night_checks). Driven by the seeds `seasons` (the calendar) and
     `season_refresh_rules` (what refreshes in which season); documented in macros/_macros.yml. -#}
 
 {% macro season_decisions(nights) -%}
@@ -66,17 +66,35 @@
             and ledger.export_date <= nights.night_date
     ) as exported on true
     left join lateral (
+        -- a file's failing night holds its group on that night and every night after, until approved; a
+        -- failing corrected re-delivery of a night leaves that night showing the delivery it replaced
+        -- (int_loads_effective), and holds the nights after it
         select
             count(*) as hold_count,
-            string_agg(holds.file_name || ' ' || holds.message, '; ' order by holds.file_name) as hold_message
-        from {{ ref('stg_sis__sync_holds') }} as holds
-        inner join {{ ref('export_file_groups') }} as export_file_groups
-            on holds.file_name = export_file_groups.file_name
-        where
-            holds.is_held
-            and holds.district_id = nights.district_id
-            and holds.export_date = nights.night_date
-            and export_file_groups.model_group = model_groups.model_group
+            string_agg(checks.file_name || ' ' || checks.message, '; ' order by checks.file_name) as hold_message
+        from (
+            select distinct on (night_checks.file_name)
+                night_checks.file_name,
+                night_checks.message
+            from {{ ref('int_night_checks') }} as night_checks
+            inner join {{ ref('export_file_groups') }} as export_file_groups
+                on night_checks.file_name = export_file_groups.file_name
+            where
+                night_checks.is_failing
+                and not night_checks.is_released
+                and night_checks.district_id = nights.district_id
+                and (
+                    night_checks.night_date < nights.night_date
+                    or night_checks.night_date = nights.night_date and not night_checks.replaces_a_delivery
+                )
+                and export_file_groups.model_group = model_groups.model_group
+            order by
+                night_checks.file_name asc,
+                night_checks.night_date asc,
+                night_checks.kind = 'changed' asc,
+                night_checks.kind = 'emptied' asc,
+                night_checks.affected_share desc
+        ) as checks
     ) as held on true
     left join lateral (
         select seasons.district_id

@@ -19,6 +19,22 @@ sync_nights as (
 
 ),
 
+held_corrections as (
+
+    -- a corrected re-delivery held by a safety threshold (its night shows the delivery it replaced)
+    select distinct on (night_checks.load_id)
+        night_checks.load_id,
+        night_checks.file_name || ' ' || night_checks.message as message
+    from {{ ref('int_night_checks') }} as night_checks
+    where night_checks.replaces_a_delivery and night_checks.is_failing and not night_checks.is_released
+    order by
+        night_checks.load_id asc,
+        night_checks.kind = 'changed' asc,
+        night_checks.kind = 'emptied' asc,
+        night_checks.affected_share desc
+
+),
+
 deliveries as (
 
     -- the newest delivery of each file on each night (a corrected file may follow a rejected one)
@@ -41,11 +57,13 @@ final as (
         export_file_groups.model_group,
         case
             when deliveries.status = 'rejected' then 'rejected'
+            when held_corrections.load_id is not null then 'held'
             when sync_nights.decision in ('paused', 'awaiting_rollover', 'held') then sync_nights.decision
             else deliveries.status
         end as sync_status,
         case
             when deliveries.status = 'rejected' then deliveries.message
+            when held_corrections.load_id is not null then held_corrections.message
             when sync_nights.decision = 'held' then sync_nights.hold_message
             when sync_nights.decision = 'paused'
                 then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
@@ -68,6 +86,8 @@ final as (
     from deliveries
     left join export_file_groups
         on deliveries.file_name = export_file_groups.file_name
+    left join held_corrections
+        on deliveries.load_id = held_corrections.load_id
     left join sync_nights
         on
             deliveries.district_id = sync_nights.district_id

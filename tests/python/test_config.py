@@ -21,8 +21,10 @@ def districts_file(tmp_path, thresholds: str):
     ("{rollover_share: 1.5}", r"thresholds\.rollover_share must be a share between 0 and 1"),
     ("{share: '10%'}", r"thresholds\.share must be a share between 0 and 1 .*got '10%'"),
     ("{share: true}", r"thresholds\.share must be a share"),
-    ("{rollover_days: 2.5}", r"thresholds\.rollover_days must be a whole number of days"),
-    ("{shares: 0.1}", r"thresholds: unknown key\(s\) shares; expected share, rollover_share, rollover_days"),
+    ("{change_share: 75}", r"thresholds\.change_share must be a share between 0 and 1"),
+    ("{cumulative_nights: -7}", r"thresholds\.cumulative_nights must be a whole number"),
+    ("{rollover_days: 2.5}", r"thresholds\.rollover_days must be a whole number"),
+    ("{shares: 0.1}", r"thresholds: unknown key\(s\) shares; expected share, change_share, "),
     ("0.1", r"thresholds must be a mapping"),
 ])
 def test_a_threshold_outside_its_range_is_refused(tmp_path, thresholds, message):

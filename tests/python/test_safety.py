@@ -77,7 +77,7 @@ def test_a_truncated_students_file_is_held_until_approved(night):
 
     status, reason = night.history(second, "students.csv")
     assert status == "held"
-    assert "active students" in reason and "sis-sync approve" in reason
+    assert "records removed" in reason and "sis-sync approve" in reason
     assert night.history(second, "contacts.csv")[0] in ("loaded", "unchanged"), "other groups still sync"
     assert {m: night.digest(m) for m in yesterday} == yesterday, "the marts keep yesterday's students"
 
@@ -89,8 +89,8 @@ def test_a_truncated_students_file_is_held_until_approved(night):
     students_row = next(row for row in (line.split() for line in asked.output.splitlines())
                         if row[:2] == ["students.csv", "held"])
     assert students_row[-1] == f"{retired:,}", asked.output  # the preview, before the question
-    assert night.scalar("select count(*) from raw_sis.sync_holds where district_id = %s and status = 'held'",
-                        (DISTRICT,)) == 1, "answering no releases nothing"
+    assert night.scalar("select count(*) from raw_sis.sync_approvals where district_id = %s",
+                        (DISTRICT,)) == 0, "answering no releases nothing"
     released = CliRunner().invoke(main, [*approve, "--yes"])
     assert released.exit_code == 0 and "released" in released.output, released.output
     assert CliRunner().invoke(main, [*approve, "--yes"]).exit_code == 1, "nothing left to approve"
@@ -112,7 +112,7 @@ def test_a_contacts_file_cut_in_half_is_held(night):
     total, kept = keep_rows(folder / "contacts.csv", lambda i, _row: i % 2 == 0)
     assert run_nightly(None, night.drop, second, ()) == 1
     status, reason = night.history(second, "contacts.csv")
-    assert status == "held" and "contact links" in reason
+    assert status == "held" and "records removed" in reason
     assert str(total - kept) in reason, "the reason gives the counts"
     assert night.digest("dim_contacts") == contacts
     assert night.digest("fct_student_contacts") == links
@@ -189,3 +189,147 @@ def test_preview_names_the_columns_a_night_changed_and_shows_values_only_when_as
     assert with_values.exit_code == 0, with_values.output
     assert any(f"{phone!r} -> None" in with_values.output for phone in blanked), with_values.output
     assert CliRunner().invoke(main, ["preview", "--district", DISTRICT, "--date", "2026-03-18"]).exit_code == 1
+
+
+def rewrite(path: Path, change) -> int:
+    """Rewrite a CSV with change(row) applied to every data row (a dict, changed in place); drop the manifest.
+    Returns the number of data rows."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        change(row)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    (path.parent / "manifest.csv").unlink(missing_ok=True)
+    return len(rows)
+
+
+def holds(night: Night, export_date: dt.date) -> dict[str, set[str]]:
+    """file_name -> the measures that hold it, from marts.sync_holds."""
+    with night.conn.cursor() as cur:
+        cur.execute("select file_name, measure from marts.sync_holds where district_id = %s and export_date = %s"
+                    " and is_held", (DISTRICT, export_date))
+        out: dict[str, set[str]] = {}
+        for file_name, measure in cur.fetchall():
+            out.setdefault(file_name, set()).add(measure)
+        return out
+
+
+def test_every_kind_of_destructive_night_is_held_by_its_own_measure_and_released_by_approve(night):
+    """One night that wipes contacts' phones and emails and clears their do-not-contact flags, moves every
+    student to one school under another district's names and birth dates, and cuts the staff, sections and
+    attendance files to one row: each file is held, by the measure that names what happened."""
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    marts = ("dim_contacts", "dim_students", "dim_staff", "fct_roster", "fct_attendance")
+    yesterday = {m: night.digest(m) for m in marts}
+
+    folder = night.export(second)
+
+    def wipe_contact(row):
+        row.update(mobile_phone="", home_phone="", work_phone="", email="", do_not_contact="N")
+
+    rewrite(folder / "contacts.csv", wipe_contact)
+    school = night.scalar("select school_id from marts.dim_students where district_id = %s"
+                          " group by school_id order by count(*), school_id limit 1", (DISTRICT,))
+    names = iter(range(10**6))
+
+    def another_districts_student(row):
+        n = next(names)
+        row.update(school_id=school, first_name=f"Other{n}", last_name=f"Person{n}",
+                   birth_date=f"20{10 + n % 8:02d}-0{1 + n % 9}-1{n % 10}")
+
+    rewrite(folder / "students.csv", another_districts_student)
+    for name in ("staff.csv", "sections.csv", "attendance.csv"):
+        keep_rows(folder / name, lambda i, _row: i == 0)
+    assert run_nightly(None, night.drop, second, ()) == 1
+
+    held = holds(night, second)
+    assert {"phones emptied", "emails emptied", "do-not-contact flags cleared"} <= held["contacts.csv"], held
+    assert {"school changed", "name or birth date changed"} <= held["students.csv"], held
+    for name in ("staff.csv", "sections.csv", "attendance.csv"):
+        assert "records removed" in held[name], held
+    for name in ("contacts.csv", "students.csv", "staff.csv", "sections.csv", "attendance.csv"):
+        assert night.history(second, name)[0] == "held", name
+    assert {m: night.digest(m) for m in marts} == yesterday, "every group keeps yesterday's marts"
+
+    released = CliRunner().invoke(main, ["approve", "--district", DISTRICT, "--date", second.isoformat(), "--yes"])
+    assert released.exit_code == 0, released.output
+    assert run_build(second) == 0
+    assert holds(night, second) == {}
+    assert night.history(second, "contacts.csv")[0] == "loaded"
+    assert {m: night.digest(m) for m in marts}["dim_contacts"] != yesterday["dim_contacts"], "the night applies"
+
+
+def test_a_night_that_blanks_most_phone_numbers_is_held_and_preview_names_the_phone_columns(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    folder = night.export(second)
+    seen = iter(range(10**6))
+
+    def blank_most(row):
+        if next(seen) % 5:
+            row.update(mobile_phone="", home_phone="")
+
+    rewrite(folder / "contacts.csv", blank_most)
+    assert run_nightly(None, night.drop, second, ()) == 1
+    assert "phones emptied" in holds(night, second)["contacts.csv"]
+    shown = CliRunner().invoke(main, ["preview", "--district", DISTRICT, "--date", second.isoformat()])
+    assert shown.exit_code == 0, shown.output
+    assert "contacts.csv     held" in shown.output, shown.output
+    for column in ("mobile_phone", "home_phone"):
+        assert f"{column} (emptied):" in shown.output and f"{column}:" in shown.output, shown.output
+
+
+def test_a_corrected_delivery_of_a_night_with_half_its_students_is_held(night):
+    first = dt.date(2026, 3, 16)
+    folder = night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    total, kept = keep_rows(folder / "students.csv", lambda i, _row: i % 2 == 0)
+    assert run_nightly(None, night.drop, first, ()) == 1
+    status, reason = night.history(first, "students.csv")
+    assert status == "held" and "records removed" in reason, reason
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s", (DISTRICT,)) == total, \
+        "the marts keep the delivery they showed"
+    released = CliRunner().invoke(main, ["approve", "--district", DISTRICT, "--date", first.isoformat(), "--yes"])
+    assert released.exit_code == 0, released.output
+    assert run_build(first) == 0
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s", (DISTRICT,)) == kept
+
+
+def test_small_removals_that_add_up_over_a_week_are_held_by_the_cumulative_rule(night):
+    """Seven nights each remove 3% of the students: no night alone is over 10%, the week is over 15%."""
+    first = dt.date(2026, 3, 16)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    students = night.scalar("select count(*) from marts.dim_students where district_id = %s", (DISTRICT,))
+    removed: set[str] = set()
+    ordered: list[str] = []
+    for day in range(1, 8):
+        export_date = first + dt.timedelta(days=day)
+        folder = night.export(export_date)
+        with (folder / "students.csv").open(newline="", encoding="utf-8") as f:
+            ids = [row["student_id"] for row in csv.DictReader(f)]
+        ordered += [i for i in ids if i not in ordered]
+        removed |= set([i for i in ordered if i not in removed][:round(students * 0.03)])
+        keep_rows(folder / "students.csv", lambda _i, row, gone=frozenset(removed): row["student_id"] not in gone)
+        result = CliRunner().invoke(main, ["ingest", "--drop", str(night.drop), "--date", export_date.isoformat()])
+        assert result.exit_code == 0, result.output
+    last = first + dt.timedelta(days=7)
+    assert run_build(last) == 0
+    with night.conn.cursor() as cur:
+        cur.execute("select night_date, affected_share, is_over_threshold, is_over_cumulative_threshold"
+                    " from intermediate.int_night_checks where district_id = %s and file_name = 'students.csv'"
+                    " and measure = 'records removed' order by night_date", (DISTRICT,))
+        checks = cur.fetchall()
+    assert len(checks) == 7 and all(share < 0.10 for _night, share, _over, _cumulative in checks), checks
+    assert not any(over for _night, _share, over, _cumulative in checks)
+    assert [cumulative for *_rest, cumulative in checks][:4] == [False] * 4, checks
+    assert checks[-1][3], "the week's removals add up over the cumulative threshold"
+    assert night.history(last, "students.csv")[0] == "held"
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s", (DISTRICT,)) == students

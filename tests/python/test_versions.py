@@ -195,7 +195,7 @@ def test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore(fresh_db, db_c
     # an empty warehouse rebuilt from the archive alone
     with another_warehouse(pg_server, fresh_db) as other:
         restored = restore(other, default_archive_dir(fresh_db), say=lambda _message: None)
-        assert [(r.district_id, r.nights, r.held) for r in restored] == [("sample", 10, 0)]
+        assert [(r.district_id, r.nights) for r in restored] == [("sample", 10)]
         assert archive.archived_nights(default_archive_dir(fresh_db), "sample") == NIGHTS
         assert run_build(NIGHTS[-1], full_refresh=True) == 0
         assert digests(other) == nightly
@@ -268,7 +268,7 @@ def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_serve
             _old_raw_layer(conn, drop)
             before = rows(conn, "select count(*) from raw_sis.attendance")[0][0]
         converted = upgrade(old, say=lambda _message: None)
-        assert [(r.district_id, r.nights, r.held) for r in converted] == [("sample", 2, 0)]
+        assert [(r.district_id, r.nights) for r in converted] == [("sample", 2)]
         with closing(psycopg2.connect(old.dsn)) as conn:
             assert rows(conn, f"select count(*) from {OLD_SCHEMA}.attendance")[0][0] == before  # kept
             assert rows(conn, "select count(*) from raw_sis.attendance")[0][0] < before  # versions
