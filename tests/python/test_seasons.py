@@ -70,6 +70,15 @@ class Warehouse:
             params += (school_year,)
         return self.scalar(sql, params)
 
+    def teachers(self, district_id: str, on: dt.date | None = None) -> set[tuple[str, str]]:
+        """(student_id, teacher_id) of the active associations: now, or on a night from the history mart."""
+        if on is None:
+            return set(self.rows("select student_id, teacher_id from marts.fct_student_teachers"
+                                 " where district_id = %s and is_active", (district_id,)))
+        return set(self.rows("select student_id, teacher_id from marts.fct_student_teachers_history"
+                             " where district_id = %s and is_active and valid_from <= %s"
+                             " and (valid_to is null or valid_to > %s)", (district_id, on, on)))
+
     def assert_full_refresh_matches(self, night: dt.date) -> None:
         before = {d: self.digests(d, ALL_MARTS) for d in DISTRICTS}
         assert run_build(night, full_refresh=True) == 0
@@ -90,6 +99,7 @@ def test_a_summer_and_a_rollover(wh):
     spring = wh.digests("sample")
     spring_associations = wh.active_associations("sample", 2026)
     assert spring_associations > 0, "associations active on the last day of school"
+    spring_teachers = wh.teachers("sample")
 
     # --- sample's first pause night: the frozen marts do not change -----------------------------------------
     wh.night(D(2026, 6, 6))
@@ -154,6 +164,15 @@ def test_a_summer_and_a_rollover(wh):
     assert wh.scalar("select count(*) from marts.fct_roster where district_id = 'sample' "
                      "and school_year = 2026 and is_active") == 0
     assert wh.active_associations("sample", 2027) > 0, "new associations, before the first day of school"
+    # history as of a night: the spring teachers through the summer, the new year's from the rollover
+    assert wh.teachers("sample", on=D(2026, 7, 10)) == spring_teachers
+    assert wh.teachers("sample", on=rollover) == wh.teachers("sample") != spring_teachers
+    student = min(spring_teachers)[0]
+    assert {t for (t,) in wh.rows(  # the query of the mart's documentation
+        "select teacher_id from marts.fct_student_teachers_history where district_id = 'sample'"
+        " and student_id = %s and is_active and valid_from <= date '2026-07-10'"
+        " and (valid_to is null or valid_to > date '2026-07-10')", (student,))} == \
+        {t for s, t in spring_teachers if s == student}
     assert wh.scalar("select count(*) from marts.fct_roster where district_id = 'sample' "
                      "and school_year = 2027") == new_year.roster_rows
     # display year: no new-year attendance yet, so the student card shows last year's
