@@ -26,7 +26,7 @@ final as (
         load_changes.records,
         load_changes.out_of,
         load_changes.records::numeric / nullif(load_changes.out_of, 0) as share_of_records,
-        array_to_string(load_changes.example_keys, ', ') as example_keys,
+        load_changes.example_keys,
         load_changes.load_id
     from load_changes
     inner join effective_loads

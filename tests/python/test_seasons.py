@@ -21,7 +21,7 @@ STUDENTS = 250
 DISTRICTS = ("sample", "north")
 ALL_MARTS = ("dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers",
              "dim_staff", "dim_contacts", "fct_student_contacts", "fct_attendance", "fct_discipline",
-             "student_overview", "sync_history")
+             "student_overview", "sync_history", "sync_holds", "sync_changes")
 FROZEN_MARTS = ("dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers",
                 "dim_staff", "fct_attendance", "fct_discipline")
 
