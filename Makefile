@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATE ?= 2026-03-16
 DROP ?= sample_drop
 
-.PHONY: install run test lint pytest docs clean
+.PHONY: install run test test-fast lint pytest docs stop clean
 
 install: $(VENV)/.installed
 
@@ -28,8 +28,16 @@ pytest: install
 
 test: lint pytest
 
+# a quick subset (under 3 minutes): the linters and every test that does not build the marts with dbt
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow"
+
 docs: install
 	$(BIN)/sis-sync spec --write
 
-clean:
+stop:
+	@if [ -x $(BIN)/sis-sync ]; then $(BIN)/sis-sync stop; fi
+
+# stops the embedded Postgres first: its data folder is under .sis-sync
+clean: stop
 	rm -rf $(VENV) target logs .sis-sync $(DROP)

@@ -28,10 +28,15 @@ def _common(f):
     return f
 
 
-@click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sis-sync", prog_name="sis-sync")
+@click.option("-v", "--verbose", is_flag=True, help="Log more (and show tracebacks).")
 def main(verbose: bool) -> None:
-    """Nightly SIS export sync: ingest district exports and build year-scoped marts in Postgres."""
+    """Nightly SIS export sync: ingest district exports and build year-scoped marts in Postgres.
+
+    Exit codes: 0 all ok; 1 a district's night needs a person (held, rejected, missing or incomplete);
+    2 a usage or configuration error; 3 a district or the build failed; 4 the warehouse is unreachable or
+    misconfigured; 75 another run holds the warehouse (try again later)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -155,6 +160,23 @@ def upgrade(config_path: Path, drop_root: Path | None) -> None:
     from ingestion.nightly import run_upgrade
 
     sys.exit(run_upgrade())
+
+
+@main.command()
+def env() -> None:
+    """Print the warehouse's PG* settings as shell exports, for a hand-run dbt, psql or BI tool:
+    eval "$(sis-sync env)". Starts the embedded Postgres when none is configured. Never prints a password."""
+    from ingestion.nightly import run_env
+
+    sys.exit(run_env())
+
+
+@main.command()
+def stop() -> None:
+    """Stop this project's embedded Postgres (a configured server is never touched)."""
+    from ingestion.nightly import run_stop
+
+    sys.exit(run_stop())
 
 
 @main.command()

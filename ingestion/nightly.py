@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import logging
 import os
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import psycopg2
 
 from ingestion import PROJECT_ROOT, db
 from ingestion.config import ConfigError, District, drop_root_for, load_districts
@@ -37,10 +41,11 @@ class DistrictNight:
     changed: int = 0
     retired: int = 0
     problems: list[str] = field(default_factory=list)
+    failed: bool = False  # the delivery or the ingest failed (not a problem of the data)
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.rejected and not self.held
+        return not self.problems and not self.rejected and not self.held and not self.failed
 
 
 @dataclass
@@ -87,12 +92,14 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
             root = _fetch(district, config_path, drop_root, run_date)
         except Exception as exc:  # one district's failure never stops the others
             night.problems.append(f"delivery failed: {exc}")
+            night.failed = True
             _step(f"{district.id}: delivery failed: {exc}")
             continue
         try:
             result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
         except Exception as exc:
             night.problems.append(f"ingest failed: {exc}")
+            night.failed = True
             _step(f"{district.id}: ingest failed: {exc}")
             continue
         if result.incomplete:
@@ -266,109 +273,117 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                 click.echo(f"    {table:<24}{tables[table]:>10}")
 
 
+# Exit codes (a contract with schedulers: see `sis-sync -h` and the README)
+EXIT_OK = 0
+EXIT_ATTENTION = 1  # a district's night needs a person: held, rejected, missing or incomplete
+EXIT_USAGE = 2  # a usage or configuration error (click's own usage errors are 2 as well)
+EXIT_FAILED = 3  # a district's delivery or ingest failed, or the build failed
+EXIT_WAREHOUSE = 4  # the warehouse is unreachable or misconfigured
 EXIT_BUSY = 75  # another run holds the warehouse (EX_TEMPFAIL: try again later)
 
 
-def _busy(exc: db.WarehouseBusy) -> int:
-    click.echo(f"error: {exc}", err=True)
-    return EXIT_BUSY
+def exit_codes(run):
+    """A command handler whose failures become one clear line and an exit code a scheduler can act on
+    (the traceback too with --verbose)."""
+
+    @functools.wraps(run)
+    def handled(*args, **kwargs) -> int:
+        try:
+            return run(*args, **kwargs)
+        except db.WarehouseBusy as exc:
+            return _fail(exc, EXIT_BUSY)
+        except (ConfigError, ValueError) as exc:
+            return _fail(exc, EXIT_USAGE)
+        except (psycopg2.OperationalError, db.EmbeddedPortTaken) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return _fail(f"the warehouse is unreachable or misconfigured: {first}", EXIT_WAREHOUSE, exc)
+
+    return handled
 
 
+def _fail(message, code: int, exc: BaseException | None = None) -> int:
+    click.echo(f"error: {message}", err=True)
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        click.echo("".join(traceback.format_exception(exc or message)), err=True)
+    return code
+
+
+def night_code(nights: list[DistrictNight], build: BuildOutcome | None = None) -> int:
+    """The exit code of a run's district nights (and build): failed over needing a person over ok."""
+    if any(n.failed for n in nights) or (build is not None and not build.ok):
+        return EXIT_FAILED
+    return EXIT_OK if all(n.ok for n in nights) else EXIT_ATTENTION
+
+
+@exit_codes
 def run_ingest(config_path, drop_root, run_date: dt.date, only) -> int:
-    try:
-        settings = db.resolve()
-        with db.one_run_at_a_time(settings, "ingest"):
-            nights = ingest_districts(settings, config_path, drop_root, run_date, only)
-    except db.WarehouseBusy as exc:
-        return _busy(exc)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    settings = db.resolve()
+    with db.one_run_at_a_time(settings, "ingest"):
+        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
     print_summary(nights, None, {})
-    return 0 if all(n.ok for n in nights) else 1
+    return night_code(nights)
 
 
+@exit_codes
 def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
+    from ingestion import safety
     from ingestion.replay import restore
 
     settings = db.resolve()
-    try:
-        with db.one_run_at_a_time(settings, "restore"):
-            prepare_warehouse(settings)
-            if config_path and Path(config_path).is_file():
-                from ingestion import safety
-
-                with db.connect(settings) as conn:
-                    safety.record_districts(conn, load_districts(config_path, None))
-            done = restore(settings, archive_root, only, say=_step)
-    except db.WarehouseBusy as exc:
-        return _busy(exc)
-    except (ConfigError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    with db.one_run_at_a_time(settings, "restore"):
+        prepare_warehouse(settings)
+        if config_path and Path(config_path).is_file():
+            with db.connect(settings) as conn:
+                safety.record_districts(conn, load_districts(config_path, None))
+        done = restore(settings, archive_root, only, say=_step)
     for replayed in done:
         click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries restored")
     click.echo("next: sis-sync build --full-refresh (nights held before are held again: approve them again)")
-    return 0
+    return EXIT_OK
 
 
+@exit_codes
 def run_upgrade() -> int:
     from ingestion.replay import upgrade
 
     settings = db.resolve()
-    try:
-        with db.one_run_at_a_time(settings, "upgrade"):
-            done = upgrade(settings, say=_step)
-    except db.WarehouseBusy as exc:
-        return _busy(exc)
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    with db.one_run_at_a_time(settings, "upgrade"):
+        done = upgrade(settings, say=_step)
     for replayed in done:
         click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries converted")
     click.echo("the old raw layer is kept as schema raw_sis_snapshots; next: sis-sync build --full-refresh"
                " (and `sis-sync roles` again if the loader role is in use: raw_sis is a new schema)")
-    return 0
+    return EXIT_OK
 
 
+@exit_codes
 def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
     settings = db.resolve()
-    try:
-        with db.one_run_at_a_time(settings, "build"):
-            prepare_warehouse(settings)
-            build = dbt_build(run_date, full_refresh=full_refresh)
-    except db.WarehouseBusy as exc:
-        return _busy(exc)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    with db.one_run_at_a_time(settings, "build"):
+        prepare_warehouse(settings)
+        build = dbt_build(run_date, full_refresh=full_refresh)
     print_summary([], build, mart_counts(settings))
-    return 0 if build.ok else 1
+    return night_code([], build)
 
 
+@exit_codes
 def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
-    try:
-        settings = db.resolve()
-        _step(f"warehouse: {settings.describe()}")
-        with db.one_run_at_a_time(settings, "nightly"):
-            nights = ingest_districts(settings, config_path, drop_root, run_date, only)
-            build = dbt_build(run_date)
-            read_holds(settings, nights, run_date)
-    except db.WarehouseBusy as exc:
-        return _busy(exc)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+    settings = db.resolve()
+    _step(f"warehouse: {settings.describe()}")
+    with db.one_run_at_a_time(settings, "nightly"):
+        nights = ingest_districts(settings, config_path, drop_root, run_date, only)
+        build = dbt_build(run_date)
+        read_holds(settings, nights, run_date)
     counts = mart_counts(settings)
     print_summary(nights, build, counts)
-    ok = build.ok and all(n.ok for n in nights)
     click.echo("")
     click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
     click.echo(f"Look at them with: psql '{settings.shown_dsn}' -c 'select * from marts.student_overview limit 5'")
     click.echo("Sync history: sis-sync status")
-    return 0 if ok else 1
+    return night_code(nights, build)
 
 
+@exit_codes
 def run_status(limit: int) -> int:
     settings = db.resolve()
     with db.connect(settings) as conn, conn.cursor() as cur:
@@ -400,6 +415,7 @@ def run_status(limit: int) -> int:
     return 0
 
 
+@exit_codes
 def run_preview(district_id: str, night: dt.date, examples: int = 5, show_values: bool = False) -> int:
     from ingestion.preview import preview_night, render
 
@@ -411,6 +427,7 @@ def run_preview(district_id: str, night: dt.date, examples: int = 5, show_values
     return 0 if files else 1
 
 
+@exit_codes
 def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: int = 5) -> int:
     from ingestion import safety
     from ingestion.preview import preview_night, render
@@ -435,6 +452,26 @@ def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: i
     return 0
 
 
+@exit_codes
+def run_env() -> int:
+    settings = db.resolve()
+    click.echo(f"# {settings.describe()}; PGPASSWORD is never printed (set it yourself, or use ~/.pgpass)")
+    for line in settings.exports():
+        click.echo(line)
+    return 0
+
+
+def run_stop() -> int:
+    if db.settings_from_env() is not None:
+        click.echo("PG* variables name a server of your own: sis-sync never stops it", err=True)
+    if db.stop_embedded():
+        click.echo(f"stopped the embedded Postgres in {db.EMBEDDED_DIR}")
+    else:
+        click.echo("the embedded Postgres is not running")
+    return 0
+
+
+@exit_codes
 def run_roles(mappings: tuple[str, ...]) -> int:
     from ingestion import access
 

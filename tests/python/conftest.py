@@ -7,6 +7,7 @@ and a developer's warehouse never meet.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import uuid
@@ -95,3 +96,18 @@ def _dbt_paths(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+# Tests that run dbt (a build takes 10-20 s) are `slow`; `make test-fast` leaves them out.
+_BUILDS_THE_MARTS = ("run_nightly(", "dbt_build(", "run_build(", '"nightly"', '"build"', "run_bench(",
+                     "dbtRunner(")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            source = inspect.getsource(item.function)
+        except (OSError, TypeError):
+            continue
+        if any(marker in source for marker in _BUILDS_THE_MARTS):
+            item.add_marker(pytest.mark.slow)

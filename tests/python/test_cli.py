@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,27 @@ def test_sample_nightly_status(fresh_db, tmp_path):
     assert sis_sync("spec", env=env).returncode == 0
     bad = sis_sync("nightly", "--drop", str(tmp_path / "nowhere"), env=env)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_version_help_and_exit_codes_a_scheduler_can_act_on(fresh_db, tmp_path):
+    env = dict(os.environ)
+    version = sis_sync("--version", env=env)
+    assert version.returncode == 0 and version.stdout.startswith("sis-sync, version "), version.stdout
+    short = sis_sync("-h", env=env)
+    assert short.returncode == 0 and "Exit codes" in short.stdout and "75" in short.stdout
+
+    shown = sis_sync("env", env={**env, "PGPASSWORD": "s3cret-value"})
+    assert shown.returncode == 0, shown.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in shown.stdout.splitlines()
+                   if line.startswith("export "))
+    assert exports["PGDATABASE"] == fresh_db.database and exports["PGPORT"] == str(fresh_db.port)
+    assert "s3cret-value" not in shown.stdout + shown.stderr, "never a password"
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = sis_sync("status", env={**env, "PGPORT": str(closed)})
+    assert down.returncode == 4, down.stdout + down.stderr
+    assert down.stderr.startswith("error: the warehouse is unreachable or misconfigured") and \
+        "Traceback" not in down.stderr, down.stderr
+    assert sis_sync("-v", "status", env={**env, "PGPORT": str(closed)}).stderr.count("Traceback") == 1
