@@ -69,10 +69,9 @@ def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tu
 
 
 @main.command()
-@_common
 @click.option("--date", "run_date", type=DATE, default=None, help="Run date (default: today).")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from the raw history.")
-def build(config_path: Path, drop_root: Path | None, run_date, full_refresh: bool) -> None:
+def build(run_date, full_refresh: bool) -> None:
     """Run `dbt build` for the run date (the dbt half of the nightly job)."""
     from ingestion.nightly import run_build
 
@@ -91,9 +90,8 @@ def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tupl
 
 
 @main.command()
-@_common
 @click.option("--limit", default=20, show_default=True, help="Nights to show per district.")
-def status(config_path: Path, drop_root: Path | None, limit: int) -> None:
+def status(limit: int) -> None:
     """Show the recent sync history per district."""
     from ingestion.nightly import run_status
 
@@ -101,11 +99,10 @@ def status(config_path: Path, drop_root: Path | None, limit: int) -> None:
 
 
 @main.command()
-@_common
 @click.option("--district", "district_id", required=True, help="District id.")
 @click.option("--date", "export_date", required=True, type=DATE, help="The held night (YYYY-MM-DD).")
 @click.option("--yes", is_flag=True, help="Release without asking (for schedulers).")
-def approve(config_path: Path, drop_root: Path | None, district_id: str, export_date, yes: bool) -> None:
+def approve(district_id: str, export_date, yes: bool) -> None:
     """Show what a night held by a safety threshold would change, and release it; the next build applies it."""
     from ingestion.nightly import run_approve
 
@@ -128,10 +125,9 @@ def preview(district_id: str, export_date, examples: int, show_values: bool) -> 
 
 
 @main.command()
-@_common
 @click.option("--map", "mappings", multiple=True, metavar="ROLE=DISTRICT",
               help="Restrict a role to a district's rows in the marts (repeatable).")
-def roles(config_path: Path, drop_root: Path | None, mappings: tuple[str, ...]) -> None:
+def roles(mappings: tuple[str, ...]) -> None:
     """Create the read-only BI role and the loader role; optionally restrict roles to districts."""
     from ingestion.nightly import run_roles
 
@@ -139,12 +135,13 @@ def roles(config_path: Path, drop_root: Path | None, mappings: tuple[str, ...]) 
 
 
 @main.command()
-@_common
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=PROJECT_ROOT / "districts.yml",
+              show_default="districts.yml", help="The districts file (their safety settings).")
 @click.option("--archive", "archive_root", required=True,
               type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="The archive of delivered files (.sis-sync/archive/<warehouse>, or SIS_SYNC_ARCHIVE).")
 @click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all archived).")
-def restore(config_path: Path, drop_root: Path | None, archive_root: Path, districts: tuple[str, ...]) -> None:
+def restore(config_path: Path, archive_root: Path, districts: tuple[str, ...]) -> None:
     """Rebuild the raw history of an empty warehouse from the archive of delivered files, then run
     `sis-sync build --full-refresh` to rebuild the marts."""
     from ingestion.nightly import run_restore
@@ -153,8 +150,7 @@ def restore(config_path: Path, drop_root: Path | None, archive_root: Path, distr
 
 
 @main.command()
-@_common
-def upgrade(config_path: Path, drop_root: Path | None) -> None:
+def upgrade() -> None:
     """Convert a warehouse whose raw tables hold a full copy of every night into versions (the old raw schema
     is kept as raw_sis_snapshots), then run `sis-sync build --full-refresh`."""
     from ingestion.nightly import run_upgrade

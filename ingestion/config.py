@@ -11,6 +11,7 @@ With ``--drop ROOT`` no file is needed: every ``ROOT/<district_id>/`` folder is 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class District:
     time_zone: str = "UTC"
     delivery: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
+    no_delivery: dict = field(default_factory=dict)  # {weekdays: [...], dates: [...]}: nights nothing is expected
 
 
 def load_districts(config_path: Path | None, drop_root: Path | None) -> list[District]:
@@ -56,6 +58,7 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
             time_zone=str(raw.get("time_zone", "UTC")),
             delivery=dict(raw.get("delivery") or {}),
             thresholds=_thresholds(path, str(raw["id"]), raw.get("thresholds")),
+            no_delivery=_no_delivery(path, str(raw["id"]), raw.get("no_delivery")),
         ))
     ids = [d.id for d in districts]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -87,6 +90,29 @@ def _thresholds(path: Path, district_id: str, raw) -> dict:
         if key in DAYS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ConfigError(f"{where}.{key} must be a whole number, got {value!r}")
     return dict(raw)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _no_delivery(path: Path, district_id: str, raw) -> dict:
+    """The nights a district sends nothing (weekdays by name, dates): no export then is not a missed night."""
+    if raw is None:
+        return {}
+    where = f"{path}: district {district_id}: no_delivery"
+    if not isinstance(raw, dict) or set(raw) - {"weekdays", "dates"}:
+        raise ConfigError(f"{where} must be a mapping of weekdays (e.g. [saturday, sunday]) and dates")
+    weekdays = [str(d).lower() for d in raw.get("weekdays") or []]
+    unknown = [d for d in weekdays if d not in WEEKDAYS]
+    if unknown:
+        raise ConfigError(f"{where}.weekdays: {', '.join(unknown)} is not a weekday ({', '.join(WEEKDAYS)})")
+    dates = []
+    for value in raw.get("dates") or []:
+        try:
+            dates.append(dt.date.fromisoformat(str(value)).isoformat())
+        except ValueError:
+            raise ConfigError(f"{where}.dates: {value!r} is not a date (YYYY-MM-DD)") from None
+    return {"weekdays": weekdays, "dates": dates}
 
 
 def drop_root_for(district: District, config_path: Path | None) -> Path:

@@ -122,3 +122,37 @@ def insert_rows(cur, rows: list[LedgerRow]) -> list[LedgerRow]:
         ledger_id, recorded_at = cur.fetchone()
         recorded.append(replace(row, ledger_id=ledger_id, recorded_at=recorded_at))
     return recorded
+
+
+# --- the nightly attempts: what each run found for each district, delivered or not ------------------------------
+
+ATTEMPTS_TABLE = f"{RAW_SCHEMA}.sync_attempts"
+OUTCOMES = ("delivered", "missing", "incomplete", "failed")
+
+ATTEMPTS_DDL = f"""
+create table if not exists {ATTEMPTS_TABLE} (
+    attempt_id bigserial primary key,
+    district_id text not null,
+    export_date date not null,
+    outcome text not null check (outcome in ({", ".join(f"'{o}'" for o in OUTCOMES)})),
+    message text,
+    recorded_at timestamptz not null default now()
+);
+create index if not exists sync_attempts_night_idx on {ATTEMPTS_TABLE} (district_id, export_date);
+"""
+
+
+def ensure_attempts(cur) -> None:
+    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    cur.execute(ATTEMPTS_DDL)
+
+
+def record_attempt(conn, district_id: str, export_date: date, outcome: str, message: str | None = None) -> None:
+    """Record what a run found for a district's night: a delivery, nothing (missing), an export left
+    incomplete, or a failure to fetch or ingest it. A night with no export is thus a row, not a silence."""
+    assert outcome in OUTCOMES, outcome
+    with conn.cursor() as cur:
+        ensure_attempts(cur)
+        cur.execute(f"insert into {ATTEMPTS_TABLE} (district_id, export_date, outcome, message)"
+                    " values (%s, %s, %s, %s)", (district_id, export_date, outcome, message))
+    conn.commit()

@@ -12,6 +12,8 @@ import functools
 import logging
 import os
 import re
+import shutil
+import textwrap
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -55,7 +57,17 @@ class BuildOutcome:
     failed: int = 0
     warned: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # each warned test, with what it means
     seconds: float = 0.0
+
+
+# What a warning of the build means, for the summary (the tests' own files say how to fix it).
+WARNING_MEANINGS = {
+    "districts_without_a_calendar": "expected for a district with no row in seeds/seasons.csv: it is always"
+                                    " in session (tests/integrity/districts_without_a_calendar.sql)",
+    "districts_late_by_their_calendar": "a district's calendar expected files tonight that did not arrive:"
+                                        " see `sis-sync status` (tests/integrity/districts_late_by_their_calendar.sql)",
+}
 
 
 def _step(message: str) -> None:
@@ -76,7 +88,7 @@ def _districts(config_path: Path | None, drop_root: Path | None, only: tuple[str
 def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_root: Path | None,
                      run_date: dt.date, only: tuple[str, ...]) -> list[DistrictNight]:
     from ingestion import safety
-    from ingestion.load import ingest_export
+    from ingestion.ledger import record_attempt
 
     prepare_warehouse(settings)
     districts = _districts(config_path, drop_root, only)
@@ -86,38 +98,54 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
     for district in districts:
         night = DistrictNight(district.id)
         nights.append(night)
-        started = time.monotonic()
-        _step(f"{district.id}: ingesting the export of {run_date}")
-        try:
-            root = _fetch(district, config_path, drop_root, run_date)
-        except Exception as exc:  # one district's failure never stops the others
-            night.problems.append(f"delivery failed: {exc}")
-            night.failed = True
-            _step(f"{district.id}: delivery failed: {exc}")
-            continue
-        try:
-            result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
-        except Exception as exc:
-            night.problems.append(f"ingest failed: {exc}")
-            night.failed = True
-            _step(f"{district.id}: ingest failed: {exc}")
-            continue
-        if result.incomplete:
-            refused = result.incomplete.startswith("refused: ")
-            night.problems.append(result.incomplete if refused else f"export incomplete: {result.incomplete}")
-        elif result.missing:
-            night.problems.append(f"no export for {run_date}")
-        night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
-        night.added = sum(row.added_count or 0 for row in result.rows)
-        night.changed = sum(row.changed_count or 0 for row in result.rows)
-        night.retired = sum(row.retired_count or 0 for row in result.rows)
-        for row in result.rows:
-            if row.status == "rejected":
-                night.problems.append(row.message)
-        _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected"
-              f" in {time.monotonic() - started:.1f}s; records {night.added} added, {night.changed} changed,"
-              f" {night.retired} retired")
+        outcome, message = _ingest_district(settings, district, night, config_path, drop_root, run_date)
+        with db.connect(settings) as conn:
+            record_attempt(conn, district.id, run_date, outcome, message)
     return nights
+
+
+def _ingest_district(settings: db.PgSettings, district: District, night: DistrictNight, config_path: Path | None,
+                     drop_root: Path | None, run_date: dt.date) -> tuple[str, str | None]:
+    """Fetch and ingest one district's night into ``night``; (the attempt's outcome, its message)."""
+    from ingestion.load import ingest_export
+
+    started = time.monotonic()
+    _step(f"{district.id}: ingesting the export of {run_date}")
+    try:
+        root = _fetch(district, config_path, drop_root, run_date)
+    except Exception as exc:  # one district's failure never stops the others
+        night.problems.append(f"delivery failed: {exc}")
+        night.failed = True
+        _step(f"{district.id}: delivery failed: {exc}")
+        return "failed", f"delivery failed: {exc}"
+    try:
+        result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
+    except Exception as exc:
+        night.problems.append(f"ingest failed: {exc}")
+        night.failed = True
+        _step(f"{district.id}: ingest failed: {exc}")
+        return "failed", f"ingest failed: {exc}"
+    outcome, message = "delivered", None
+    if result.incomplete:
+        refused = result.incomplete.startswith("refused: ")
+        message = result.incomplete if refused else f"export incomplete: {result.incomplete}"
+        night.problems.append(message)
+        outcome = "incomplete"
+    elif result.missing:
+        message = f"no export for {run_date}"
+        night.problems.append(message)
+        outcome = "missing"
+    night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
+    night.added = sum(row.added_count or 0 for row in result.rows)
+    night.changed = sum(row.changed_count or 0 for row in result.rows)
+    night.retired = sum(row.retired_count or 0 for row in result.rows)
+    for row in result.rows:
+        if row.status == "rejected":
+            night.problems.append(row.message)
+    _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected"
+          f" in {time.monotonic() - started:.1f}s; records {night.added} added, {night.changed} changed,"
+          f" {night.retired} retired")
+    return outcome, message
 
 
 def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date) -> None:
@@ -135,6 +163,7 @@ def prepare_warehouse(settings: db.PgSettings) -> None:
     """Create the raw layer, the ledger and the safety tables when missing, so dbt's sources exist. A raw layer of
     full copies (before versions) is refused: `sis-sync upgrade` converts it."""
     from ingestion import access, safety
+    from ingestion.ledger import ensure_attempts
     from ingestion.load import ensure_raw_layer
     from ingestion.replay import needs_upgrade
 
@@ -145,6 +174,7 @@ def prepare_warehouse(settings: db.PgSettings) -> None:
         ensure_raw_layer(conn)
         with conn.cursor() as cur:
             safety.ensure_safety(cur)
+            ensure_attempts(cur)
             access.ensure_access_table(cur)
         conn.commit()
 
@@ -227,6 +257,7 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
             outcome.passed += 1
         elif status == "warn":
             outcome.warned += 1
+            outcome.warnings.append(f"{r.node.name}: {r.message}; {WARNING_MEANINGS.get(r.node.name, '')}".rstrip("; "))
         elif status in ("fail", "error"):
             outcome.failed += 1
             outcome.errors.append(f"{r.node.name}: {r.message}")
@@ -265,6 +296,8 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                    f"{build.failed} failed, {build.warned} warned")
         for error in build.errors[:20]:
             click.echo(f"    - {error}")
+        for warning in build.warnings:
+            click.echo(f"    - warning: {warning}")
     for district_id, tables in sorted(counts.items()):
         click.echo("")
         click.echo(f"rows in marts for {district_id}:")
@@ -409,9 +442,14 @@ def run_status(limit: int) -> int:
         )
         rows = cur.fetchall()
     click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}{'changes':<22}reason")
+    indent = 14 + 12 + 18 + 19 + 22
+    width = max(40, shutil.get_terminal_size((160, 24)).columns - indent)
     for district_id, export_date, file_name, status, reason, added, changed, retired in rows:
         changes = "" if added is None else f"+{added} ~{changed} -{retired}"
-        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{changes:<22}{reason[:80]}")
+        lines = textwrap.wrap(reason, width) or [""]  # whole reasons, wrapped: the approve hint is the end
+        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{changes:<22}{lines[0]}")
+        for line in lines[1:]:
+            click.echo(" " * indent + line)
     return 0
 
 
@@ -434,6 +472,7 @@ def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: i
 
     settings = db.resolve()
     with db.connect(settings) as conn:
+        _known_district(conn, district_id)
         held = safety.held_files(conn, district_id, night)
         if not held:
             click.echo(f"nothing is held for {district_id} on {night}")
@@ -450,6 +489,18 @@ def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: i
         click.echo(f"released {district_id} {night} {file_name}: {message.split(';')[0]}")
     click.echo("the next `sis-sync nightly` applies it; `sis-sync build` applies it now")
     return 0
+
+
+def _known_district(conn, district_id: str) -> None:
+    """Refuse a district the warehouse has never synced (ConfigError: exit 2)."""
+    from ingestion.ledger import LEDGER_TABLE
+
+    with conn.cursor() as cur:
+        cur.execute(f"select exists (select 1 from {LEDGER_TABLE} where district_id = %s)", (district_id,))
+        known = cur.fetchone()[0]
+    conn.commit()
+    if not known:
+        raise ConfigError(f"unknown district {district_id!r}: the warehouse has no delivery of it")
 
 
 @exit_codes
@@ -481,8 +532,13 @@ def run_roles(mappings: tuple[str, ...]) -> int:
         for mapping in mappings:
             role, _, district_id = mapping.partition("=")
             if not role or not district_id:
-                click.echo(f"error: --map takes ROLE=DISTRICT, got {mapping!r}", err=True)
-                return 2
+                raise ConfigError(f"--map takes ROLE=DISTRICT, got {mapping!r}")
+            _known_district(conn, district_id)
+            with conn.cursor() as cur:
+                cur.execute("select 1 from pg_roles where rolname = %s", (role,))
+                if cur.fetchone() is None:
+                    raise ConfigError(f"no role {role!r} in this Postgres server: create it first"
+                                      f" (e.g. create role {role} login in role {access.READER_ROLE})")
             access.map_district(conn, role, district_id)
             click.echo(f"{role} now sees district {district_id} in the marts")
     click.echo(f"roles ready: {access.READER_ROLE} (reads marts), {access.LOADER_ROLE} (writes raw_sis); "

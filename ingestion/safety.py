@@ -34,6 +34,7 @@ create table if not exists {SETTINGS_TABLE} (
     thresholds jsonb not null default '{{}}',
     recorded_at timestamptz not null default now()
 );
+alter table {SETTINGS_TABLE} add column if not exists no_delivery jsonb not null default '{{}}';
 create table if not exists {APPROVALS_TABLE} (
     approval_id bigserial primary key,
     district_id text not null,
@@ -63,18 +64,22 @@ def ensure_safety(cur) -> None:
 
 
 def record_districts(conn, districts: list[District]) -> None:
-    """Write the districts' thresholds where dbt reads them (what is not set takes dbt's defaults)."""
+    """Write the districts' settings where dbt reads them: the thresholds (what is not set takes dbt's
+    defaults) and the nights nothing is expected (no_delivery). Every district of a run gets a row, so dbt
+    knows which districts to expect a night from."""
     with conn.cursor() as cur:
         ensure_safety(cur)
         for district in districts:
             cur.execute(
                 f"""
-                insert into {SETTINGS_TABLE} (district_id, thresholds) values (%s, %s)
+                insert into {SETTINGS_TABLE} (district_id, thresholds, no_delivery) values (%s, %s, %s)
                 on conflict (district_id) do update
-                set thresholds = excluded.thresholds, recorded_at = now()
-                where {SETTINGS_TABLE}.thresholds is distinct from excluded.thresholds
+                set thresholds = excluded.thresholds, no_delivery = excluded.no_delivery, recorded_at = now()
+                where ({SETTINGS_TABLE}.thresholds, {SETTINGS_TABLE}.no_delivery)
+                    is distinct from (excluded.thresholds, excluded.no_delivery)
                 """,
-                (district.id, json.dumps(district.thresholds or {}, sort_keys=True)),
+                (district.id, json.dumps(district.thresholds or {}, sort_keys=True),
+                 json.dumps(district.no_delivery or {}, sort_keys=True)),
             )
     conn.commit()
 

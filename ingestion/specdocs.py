@@ -80,6 +80,16 @@ SETTINGS_COLUMNS = [
     ("district_id", "text", "District."),
     ("thresholds", "jsonb", "The district's `thresholds` from districts.yml (keys of the seed safety_thresholds)."),
     ("recorded_at", "timestamp with time zone", "When they last changed."),
+    ("no_delivery", "jsonb", "The nights the district sends nothing: {weekdays: [...], dates: [...]}."),
+]
+
+ATTEMPTS_COLUMNS = [
+    ("attempt_id", "bigint", "Surrogate key of the attempt."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "The night a run looked for."),
+    ("outcome", "text", "delivered, missing (no export), incomplete (left for a later poll) or failed."),
+    ("message", "text", "Why, when not delivered."),
+    ("recorded_at", "timestamp with time zone", "When the run recorded it."),
 ]
 
 APPROVALS_COLUMNS = [
@@ -128,6 +138,8 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         ("district_settings", "Each district's safety thresholds from districts.yml (ingestion/safety.py).",
          SETTINGS_COLUMNS),
         ("sync_approvals", "Held files released by `sis-sync approve` (ingestion/safety.py).", APPROVALS_COLUMNS),
+        ("sync_attempts", "What each run found for each district's night, delivered or not (ingestion/ledger.py).",
+         ATTEMPTS_COLUMNS),
     ):
         tables.append({"name": name, "description": description,
                        "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]})

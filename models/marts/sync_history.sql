@@ -19,6 +19,22 @@ sync_nights as (
 
 ),
 
+expected_files as (
+
+    select * from {{ ref('int_expected_files') }}
+
+),
+
+attempts as (
+
+    -- what the newest run found for each district's night
+    select distinct on (sync_attempts.district_id, sync_attempts.export_date) sync_attempts.*
+    from {{ ref('stg_sis__sync_attempts') }} as sync_attempts
+    where sync_attempts.export_date <= {{ run_date() }}
+    order by sync_attempts.district_id asc, sync_attempts.export_date asc, sync_attempts.attempt_id desc
+
+),
+
 held_corrections as (
 
     -- a corrected re-delivery held by a safety threshold (its night shows the delivery it replaced)
@@ -94,6 +110,48 @@ final as (
             and deliveries.export_date = sync_nights.night_date
             and export_file_groups.model_group = sync_nights.model_group
 
+),
+
+missed as (
+
+    -- files the district's calendar expected that night that did not arrive
+    select
+        expected_files.district_id,
+        expected_files.night_date as export_date,
+        expected_files.file_name,
+        expected_files.model_group,
+        case when attempts.outcome in ('incomplete', 'failed') then attempts.outcome else 'missing' end
+            as sync_status,
+        case
+            when attempts.outcome in ('incomplete', 'failed', 'missing') then attempts.message
+            when attempts.outcome = 'delivered' then 'not in the night''s export'
+            else 'expected (' || expected_files.season || ') but no run looked for it'
+        end as reason,
+        coalesce(attempts.outcome, 'missing') as ingest_status,
+        expected_files.season,
+        null::bigint as row_count,
+        null::bigint as rows_added,
+        null::bigint as rows_changed,
+        null::bigint as rows_retired,
+        null::text as sha256,
+        null::text as load_id,
+        attempts.recorded_at
+    from expected_files
+    left join attempts
+        on
+            expected_files.district_id = attempts.district_id
+            and expected_files.night_date = attempts.export_date
+    where not exists (
+        select 1
+        from deliveries
+        where
+            deliveries.district_id = expected_files.district_id
+            and deliveries.export_date = expected_files.night_date
+            and deliveries.file_name = expected_files.file_name
+    )
+
 )
 
 select * from final
+union all
+select * from missed

@@ -29,13 +29,16 @@ def test_sample_nightly_status(fresh_db, tmp_path):
     assert "dbt build for run date 2026-03-16" in night.stderr, "progress is shown"
 
     missing = sis_sync("nightly", "--drop", str(drop), "--date", "2026-03-17", env=env)
-    assert missing.returncode == 1, "a night without an export is reported as a failure"
+    assert missing.returncode == 1, "a night without an export needs a person"
     assert "no export for 2026-03-17" in missing.stdout
 
     status = sis_sync("status", env=env)
     assert status.returncode == 0, status.stderr
-    lines = [line for line in status.stdout.splitlines() if line.startswith("d1")]
-    assert len(lines) == 9 and all("loaded" in line for line in lines)
+    lines = [line.split() for line in status.stdout.splitlines() if line.startswith("d1")]
+    assert len(lines) == 18
+    assert all(line[3] == "loaded" for line in lines if line[1] == "2026-03-16")
+    assert all(line[3] == "missing" and " ".join(line[4:]) == "no export for 2026-03-17"
+               for line in lines if line[1] == "2026-03-17"), status.stdout
 
     assert sis_sync("spec", env=env).returncode == 0
     bad = sis_sync("nightly", "--drop", str(tmp_path / "nowhere"), env=env)

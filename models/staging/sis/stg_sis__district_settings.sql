@@ -11,6 +11,7 @@ renamed as (
     select
         source.district_id,
         source.thresholds,
+        source.no_delivery,
         source.recorded_at
     from source
 

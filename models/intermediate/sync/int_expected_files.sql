@@ -1,0 +1,123 @@
+{{ config(materialized='table') }}
+
+with
+
+load_ledger as (
+
+    select * from {{ ref('stg_sis__load_ledger') }}
+
+),
+
+sync_attempts as (
+
+    select * from {{ ref('stg_sis__sync_attempts') }}
+
+),
+
+district_settings as (
+
+    select * from {{ ref('stg_sis__district_settings') }}
+
+),
+
+seasons as (
+
+    select * from {{ ref('seasons') }}
+
+),
+
+export_file_groups as (
+
+    select * from {{ ref('export_file_groups') }}
+
+),
+
+season_refresh_rules as (
+
+    select * from {{ ref('season_refresh_rules') }}
+
+),
+
+first_nights as (
+
+    -- a district is expected from the first night a run looked for its export
+    select
+        known.district_id,
+        min(known.export_date) as first_night
+    from (
+        select
+            load_ledger.district_id,
+            load_ledger.export_date
+        from load_ledger
+        union all
+        select
+            sync_attempts.district_id,
+            sync_attempts.export_date
+        from sync_attempts
+    ) as known
+    group by known.district_id
+
+),
+
+nights as (
+
+    -- every night from then to the run date, but those the district marked as no-delivery
+    select
+        first_nights.district_id,
+        nights.night_date::date as night_date
+    from first_nights
+    cross join
+        lateral generate_series(
+            first_nights.first_night, {{ run_date() }}, interval '1 day'
+        ) as nights (night_date)
+    left join district_settings
+        on first_nights.district_id = district_settings.district_id
+    where
+        not coalesce(
+            district_settings.no_delivery -> 'weekdays' ? trim(to_char(nights.night_date, 'day')), false
+        )
+        and not coalesce(
+            district_settings.no_delivery -> 'dates' ? to_char(nights.night_date, 'YYYY-MM-DD'), false
+        )
+
+),
+
+night_seasons as (
+
+    select
+        nights.district_id,
+        nights.night_date,
+        case
+            when exists (
+                select 1
+                from seasons
+                where
+                    seasons.district_id = nights.district_id
+                    and nights.night_date between seasons.summer_pause_start and seasons.summer_pause_end
+            ) then 'summer_pause'
+            else 'in_session'
+        end as season
+    from nights
+
+),
+
+expected as (
+
+    -- in session every file; in the summer pause the files of the groups that refresh then (contacts)
+    select
+        night_seasons.district_id,
+        night_seasons.night_date,
+        night_seasons.season,
+        export_file_groups.file_name,
+        export_file_groups.model_group
+    from night_seasons
+    cross join export_file_groups
+    left join season_refresh_rules
+        on
+            night_seasons.season = season_refresh_rules.season
+            and export_file_groups.model_group = season_refresh_rules.model_group
+    where coalesce(season_refresh_rules.refresh, night_seasons.season = 'in_session')
+
+)
+
+select * from expected
