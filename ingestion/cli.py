@@ -159,6 +159,18 @@ def upgrade() -> None:
 
 
 @main.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write index.html into.")
+@click.option("--nights", default=30, show_default=True, type=click.IntRange(1, 366), help="Nights per district.")
+def report(out_dir: Path, nights: int) -> None:
+    """Write the sync-health page: per district, the last nights' statuses, records changed per file, holds
+    waiting for approval and rejected files. A static HTML file: open it in a browser, no server needed."""
+    from ingestion.nightly import run_report
+
+    sys.exit(run_report(out_dir, nights))
+
+
+@main.command()
 def env() -> None:
     """Print the warehouse's PG* settings as shell exports, for a hand-run dbt, psql or BI tool:
     eval "$(sis-sync env)". Starts the embedded Postgres when none is configured. Never prints a password."""

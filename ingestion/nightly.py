@@ -491,6 +491,17 @@ def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: i
     return 0
 
 
+@exit_codes
+def run_report(out_dir: Path, nights: int = 30) -> int:
+    from ingestion.report import write_report
+
+    settings = db.resolve()
+    with db.connect(settings) as conn:
+        page = write_report(conn, out_dir, settings.describe(), nights)
+    click.echo(f"wrote {page}")
+    return EXIT_OK
+
+
 def _known_district(conn, district_id: str) -> None:
     """Refuse a district the warehouse has never synced (ConfigError: exit 2)."""
     from ingestion.ledger import LEDGER_TABLE

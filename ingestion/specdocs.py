@@ -141,8 +141,14 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         ("sync_attempts", "What each run found for each district's night, delivered or not (ingestion/ledger.py).",
          ATTEMPTS_COLUMNS),
     ):
-        tables.append({"name": name, "description": description,
-                       "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]})
+        table = {"name": name, "description": description,
+                 "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]}
+        if name == "sync_attempts":
+            # every run records an attempt per district, delivered or not: none for a day means no run
+            table["loaded_at_field"] = "recorded_at"
+            table["freshness"] = {"warn_after": {"count": 30, "period": "hour"},
+                                  "error_after": {"count": 54, "period": "hour"}}
+        tables.append(table)
     doc = {
         "version": 2,
         "sources": [{
