@@ -10,12 +10,14 @@ DROP ?= sample_drop
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "installing the pinned dependencies into $(VENV) (a few minutes the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 run: install
+	@echo "writing a sample district's export for $(DATE) into $(DROP)/"
 	$(BIN)/sis-sync sample --out $(DROP) --students 400 --date $(DATE)
 	$(BIN)/sis-sync nightly --drop $(DROP) --date $(DATE)
 

@@ -120,7 +120,7 @@ def _chart(d: DistrictHealth) -> str:
     width, height, left, bottom = 760, 180, 48, 24
     totals = [sum(d.changed.get((n, f), 0) for f in d.files) for n in d.nights]
     top = max(totals or [0]) or 1
-    step = (width - left) / max(len(d.nights), 1)
+    step = min(40.0, (width - left) / max(len(d.nights), 1))
     bars = []
     for i, night in enumerate(d.nights):
         y = height - bottom

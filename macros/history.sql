@@ -17,16 +17,17 @@
 {%- endmacro %}
 
 {% macro history_of(mart, key, columns) -%}
-    {#- `mart`: the mart's name; `key`: its grain; `columns`: the other columns a version carries. -#}
+    {#- `mart`: the mart's name; `key`: its grain; `columns`: the other columns a version carries. One pass:
+        the mart's rows and the open versions, fully joined on the key, keep only what differs. -#}
     {%- set all_columns = key + columns -%}
     {%- if is_incremental() -%}
         {%- set open_source = this ~ ' as history where history.valid_to is null' -%}
         {%- set first_valid = run_date() -%}
     {%- else -%}
         {#- the first build: nothing is open yet, and each row is dated from its last change -#}
-        {%- set open_source = '(select current_rows.*, null::date as valid_from, null::date as valid_to'
+        {%- set open_source = '(select ' ~ qualified('current_rows', all_columns) ~ ', null::date as valid_from'
             ~ ' from current_rows) as history where false' -%}
-        {%- set first_valid = 'least(coalesce(current_rows.last_changed_date, ' ~ run_date() ~ '), '
+        {%- set first_valid = 'least(coalesce(compared.last_changed_date, ' ~ run_date() ~ '), '
             ~ run_date() ~ ')' -%}
     {%- endif -%}
     with
@@ -35,7 +36,6 @@
 
         select
             {{ qualified('mart', all_columns) }},
-            md5(row({{ qualified('mart', columns) }})::text) as version_hash,
             mart.last_changed_date
         from {{ ref(mart) }} as mart
 
@@ -43,8 +43,30 @@
 
     open_versions as (
 
-        select history.*
+        select
+            {{ qualified('history', all_columns) }},
+            history.valid_from
         from {{ open_source }}
+
+    ),
+
+    compared as (
+
+        -- rows new, gone or changed since the open version (unchanged rows drop out here)
+        select
+            {{ renamed('current_rows', all_columns, 'now_') }},
+            {{ renamed('open_versions', all_columns, 'was_') }},
+            current_rows.{{ key[0] }} is not null as is_current,
+            open_versions.{{ key[0] }} is not null as was_open,
+            open_versions.valid_from as was_valid_from,
+            current_rows.last_changed_date
+        from current_rows
+        full outer join open_versions
+            on {{ same_key('current_rows', 'open_versions', key) }}
+        where
+            current_rows.{{ key[0] }} is null
+            or open_versions.{{ key[0] }} is null
+            or ({{ qualified('current_rows', columns) }}) is distinct from ({{ qualified('open_versions', columns) }})
 
     ),
 
@@ -52,16 +74,11 @@
 
         -- open versions the night changed or removed end tonight (one that began tonight is replaced)
         select
-            {{ qualified('open_versions', all_columns) }},
-            open_versions.version_hash,
-            open_versions.valid_from,
+            {{ renamed('compared', all_columns, '', 'was_') }},
+            compared.was_valid_from as valid_from,
             {{ run_date() }} as valid_to
-        from open_versions
-        left join current_rows
-            on {{ same_key('open_versions', 'current_rows', key) }}
-        where
-            current_rows.version_hash is distinct from open_versions.version_hash
-            and not (current_rows.version_hash is not null and open_versions.valid_from = {{ run_date() }})
+        from compared
+        where compared.was_open and not (compared.is_current and compared.was_valid_from = {{ run_date() }})
 
     ),
 
@@ -69,14 +86,11 @@
 
         -- rows the night added or changed begin a version tonight (on the first build, on their last change)
         select
-            {{ qualified('current_rows', all_columns) }},
-            current_rows.version_hash,
+            {{ renamed('compared', all_columns, '', 'now_') }},
             {{ first_valid }} as valid_from,
             null::date as valid_to
-        from current_rows
-        left join open_versions
-            on {{ same_key('current_rows', 'open_versions', key) }}
-        where open_versions.version_hash is distinct from current_rows.version_hash
+        from compared
+        where compared.is_current
 
     )
 
@@ -88,6 +102,15 @@
 {% macro qualified(alias, columns) -%}
     {#- `alias.column` for each column, comma-separated. -#}
     {{- alias ~ '.' ~ (columns | join(', ' ~ alias ~ '.')) -}}
+{%- endmacro %}
+
+{% macro renamed(alias, columns, prefix, source_prefix='') -%}
+    {#- `alias.<source_prefix>column as <prefix>column` for each column, comma-separated. -#}
+    {%- set items = [] -%}
+    {%- for column in columns -%}
+        {%- do items.append(alias ~ '.' ~ source_prefix ~ column ~ ' as ' ~ prefix ~ column) -%}
+    {%- endfor -%}
+    {{- items | join(', ') -}}
 {%- endmacro %}
 
 {% macro same_key(left, right, key) -%}
