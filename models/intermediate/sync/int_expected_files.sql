@@ -38,6 +38,19 @@ season_refresh_rules as (
 
 ),
 
+files_delivered as (
+
+    -- the files a district has delivered, from the first night it did: what its exports hold (a district
+    -- with no discipline incident yet has never sent discipline.csv, and is not late with it)
+    select
+        load_ledger.district_id,
+        load_ledger.file_name,
+        min(load_ledger.export_date) as first_night
+    from load_ledger
+    group by load_ledger.district_id, load_ledger.file_name
+
+),
+
 first_nights as (
 
     -- a district is expected from the first night a run looked for its export
@@ -103,7 +116,7 @@ night_seasons as (
 
 expected as (
 
-    -- in session every file; in the summer pause the files of the groups that refresh then (contacts)
+    -- in session every file the district sends; in the summer pause those of the groups that refresh then
     select
         night_seasons.district_id,
         night_seasons.night_date,
@@ -111,7 +124,12 @@ expected as (
         export_file_groups.file_name,
         export_file_groups.model_group
     from night_seasons
-    cross join export_file_groups
+    inner join files_delivered
+        on
+            night_seasons.district_id = files_delivered.district_id
+            and night_seasons.night_date >= files_delivered.first_night
+    inner join export_file_groups
+        on files_delivered.file_name = export_file_groups.file_name
     left join season_refresh_rules
         on
             night_seasons.season = season_refresh_rules.season
