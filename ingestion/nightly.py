@@ -418,33 +418,18 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
 
 @exit_codes
 def run_status(limit: int) -> int:
+    from ingestion.report import recent_history
+
     settings = db.resolve()
     with db.connect(settings) as conn, conn.cursor() as cur:
-        cur.execute("select to_regclass('marts.sync_history')")
-        if cur.fetchone()[0] is None:
-            click.echo("no sync history yet: run `sis-sync nightly` first")
-            return 1
-        cur.execute(
-            """
-            with nights as (
-                select district_id, export_date,
-                       dense_rank() over (partition by district_id order by export_date desc) as night_rank
-                from (select distinct district_id, export_date from marts.sync_history) as d
-            )
-            select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, ''),
-                   h.rows_added, h.rows_changed, h.rows_retired
-            from marts.sync_history as h
-            inner join nights using (district_id, export_date)
-            where nights.night_rank <= %s
-            order by h.district_id, h.export_date desc, h.file_name
-            """,
-            (limit,),
-        )
-        rows = cur.fetchall()
+        rows = recent_history(cur, limit)
+    if not rows:
+        click.echo("no sync history yet: run `sis-sync nightly` first")
+        return 1
     click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}{'changes':<22}reason")
     indent = 14 + 12 + 18 + 19 + 22
     width = max(40, shutil.get_terminal_size((160, 24)).columns - indent)
-    for district_id, export_date, file_name, status, reason, added, changed, retired in rows:
+    for district_id, export_date, file_name, status, reason, _season, added, changed, retired in rows:
         changes = "" if added is None else f"+{added} ~{changed} -{retired}"
         lines = textwrap.wrap(reason, width) or [""]  # whole reasons, wrapped: the approve hint is the end
         click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{changes:<22}{lines[0]}")

@@ -41,28 +41,38 @@ class DistrictHealth:
         return min(found, key=STATUSES.index) if found else "none"
 
 
+def recent_history(cur, nights: int) -> list[tuple]:
+    """Each district's last ``nights`` nights of ``marts.sync_history`` (empty before the first build):
+    (district_id, night, file_name, status, reason, season, added, changed, retired), newest night first."""
+    cur.execute("select to_regclass('marts.sync_history') is not null")
+    if not cur.fetchone()[0]:
+        return []
+    cur.execute(
+        """
+        with recent as (
+            select district_id, export_date,
+                   dense_rank() over (partition by district_id order by export_date desc) as night_rank
+            from (select distinct district_id, export_date from marts.sync_history) as nights
+        )
+        select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, ''),
+               coalesce(h.season, ''), h.rows_added, h.rows_changed, h.rows_retired
+        from marts.sync_history as h
+        inner join recent using (district_id, export_date)
+        where recent.night_rank <= %s
+        order by h.district_id, h.export_date desc, h.file_name
+        """,
+        (nights,),
+    )
+    return cur.fetchall()
+
+
 def read_health(conn, nights: int = 30) -> list[DistrictHealth]:
     """Each district's last ``nights`` nights (up to its newest in sync_history) and its open holds."""
     out: dict[str, DistrictHealth] = {}
     with conn.cursor() as cur:
-        cur.execute(
-            """
-            with recent as (
-                select district_id, export_date,
-                       dense_rank() over (partition by district_id order by export_date desc) as night_rank
-                from (select distinct district_id, export_date from marts.sync_history) as nights
-            )
-            select h.district_id, h.export_date, h.file_name, h.sync_status, coalesce(h.reason, ''),
-                   coalesce(h.season, ''),
-                   coalesce(h.rows_added, 0) + coalesce(h.rows_changed, 0) + coalesce(h.rows_retired, 0)
-            from marts.sync_history as h
-            inner join recent using (district_id, export_date)
-            where recent.night_rank <= %s
-            order by h.district_id, h.export_date, h.file_name
-            """,
-            (nights,),
-        )
-        for district_id, night, file_name, status, reason, season, changed in cur.fetchall():
+        rows = recent_history(cur, nights)
+        for district_id, night, file_name, status, reason, season, added, changed, retired in rows:
+            changed = (added or 0) + (changed or 0) + (retired or 0)
             d = out.setdefault(district_id, DistrictHealth(district_id))
             if night not in d.nights:
                 d.nights.append(night)
@@ -89,6 +99,7 @@ def read_health(conn, nights: int = 30) -> list[DistrictHealth]:
     conn.commit()
     for d in out.values():
         d.files.sort()
+        d.nights.sort()
     return [out[k] for k in sorted(out)]
 
 

@@ -100,7 +100,7 @@ def _dbt_paths(tmp_path_factory):
 
 # Tests that run dbt (a build takes 10-20 s) are `slow`; `make test-fast` leaves them out.
 _BUILDS_THE_MARTS = ("run_nightly(", "dbt_build(", "run_build(", '"nightly"', '"build"', "run_bench(",
-                     "dbtRunner(")
+                     "dbtRunner(", "wh.night(")
 
 
 def pytest_collection_modifyitems(config, items):
