@@ -25,14 +25,17 @@ lint: install
 	$(BIN)/ruff check ingestion tests bench
 	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
+# two workers (each test has a database of its own); the tests that create and drop the cluster-wide roles
+# run after them, alone, since every mart's build grants to those roles
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not cluster_roles"
+	$(BIN)/pytest -m cluster_roles
 
 test: lint pytest
 
 # a quick subset (under 3 minutes): the linters and every test that does not build the marts with dbt
 test-fast: lint
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n 2 -m "not slow and not cluster_roles"
 
 docs: install
 	$(BIN)/sis-sync spec --write

@@ -15,6 +15,8 @@ from ingestion.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
 
+pytestmark = pytest.mark.cluster_roles  # creates and drops sis_reader and sis_loader
+
 
 def _as_role(conn, role: str, sql: str):
     with conn.cursor() as cur:
