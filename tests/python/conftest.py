@@ -111,5 +111,3 @@ def pytest_collection_modifyitems(config, items):
             continue
         if any(marker in source for marker in _BUILDS_THE_MARTS):
             item.add_marker(pytest.mark.slow)
-    # the slow ones first: with two workers, the quick ones then fill the gaps instead of a long test ending last
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
