@@ -12,6 +12,7 @@ With ``--drop ROOT`` no file is needed: every ``ROOT/<district_id>/`` folder is 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,19 +40,22 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
     if drop_root is not None:
         if not drop_root.is_dir():
             raise ConfigError(f"drop folder {drop_root} does not exist")
-        return [
-            District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)})
-            for p in sorted(drop_root.iterdir())
-            if p.is_dir() and not p.name.startswith(".")
-        ]
+        folders = [p for p in sorted(drop_root.iterdir())
+                   if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]  # a link is not read
+        for folder in folders:
+            check_id(drop_root, folder.name)
+        return [District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)})
+                for p in folders]
     path = config_path or PROJECT_ROOT / "districts.yml"
     if not path.exists():
         raise ConfigError(f"no districts file at {path}; pass --drop ROOT or write one (see README)")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    refuse_literal_secrets(path, data)
     districts = []
     for i, raw in enumerate(data.get("districts") or []):
         if not isinstance(raw, dict) or not raw.get("id"):
             raise ConfigError(f"{path}: district #{i + 1} has no id")
+        check_id(path, str(raw["id"]))
         districts.append(District(
             id=str(raw["id"]),
             name=str(raw.get("name", raw["id"])),
@@ -65,6 +69,45 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
     if dupes:
         raise ConfigError(f"{path}: district ids listed twice: {', '.join(dupes)}")
     return districts
+
+
+# A district id names its folders (the drop root's, the archive's): a plain name, never a path.
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Keys that would hold a secret, in any spelling (``password``, ``db-passwd``, ``aws_secret_access_key``,
+# ``apiKey``, ``auth: {token: ...}``); the ``*_env`` keys that name an environment variable are what to use.
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)?$|^pwd$|secret|token|credential|private.?key|api.?key|access.?key|^key$|^auth$",
+    re.IGNORECASE)
+# user-info in a URL: scheme://user[:password]@host
+_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s]+@", re.IGNORECASE)
+
+
+def check_id(path: Path, district_id: str) -> None:
+    if not _PLAIN_ID.match(district_id) or ".." in district_id:
+        raise ConfigError(f"{path}: district id {district_id!r} must be a plain name (letters, digits, . _ -):"
+                          " it names the district's folders, and nothing outside them is read")
+
+
+def refuse_literal_secrets(path: Path, data, where: str = "") -> None:
+    """Refuse a districts file holding a secret anywhere: a secret-looking key with a value (other than the
+    ``*_env`` keys naming an environment variable), or credentials inside a URL. The message names the key,
+    never the value."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            at = f"{where}.{key}" if where else str(key)
+            name = str(key).lower().replace("-", "_")
+            if (value not in (None, "", []) and not isinstance(value, dict) and not name.endswith("_env")
+                    and _SECRET_KEY.search(name)):
+                raise ConfigError(f"{path}: {at} holds a secret: credentials never go in the districts file;"
+                                  " put the value in an environment variable and name that variable with a"
+                                  f" *_env key (e.g. {key}_env)")
+            refuse_literal_secrets(path, value, at)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            refuse_literal_secrets(path, value, f"{where}[{i}]")
+    elif isinstance(data, str) and _URL_USERINFO.search(data):
+        raise ConfigError(f"{path}: {where} is a URL with credentials (user-info before @) in it: give the"
+                          " user and password through environment variables (*_env keys) instead")
 
 
 # the keys of a district's `thresholds` (their defaults and meaning: the safety_thresholds var of dbt_project.yml)

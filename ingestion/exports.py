@@ -30,6 +30,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -42,6 +44,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
+from ingestion.delivery.common import safe_name
 from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
 from ingestion.spec import ExportSpec, load_spec
 from ingestion.validate import FileStats, KnownSchools
@@ -117,15 +120,21 @@ def find_export(
     ``time_zone``) or a zip bomb is ``refused`` without reading its files.
     """
     spec = spec or load_spec()
+    if not safe_name(district_id):
+        raise ValueError(f"district id {district_id!r} must be a plain name, never a path")
     base = Path(drop_root) / district_id
     folder = base / export_date.isoformat()
     archive = base / f"{export_date.isoformat()}.zip"
+    links = [p for p in (base, folder, archive) if p.is_symlink()]
     locations = [p for p in (folder, archive) if (p.is_dir() if p is folder else p.is_file())]
-    if not locations:
+    if not locations and not links:
         return None
 
     wanted = {name.lower(): name for name in (*spec.file_names, MANIFEST)}
     source = ExportSource(district_id, export_date, locations, files={})
+    if links:
+        return _refuse(source, f"{links[0]} is a symbolic link: only the district's own folder and the files in"
+                               " it are read, never what a link points to")
     where = f" in {time_zone}" if time_zone else " anywhere on Earth" if today is None else ""
     today = today or today_in(time_zone)
     if export_date > today:
@@ -147,6 +156,10 @@ def find_export(
             continue
         seen_here: dict[str, str] = {}
         for delivered, where, size, opener in candidates:
+            if opener is None:
+                problems.append(f"{where} is not a regular file (a symbolic link or a device): only the"
+                                " district's own files are read, never what a link points to")
+                continue
             lowered = delivered.lower()
             if lowered.endswith(IGNORED_SUFFIXES):
                 source.ignored_files.append(delivered)
@@ -223,9 +236,22 @@ def _size(n: int) -> str:
 
 
 def _folder_entries(folder: Path):
+    """(name, where, size, opener) of the folder's entries; the opener is None for anything but a regular file
+    (a symbolic link, a device, a fifo), and a link is never followed, even when swapped in after listing."""
     for path in sorted(folder.iterdir()):
-        if path.is_file():
-            yield path.name, str(path), path.stat().st_size, (lambda p=path: open(p, "rb"))  # noqa: SIM115
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            continue
+        if not stat.S_ISREG(mode):
+            yield path.name, str(path), 0, None
+            continue
+        yield path.name, str(path), path.lstat().st_size, (lambda p=path: _open_no_follow(p))
+
+
+def _open_no_follow(path: Path) -> BinaryIO:
+    """The file at ``path`` opened for reading, refusing a symbolic link (``O_NOFOLLOW``)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(fd, "rb")
 
 
 def _zip_entries(archive: Path):

@@ -228,8 +228,26 @@ def _pipeline(settings: PgSettings, district_id: str, pipelines_dir: Path):
 
 def _land(settings, district_id, landings, pipelines_dir) -> None:
     pipeline = _pipeline(settings, district_id, pipelines_dir)
-    info = pipeline.run(sis_export(landings), loader_file_format="csv")
-    info.raise_on_failed_jobs()
+    try:
+        info = pipeline.run(sis_export(landings), loader_file_format="csv")
+        info.raise_on_failed_jobs()
+    finally:
+        _remove_working_files(Path(pipeline.working_dir))
+
+
+# What dlt keeps of a run in its working folder that may hold rows (load packages, failed jobs, extracted
+# files) or messages quoting them (the trace): removed after every run, landed or failed. Its state and
+# schemas stay.
+_WORKING_FILES = ("load", "normalize", "trace.pickle")
+
+
+def _remove_working_files(working_dir: Path) -> None:
+    for name in _WORKING_FILES:
+        path = working_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _summarize_load_index(conn, landings: list[_Landing]) -> None:
@@ -308,6 +326,8 @@ def ingest_export(
     pipelines_dir = Path(pipelines_dir or default_pipelines_dir(settings))
     archive_dir = Path(archive_dir or default_archive_dir(settings))
     spill_dir: Path | None = None
+    umask = os.umask(0o077)  # every working file (student data) is the owner's alone
+    _private_dir(pipelines_dir)
     conn = connect(settings)
     try:
         ensure_raw_layer(conn, spec)
@@ -351,6 +371,15 @@ def ingest_export(
         conn.close()
         if spill_dir is not None:
             shutil.rmtree(spill_dir, ignore_errors=True)
+        os.umask(umask)
+
+
+def _private_dir(path: Path) -> None:
+    """``path`` made, readable by the owner only (it and what it holds)."""
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in (path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())):
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
 
 
 def default_pipelines_dir(settings: PgSettings) -> Path:

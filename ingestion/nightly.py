@@ -24,6 +24,7 @@ import psycopg2
 
 from ingestion import PROJECT_ROOT, db
 from ingestion.config import ConfigError, District, drop_root_for, load_districts
+from ingestion.redact import redact
 
 MART_TABLES = (
     "dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers", "dim_staff",
@@ -114,17 +115,11 @@ def _ingest_district(settings: db.PgSettings, district: District, night: Distric
     try:
         root = _fetch(district, config_path, drop_root, run_date)
     except Exception as exc:  # one district's failure never stops the others
-        night.problems.append(f"delivery failed: {exc}")
-        night.failed = True
-        _step(f"{district.id}: delivery failed: {exc}")
-        return "failed", f"delivery failed: {exc}"
+        return _district_failed(district, night, f"delivery failed: {redact(exc)}")
     try:
         result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
     except Exception as exc:
-        night.problems.append(f"ingest failed: {exc}")
-        night.failed = True
-        _step(f"{district.id}: ingest failed: {exc}")
-        return "failed", f"ingest failed: {exc}"
+        return _district_failed(district, night, f"ingest failed: {redact(exc)}")
     outcome, message = "delivered", None
     if result.incomplete:
         refused = result.incomplete.startswith("refused: ")
@@ -177,6 +172,14 @@ def prepare_warehouse(settings: db.PgSettings) -> None:
             ensure_attempts(cur)
             access.ensure_access_table(cur)
         conn.commit()
+
+
+def _district_failed(district: District, night: DistrictNight, message: str) -> tuple[str, str]:
+    """A district's night that failed (the others go on): the message contains no secret and no row value."""
+    night.problems.append(message)
+    night.failed = True
+    _step(f"{district.id}: {message}")
+    return "failed", message
 
 
 def _fetch(district: District, config_path: Path | None, drop_root: Path | None, run_date: dt.date) -> Path:
@@ -335,7 +338,7 @@ def exit_codes(run):
 
 
 def _fail(message, code: int, exc: BaseException | None = None) -> int:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {redact(message)}", err=True)
     if logging.getLogger().isEnabledFor(logging.INFO):
         click.echo("".join(traceback.format_exception(exc or message)), err=True)
     return code

@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from ingestion.redact import redact
 from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, RAW_META_COLUMNS, Column, FileSpec
 
 if TYPE_CHECKING:
@@ -756,6 +757,8 @@ def _convert(
     if first is None:
         return out, None
     row, order, name, why = first
+    if layout.spec.columns[order].pii:  # personal data is never repeated: the message says what was expected
+        return out, (row, name, why.format(value="the value"))
     value = pc.utf8_trim_whitespace(batch.column(layout.positions[order])[row]).as_py()
     return out, (row, name, why.format(value=_show(value)))
 
@@ -1011,7 +1014,7 @@ def _parse_error(layout: _Layout, opener: Opener, error: pa.ArrowInvalid, block_
         return ValidationError(name, f"the row has {fields} fields, the header has {len(layout.names)}", line)
     if "straddling" in text:
         return ValidationError(name, f"a record is larger than the reader's block size ({block_size:,} bytes)")
-    return ValidationError(name, "cannot be read as CSV: " + text.splitlines()[0])
+    return ValidationError(name, "cannot be read as CSV: " + redact(text.splitlines()[0]))
 
 
 def _not_utf8(name: str, offset: int, line: int, byte: int, column: str | None = None) -> ValidationError:

@@ -44,6 +44,7 @@ from ingestion.delivery.common import (
     refuse_inline_secrets,
     resolve_path,
 )
+from ingestion.redact import redact, url_without_userinfo
 
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
                "403", "Forbidden"}
@@ -57,7 +58,7 @@ def fetch(district: District, export_date: date, dest_root: Path, config_dir: Pa
     if not bucket:
         raise DeliveryError(did, "delivery.bucket is missing for the s3 method")
     prefix = str(delivery.get("prefix") or "").strip("/")
-    endpoint = delivery.get("endpoint_url")
+    endpoint = url_without_userinfo(delivery.get("endpoint_url"))
     base = f"{prefix}/{district.id}/" if prefix else f"{district.id}/"
     source = f"s3://{bucket}/{base}" + (f" at {endpoint}" if endpoint else "")
     fetcher = Fetcher(did, export_date, dest_root, source=source)
@@ -90,7 +91,7 @@ def fetch(district: District, export_date: date, dest_root: Path, config_dir: Pa
         message = f"{code} {error.get('Message', '')}".strip()
         raise DeliveryError(did, f"S3 error at {source}: {message}") from None
     except BotoCoreError as exc:
-        raise DeliveryError(did, f"S3 error at {source}: {exc}") from None
+        raise DeliveryError(did, f"S3 error at {source}: {redact(exc)}") from None
 
 
 def _client(did: str, delivery: dict, config_dir: Path):
@@ -114,7 +115,7 @@ def _client(did: str, delivery: dict, config_dir: Path):
                           connect_timeout=float(delivery.get("timeout", 30)), read_timeout=60),
         )
     except (BotoCoreError, ValueError) as exc:
-        raise DeliveryError(did, f"cannot set up the S3 client: {exc}") from None
+        raise DeliveryError(did, f"cannot set up the S3 client: {redact(exc)}") from None
 
 
 def _list(client, fetcher: Fetcher, bucket: str, base: str) -> Listing:
