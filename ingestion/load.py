@@ -413,6 +413,21 @@ def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=pipeline_name(district_id) + "-", dir=root))
 
 
+def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, int] | None) -> int | None:
+    """The school year a file of zero records retires (spec decision; a file without a school year retires
+    everything): the newest year its last delivery carried, when that year is still the district's current one
+    (its students are of it; for students.csv, always). So a header-only students file removes everyone, and
+    is held by the thresholds; a header-only attendance file of a new school year that has not started
+    retires nothing of the year before."""
+    if "school_year" not in spec.column_names:
+        return None
+    last = next((d.max_school_year for d in history if d.export_date < night and d.max_school_year is not None),
+                None)
+    if last is None or spec.file_name == "students.csv":
+        return last
+    return last if current is not None and current[0] <= last <= current[1] else None
+
+
 def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, block_size: int,
           spill_dir: Path):
     """The ledger rows to record and the files loaded, in spec order (each valid file's changes written as csv
@@ -423,6 +438,9 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
         todo = [(name, f) for name, f in source.files.items() if (name, f.sha256) not in done]
         history = {name: deliveries(cur, district_id, name) for name, _ in todo}
         schools = DistrictSchools.from_warehouse(cur, district_id)
+        students = history.get("students.csv") or deliveries(cur, district_id, "students.csv")
+        current = next(((d.min_school_year, d.max_school_year) for d in students
+                        if d.export_date <= export_date and d.max_school_year is not None), None)
     conn.commit()  # no transaction stays open while the files are validated
     result.already_recorded = [name for name in source.files if name not in history]
 
@@ -447,8 +465,12 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
             continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
 
-        def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id) -> FileStats:
-            csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base)
+        empty_year = _empty_year(file_spec, history[name], export_date, current)
+
+        def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id,
+                     empty_year=empty_year) -> FileStats:
+            csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base,
+                            empty_year=empty_year)
             return validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
                                  schools=schools.for_file(name))
 
@@ -470,6 +492,8 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                                   message=e.message))
             continue
         schools.learn(name, stats)
+        if name == "students.csv" and stats.max_school_year is not None:
+            current = (stats.min_school_year, stats.max_school_year)
         added, changed, retired = stats.changes
         rows.append(LedgerRow(
             district_id, export_date, name, f.sha256, status="loaded", row_count=stats.row_count,

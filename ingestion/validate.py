@@ -175,6 +175,9 @@ class CsvOutput:
     load_id: str
     max_rows: int | None = None  # a new file after this many rows (the loader COPYs files in parallel)
     base: BaseState | None = None  # the state before tonight: only what differs from it is written
+    # A file of zero records (a header only) with a school_year column retires the records of this school year
+    # (None: none); a file without that column retires every record of the base.
+    empty_year: int | None = None
 
 
 def arrow_schema(spec: FileSpec) -> pa.Schema:
@@ -213,7 +216,10 @@ def validate_file(
             writer.close()
             writer = None
         if csv_files is not None:
-            csv_files.retire(stats.min_school_year, stats.max_school_year)
+            years = (stats.min_school_year, stats.max_school_year)
+            if stats.row_count == 0 and csv.empty_year is not None:
+                years = (csv.empty_year, csv.empty_year)
+            csv_files.retire(*years)
             differ = csv_files.differ
             stats = dataclasses.replace(stats, csv_files=csv_files.close(),
                                         changes=(differ.added, differ.changed, differ.retired))
@@ -285,8 +291,6 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
         # pyarrow reads an unclosed quote as a field running to the end of the file.
         line, problem = _quote_problem(opener)
         raise ValidationError(name, problem, line)
-    if rows == 0:
-        raise ValidationError(name, "the file has a header row but no data rows")
     _check_duplicate_keys(spec, layout, opener, block_size, hashes)
     if schools is not None and schools.school_ids and first_school is not None \
             and not school_ids & schools.school_ids:
@@ -465,6 +469,7 @@ class _Layout:
     positions: tuple[int | None, ...]  # per spec column: index in the file, or None when absent
     extras: tuple[str, ...]
     header_lines: int  # physical lines the header takes (1 unless a header name has a newline)
+    header_only: bool = False  # nothing but blank lines follows the header: a delivery of zero records
 
     def column_name(self, index: int) -> str | None:
         """The name of the file's ``index``-th column for messages: the spec's name, else as delivered."""
@@ -494,13 +499,14 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
                 break
             head += more
             end = _header_end(head)
+        at_end = not f.read(1)  # the whole file is in ``head``
     if end is None:
         if b"\r" in head and b"\n" not in head:
             raise ValidationError(name, "the lines end in a carriage return alone (CR, the old Mac OS line"
                                         " ending); the export's lines must end in LF or CRLF", 1)
         if len(head) >= MAX_HEADER_BYTES:
             raise ValidationError(name, "the header row is longer than 1 MiB", 1)
-        raise ValidationError(name, "the file has a header row but no data rows")
+        end = len(head)  # a header without a line break: a delivery of zero records
     raw_header = head[:end]
     try:
         text = raw_header.decode("utf-8")
@@ -520,7 +526,8 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
         positions.append(found[0] if found else None)
     extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
                    if normalized[i] not in spec.column_names)
-    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"))
+    header_only = at_end and not head[end:].strip(b"\r\n")
+    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only)
 
 
 def _header_end(head: bytes) -> int | None:
@@ -544,6 +551,8 @@ def _batches(
     """Raw (all-string) record batches without blank records, each with the line its records start on."""
     next_line = layout.header_lines + 1
     reader = None
+    if layout.header_only:
+        return
     with opener() as f:
         try:
             reader = pcsv.open_csv(

@@ -318,3 +318,47 @@ def test_small_removals_that_add_up_over_a_week_are_held_by_the_cumulative_rule(
     assert checks[-1][3], "the week's removals add up over the cumulative threshold"
     assert night.history(last, "students.csv")[0] == "held"
     assert night.scalar("select count(*) from marts.dim_students where district_id = %s", (DISTRICT,)) == students
+
+
+def header_only(path: Path) -> None:
+    """Keep the header row of a CSV file, nothing else."""
+    keep_rows(path, lambda _i, _row: False)
+
+
+def test_a_header_only_students_file_removes_everyone_and_is_held(night):
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    active = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                          (DISTRICT,))
+    header_only(night.export(second) / "students.csv")
+    assert run_nightly(None, night.drop, second, ()) == 1
+    assert night.history(second, "students.csv")[0] == "held"
+    assert night.scalar("select retired_count from raw_sis.load_ledger where export_date = %s"
+                        " and file_name = 'students.csv'", (second,)) == night.scalar(
+        "select row_count from raw_sis.load_ledger where export_date = %s and file_name = 'students.csv'", (first,))
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                        (DISTRICT,)) == active
+
+
+def test_header_only_attendance_and_discipline_of_a_new_year_are_normal(night):
+    """After the rollover the SIS exports the new year's attendance and discipline files with no rows yet: a
+    delivery of zero records, the night is ok, and the marts keep showing the year before."""
+    spring, rollover = dt.date(2026, 6, 1), dt.date(2026, 8, 3)
+    night.export(spring)
+    assert run_nightly(None, night.drop, spring, ()) == 0
+    days = night.scalar("select count(*) from marts.fct_attendance where district_id = %s", (DISTRICT,))
+    incidents = night.scalar("select count(*) from marts.fct_discipline where district_id = %s", (DISTRICT,))
+    assert days and incidents
+
+    folder = night.export(rollover)
+    for name in ("attendance.csv", "discipline.csv"):  # the generator leaves such files out: written here
+        header = (night.drop / DISTRICT / spring.isoformat() / name).read_text(encoding="utf-8").splitlines()[0]
+        (folder / name).write_text(header + "\n", encoding="utf-8")
+    assert run_nightly(None, night.drop, rollover, ()) == 0
+    assert night.history(rollover, "attendance.csv")[0] == "loaded"
+    assert night.scalar("select max(school_year) from marts.dim_student_years where district_id = %s",
+                        (DISTRICT,)) == 2027
+    assert night.scalar("select count(*) from marts.fct_attendance where district_id = %s", (DISTRICT,)) == days
+    assert night.scalar("select count(*) from marts.fct_discipline where district_id = %s",
+                        (DISTRICT,)) == incidents
