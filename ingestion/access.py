@@ -2,13 +2,19 @@
 
 - ``sis_loader``  lands raw data: uses and writes schema ``raw_sis``; cannot read ``marts`` (nor staging).
 - ``sis_reader``  is what BI tools and the communication product use: reads ``marts`` only, nothing raw.
-- ``access.district_roles`` maps a role to the district(s) it may see. A mart row is visible to a role
-  mapped there only when its district is one of the role's; roles not mapped see every district
-  (row-level security, applied to every mart by the ``secure_mart`` post-hook on each build).
+- ``access.district_roles`` maps a role to the district(s) it may see, by the role's identity (its oid: the
+  mapping survives a rename). A mart row is visible to a role mapped there only when its district is one of
+  the role's; roles not mapped see every district (row-level security, applied to every mart by the
+  ``secure_mart`` post-hook on each build). The login role counts as well as the current one: a mapped
+  login that switches to a role it holds (``set role sis_reader``) still sees only its districts.
 
 All roles are NOLOGIN group roles: grant them to the login roles people and tools use, e.g.
 ``create role tableau login password '...' in role sis_reader``. ``sis-sync roles`` creates them; it needs a
 role allowed to create roles (``CREATEROLE``) and is safe to run again.
+
+The raw layer's tables belong to ``sis_loader``, so that a login in that role alone runs ``sis-sync ingest``
+(its idempotent DDL, the BRIN summaries and ANALYZE need the owner). The warehouse owner, who runs
+``sis-sync roles``, ``nightly`` and ``build``, is made a member of ``sis_loader`` (a superuser needs nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ create table if not exists {ACCESS_SCHEMA}.district_roles (
     district_id text not null,
     primary key (role_name, district_id)
 );
+alter table {ACCESS_SCHEMA}.district_roles add column if not exists role_oid oid;
+update {ACCESS_SCHEMA}.district_roles as mapped set role_oid = pg_roles.oid
+from pg_roles where mapped.role_oid is null and pg_roles.rolname = mapped.role_name;
 grant usage on schema {ACCESS_SCHEMA} to public;
 grant select on {ACCESS_SCHEMA}.district_roles to public;
 """
@@ -42,8 +51,12 @@ def _create_role_sql(name: str) -> str:
 
 
 def ensure_access_table(cur) -> None:
-    """The role-to-district map the marts' row-level security reads (created with the raw layer)."""
-    cur.execute(ACCESS_DDL)
+    """The role-to-district map the marts' row-level security reads (created with the raw layer; nothing is
+    done when it is already there, so a role without DDL rights, the loader, can run it)."""
+    cur.execute("select 1 from information_schema.columns where table_schema = %s"
+                " and table_name = 'district_roles' and column_name = 'role_oid'", (ACCESS_SCHEMA,))
+    if cur.fetchone() is None:
+        cur.execute(ACCESS_DDL)
 
 
 def ensure_roles(conn) -> None:
@@ -63,13 +76,39 @@ def ensure_roles(conn) -> None:
         cur.execute(f"revoke all on schema marts from {LOADER_ROLE}")
         cur.execute(f"grant usage on schema marts to {READER_ROLE}")
         cur.execute(f"grant select on all tables in schema marts to {READER_ROLE}")
+        cur.execute("select rolsuper from pg_roles where rolname = current_user")
+        if not cur.fetchone()[0]:
+            cur.execute(f"grant {LOADER_ROLE} to current_user")
+        hand_raw_layer_to_loader(cur)
     conn.commit()
+
+
+def hand_raw_layer_to_loader(cur) -> None:
+    """Make ``sis_loader`` the owner of the raw layer's tables it does not own yet (those created since, by
+    the warehouse owner: new raw tables, dlt's own). Nothing when that role does not exist or the current
+    role may not hand a table over."""
+    cur.execute(
+        f"""
+        select format('alter table %%I.%%I owner to {LOADER_ROLE}', n.nspname, c.relname)
+        from pg_class as c
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        inner join pg_roles as loader on loader.rolname = %s
+        where n.nspname = %s and c.relkind in ('r', 'p') and c.relowner <> loader.oid
+            and pg_has_role(current_user, c.relowner, 'member') and pg_has_role(current_user, loader.oid, 'member')
+        order by c.relname
+        """,
+        (LOADER_ROLE, RAW_SCHEMA),
+    )
+    for (statement,) in cur.fetchall():
+        cur.execute(statement)
 
 
 def map_district(conn, role_name: str, district_id: str) -> None:
     """Restrict a role (and its members) to a district's rows in the marts; call again to add districts."""
     with conn.cursor() as cur:
         ensure_access_table(cur)
-        cur.execute(f"insert into {ACCESS_SCHEMA}.district_roles (role_name, district_id) values (%s, %s) "
-                    "on conflict do nothing", (role_name, district_id))
+        cur.execute(f"insert into {ACCESS_SCHEMA}.district_roles (role_name, district_id, role_oid)"
+                    " select %s, %s, oid from pg_roles where rolname = %s"
+                    " on conflict (role_name, district_id) do update set role_oid = excluded.role_oid",
+                    (role_name, district_id, role_name))
     conn.commit()

@@ -89,8 +89,16 @@ _last_micros = 0
 _ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint"}
 
 
+def ensure_schema(cur, name: str = RAW_SCHEMA) -> None:
+    """Create a schema when it does not exist. Checked first: ``create schema if not exists`` needs the right
+    to create in the database even when the schema is there, which the loader role does not have."""
+    cur.execute("select 1 from pg_namespace where nspname = %s", (name,))
+    if cur.fetchone() is None:
+        cur.execute(f"create schema if not exists {name}")
+
+
 def ensure_ledger(cur) -> None:
-    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    ensure_schema(cur)
     cur.execute(LEDGER_DDL)
     cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
                 (RAW_SCHEMA, LEDGER_TABLE.split(".")[1]))
@@ -143,7 +151,7 @@ create index if not exists sync_attempts_night_idx on {ATTEMPTS_TABLE} (district
 
 
 def ensure_attempts(cur) -> None:
-    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    ensure_schema(cur)
     cur.execute(ATTEMPTS_DDL)
 
 

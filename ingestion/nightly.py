@@ -171,6 +171,7 @@ def prepare_warehouse(settings: db.PgSettings) -> None:
             safety.ensure_safety(cur)
             ensure_attempts(cur)
             access.ensure_access_table(cur)
+            access.hand_raw_layer_to_loader(cur)
         conn.commit()
 
 
@@ -526,6 +527,7 @@ def run_roles(mappings: tuple[str, ...]) -> int:
     from ingestion import access
 
     settings = db.resolve()
+    prepare_warehouse(settings)
     with db.connect(settings) as conn:
         access.ensure_roles(conn)
         for mapping in mappings:

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 
 from ingestion.config import District
-from ingestion.ledger import RAW_SCHEMA
+from ingestion.ledger import RAW_SCHEMA, ensure_schema
 
 SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
@@ -48,7 +48,7 @@ create table if not exists {APPROVALS_TABLE} (
 
 def ensure_safety(cur) -> None:
     """The settings and approvals tables; approvals recorded before the rules moved to dbt are carried over."""
-    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    ensure_schema(cur)
     cur.execute(SAFETY_DDL)
     cur.execute(f"select to_regclass('{LEGACY_HOLDS_TABLE}') is not null")
     if cur.fetchone()[0]:

@@ -1,5 +1,8 @@
 {#- Post-hook of every mart: BI's read-only role may read it, and row-level security limits a role mapped in
-    access.district_roles to its districts' rows (roles not mapped there see every district). Runs on each
+    access.district_roles to its districts' rows (roles not mapped there see every district). Both the
+    current role and the login (session) role are judged, so a mapped login cannot widen what it sees by
+    `set role` to a role it holds; a superuser's session is judged by its current role alone. Roles are
+    matched by oid, so a renamed role keeps its mapping. Runs on each
     build because a rebuilt table starts with no grants and no policies. Each part applies only when its
     role or table exists (see `sis-sync roles`, which also grants the schema's usage once: granting it here
     from several dbt threads at once collides). -#}
@@ -21,20 +24,32 @@
             alter table {{ this }} enable row level security;
             drop policy if exists district_rows on {{ this }};
             create policy district_rows on {{ this }} for select using (
-                not exists (
-                    select 1
-                    from access.district_roles as mapped
-                    inner join pg_roles on mapped.role_name = pg_roles.rolname
-                    where pg_has_role(current_user, pg_roles.oid, 'member')
-                )
-                or district_id in (
-                    select mapped.district_id
-                    from access.district_roles as mapped
-                    inner join pg_roles on mapped.role_name = pg_roles.rolname
-                    where pg_has_role(current_user, pg_roles.oid, 'member')
+                {{ district_visible_to('current_user') }}
+                and (
+                    (select rolsuper from pg_roles where rolname = session_user)
+                    or {{ district_visible_to('session_user') }}
                 )
             );
         end if;
     end
     $secure$
+{%- endmacro %}
+
+{#- Whether the row's district is visible to `who` (current_user or session_user): `who` is a member of no
+    mapped role, or of a role mapped to the district. -#}
+{% macro district_visible_to(who) -%}
+    (
+        not exists (
+            select 1
+            from access.district_roles as mapped
+            inner join pg_roles on mapped.role_oid = pg_roles.oid
+            where pg_has_role({{ who }}, pg_roles.oid, 'member')
+        )
+        or district_id in (
+            select mapped.district_id
+            from access.district_roles as mapped
+            inner join pg_roles on mapped.role_oid = pg_roles.oid
+            where pg_has_role({{ who }}, pg_roles.oid, 'member')
+        )
+    )
 {%- endmacro %}

@@ -10,7 +10,7 @@ import pytest
 from psycopg2 import errors
 
 from ingestion import access
-from ingestion.nightly import run_nightly
+from ingestion.nightly import run_build, run_ingest, run_nightly
 from ingestion.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
@@ -29,7 +29,7 @@ def _as_role(conn, role: str, sql: str):
 
 
 # the cluster-wide roles these tests create; each is dropped again by the test that created it
-TEST_ROLES = ("bi_tool", "north_office", access.READER_ROLE, access.LOADER_ROLE)
+TEST_ROLES = ("bi_tool", "north_login", "loader_login", "north_office", access.READER_ROLE, access.LOADER_ROLE)
 
 
 @pytest.fixture
@@ -113,3 +113,74 @@ def test_student_data_is_private(synced, fresh_db):
             assert cur.fetchone()[0] > 0
     finally:
         conn.close()
+
+
+def _create_login(conn, name: str, *groups: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(f"""do $$ begin
+            if not exists (select 1 from pg_roles where rolname = '{name}') then
+                create role {name} login in role {", ".join(groups)};
+            end if; end $$""")
+    conn.commit()
+
+
+def _login(settings, role: str):
+    return psycopg2.connect(host=settings.host, port=settings.port, user=role, dbname=settings.database)
+
+
+def _districts(conn, sql: str = "select distinct district_id from marts.dim_students order by 1"):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return [r[0] for r in cur.fetchall()]
+
+
+def test_a_mapped_login_cannot_widen_its_rows_by_set_role_or_rename(synced, fresh_db):
+    _create_login(synced, "north_login", "north_office", access.READER_ROLE)
+    conn = _login(fresh_db, "north_login")
+    try:
+        assert _districts(conn) == ["north"]
+        with conn.cursor() as cur:
+            cur.execute(f"set role {access.READER_ROLE}")  # a role the login holds, mapped to nothing
+        assert _districts(conn) == ["north"]
+        conn.rollback()
+        with synced.cursor() as cur:
+            cur.execute("alter role north_office rename to north_office_renamed")
+        synced.commit()
+        try:
+            assert _districts(conn) == ["north"], "the mapping follows the role, not its name"
+        finally:
+            with synced.cursor() as cur:
+                cur.execute("alter role north_office_renamed rename to north_office")
+            synced.commit()
+    finally:
+        conn.close()
+    # a login that is not mapped still sees every district
+    _create_login(synced, "bi_tool", access.READER_ROLE)
+    conn = _login(fresh_db, "bi_tool")
+    try:
+        assert _districts(conn) == ["north", "sample"]
+    finally:
+        conn.close()
+
+
+def test_the_loader_role_runs_ingest_and_cannot_read_the_marts(synced, fresh_db, tmp_path, monkeypatch):
+    _create_login(synced, "loader_login", access.LOADER_ROLE)
+    night = NIGHT + dt.timedelta(days=1)
+    drop = tmp_path / "drop"
+    write_export(drop, district_id="north", export_date=night, students=120)
+    for name, value in {"PGHOST": fresh_db.host, "PGPORT": str(fresh_db.port), "PGUSER": "loader_login",
+                        "PGDATABASE": fresh_db.database, "PGPASSWORD": ""}.items():
+        monkeypatch.setenv(name, value)
+    assert run_ingest(None, drop, night, ("north",)) == 0
+    conn = _login(fresh_db, "loader_login")
+    try:
+        with pytest.raises(errors.InsufficientPrivilege):
+            _districts(conn)
+    finally:
+        conn.close()
+    with synced.cursor() as cur:
+        cur.execute("select count(*) from raw_sis.load_ledger where export_date = %s and status = 'loaded'", (night,))
+        assert cur.fetchone()[0] > 0
+    monkeypatch.setenv("PGUSER", fresh_db.user)  # the owner builds the marts
+    assert run_build(night) == 0
+    assert "north" in _districts(synced)
