@@ -68,6 +68,8 @@ WARNING_MEANINGS = {
                                     " in session (tests/integrity/districts_without_a_calendar.sql)",
     "districts_late_by_their_calendar": "a district's calendar expected files tonight that did not arrive:"
                                         " see `sis-sync status` (tests/integrity/districts_late_by_their_calendar.sql)",
+    "seasons": "a row of seeds/seasons.csv is invalid: its district does not sync until it is mended"
+               " (int_calendar_conflicts says how; sis-sync status)",
 }
 
 
@@ -152,6 +154,9 @@ def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: d
             held = safety.held_files(conn, night.district_id, run_date)
             night.held = len(held)
             night.problems += [f"{file_name} {message}" for file_name, message in held]
+            calendar = safety.calendar_problem(conn, night.district_id)
+            if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
+                night.problems.append(calendar)
 
 
 def prepare_warehouse(settings: db.PgSettings) -> None:

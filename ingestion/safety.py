@@ -27,6 +27,7 @@ SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
 LEGACY_HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"  # before the rules moved to dbt: holds and approvals
 HOLDS_MART = "marts.sync_holds"
+CALENDAR_CONFLICTS = "intermediate.int_calendar_conflicts"
 
 SAFETY_DDL = f"""
 create table if not exists {SETTINGS_TABLE} (
@@ -110,6 +111,19 @@ def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
         held = cur.fetchall()
     conn.commit()
     return held
+
+
+def calendar_problem(conn, district_id: str) -> str | None:
+    """Why the district's calendar (the seasons seed) is invalid, as the last build found, or None."""
+    with conn.cursor() as cur:
+        cur.execute(f"select to_regclass('{CALENDAR_CONFLICTS}') is not null")
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(f"select message from {CALENDAR_CONFLICTS} where district_id = %s", (district_id,))
+        row = cur.fetchone()
+    conn.commit()
+    return row[0] if row else None
 
 
 def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:

@@ -1,6 +1,6 @@
 {#- The season logic: the one place that decides, per district, per night and per model group, whether the
-    night's sync may change that group's marts (refresh, paused, awaiting_rollover, or held by a safety
-    threshold: int_night_checks). Driven by the seeds `seasons` (the calendar) and
+    night's sync may change that group's marts (refresh, paused, awaiting_rollover, held by a safety
+    threshold: int_night_checks, or calendar_invalid: the district's seasons rows contradict each other). Driven by the seeds `seasons` (the calendar) and
     `season_refresh_rules` (what refreshes in which season); documented in macros/_macros.yml. -#}
 
 {% macro season_decisions(nights) -%}
@@ -17,6 +17,7 @@
         coalesce(rules.refresh, true) as rule_refreshes,
         coalesce(summer_rules.refresh, false) as refreshes_in_summer,
         case
+            when calendar_conflicts.district_id is not null then 'calendar_invalid'
             when pause.season is not null and not coalesce(rules.refresh, false) then 'paused'
             when
                 pause.season is null
@@ -30,6 +31,7 @@
         end as decision,
         held.hold_count,
         held.hold_message,
+        calendar_conflicts.message as calendar_message,
         has_calendar.district_id is not null as has_calendar
     from {{ nights }} as nights
     cross join (
@@ -102,6 +104,8 @@
         where seasons.district_id = nights.district_id
         limit 1
     ) as has_calendar on true
+    left join {{ ref('int_calendar_conflicts') }} as calendar_conflicts
+        on nights.district_id = calendar_conflicts.district_id
     left join {{ ref('season_refresh_rules') }} as rules
         on
             rules.season = coalesce(pause.season, 'in_session')

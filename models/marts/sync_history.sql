@@ -74,13 +74,15 @@ final as (
         case
             when deliveries.status = 'rejected' then 'rejected'
             when held_corrections.load_id is not null then 'held'
-            when sync_nights.decision in ('paused', 'awaiting_rollover', 'held') then sync_nights.decision
+            when sync_nights.decision in ('paused', 'awaiting_rollover', 'held', 'calendar_invalid')
+                then sync_nights.decision
             else deliveries.status
         end as sync_status,
         case
             when deliveries.status = 'rejected' then deliveries.message
             when held_corrections.load_id is not null then held_corrections.message
             when sync_nights.decision = 'held' then sync_nights.hold_message
+            when sync_nights.decision = 'calendar_invalid' then sync_nights.calendar_message
             when sync_nights.decision = 'paused'
                 then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
             when sync_nights.decision = 'awaiting_rollover'
