@@ -41,7 +41,8 @@ create table if not exists {LEDGER_TABLE} (
     recorded_at timestamptz not null default now(),
     added_count bigint,
     changed_count bigint,
-    retired_count bigint
+    retired_count bigint,
+    main_school_year int
 );
 
 create index if not exists load_ledger_file_sha_idx on {LEDGER_TABLE} (district_id, file_name, sha256);
@@ -49,7 +50,8 @@ create index if not exists load_ledger_night_idx on {LEDGER_TABLE} (district_id,
 """
 
 _COLUMNS = ("district_id", "export_date", "file_name", "sha256", "row_count", "status", "message", "load_id",
-            "min_school_year", "max_school_year", "added_count", "changed_count", "retired_count")
+            "min_school_year", "max_school_year", "added_count", "changed_count", "retired_count",
+            "main_school_year")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class LedgerRow:
     added_count: int | None = None
     changed_count: int | None = None
     retired_count: int | None = None
+    main_school_year: int | None = None
     ledger_id: int | None = None  # set once recorded
     recorded_at: datetime | None = None
 
@@ -86,7 +89,8 @@ _last_micros = 0
 
 # Columns added since the ledger was first created: a ledger of an older warehouse gets them (an ALTER only when
 # one is missing, since it locks the table).
-_ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint"}
+_ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint",
+                  "main_school_year": "int"}
 
 
 def ensure_schema(cur, name: str = RAW_SCHEMA) -> None:

@@ -461,6 +461,7 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                 district_id, export_date, name, f.sha256, status="unchanged", row_count=before.row_count,
                 message=f"same bytes as delivered for {before.export_date.isoformat()}",
                 min_school_year=before.min_school_year, max_school_year=before.max_school_year,
+                main_school_year=before.main_school_year,
                 added_count=0, changed_count=0, retired_count=0))
             continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
@@ -498,7 +499,8 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
         rows.append(LedgerRow(
             district_id, export_date, name, f.sha256, status="loaded", row_count=stats.row_count,
             message=stats.notes, load_id=load_id, min_school_year=stats.min_school_year,
-            max_school_year=stats.max_school_year, added_count=added, changed_count=changed,
+            max_school_year=stats.max_school_year, main_school_year=stats.main_school_year,
+            added_count=added, changed_count=changed,
             retired_count=retired))
         loaded.append(_Landing(file_spec, f, load_id, stats))
     return rows, loaded

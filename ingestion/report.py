@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # worst first: a night's status is the worst of its files'
-STATUSES = ("failed", "rejected", "calendar_invalid", "held", "incomplete", "missing", "awaiting_rollover", "paused", "loaded",
-            "unchanged")
+STATUSES = ("failed", "rejected", "calendar_invalid", "held", "incomplete", "missing", "awaiting_rollover",
+            "paused", "loaded", "unchanged")
 COLOURS = {
-    "failed": "#7f1d1d", "rejected": "#dc2626", "calendar_invalid": "#be123c", "held": "#ea580c", "incomplete": "#d97706",
+    "failed": "#7f1d1d", "rejected": "#dc2626", "calendar_invalid": "#be123c", "held": "#ea580c",
+    "incomplete": "#d97706",
     "missing": "#6b7280", "awaiting_rollover": "#a78bfa", "paused": "#93c5fd", "loaded": "#16a34a",
     "unchanged": "#86efac",
 }

@@ -58,6 +58,8 @@ LEDGER_COLUMNS = [
     ("added_count", "bigint", "Records the file added (not in the state of the night before)."),
     ("changed_count", "bigint", "Records whose content differs from the night before."),
     ("retired_count", "bigint", "Records of the file's school years that the file no longer has."),
+    ("main_school_year", "integer", "The school year most of the file's records carry (ties: the older): the"
+                                    " export's school year, which decides a rollover."),
 ]
 
 CHANGES_COLUMNS = [

@@ -123,6 +123,7 @@ class FileStats:
     csv_files: tuple[tuple[Path, int], ...] = ()  # with a CsvOutput: the files written and the rows in each
     changes: tuple[int, int, int] | None = None  # with a CsvOutput: records (added, changed, retired)
     filled: tuple[tuple[str, int], ...] = ()  # per spec column, the records whose value is set (bool: true)
+    main_school_year: int | None = None  # the school year most records carry (ties: the older), the export's
 
     @property
     def landed_rows(self) -> int:
@@ -239,6 +240,7 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
     layout = _read_header(spec, opener, name)
     rows = 0
     year_min = year_max = None
+    year_counts: dict[int, int] = {}
     hashes: list[pa.Array] = []  # one 64-bit hash of the key per record (see _check_duplicate_keys)
     has_year = "school_year" in spec.column_names
     key_at = [spec.column_names.index(k) for k in spec.key]
@@ -278,7 +280,11 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             school_ids.update(v for v in pc.unique(values).to_pylist() if v is not None)
         rows += raw.num_rows
         if has_year:
-            mm = pc.min_max(columns[spec.column_names.index("school_year")]).as_py()
+            years = columns[spec.column_names.index("school_year")]
+            for entry in pc.value_counts(years).to_pylist():
+                if entry["values"] is not None:
+                    year_counts[entry["values"]] = year_counts.get(entry["values"], 0) + entry["counts"]
+            mm = pc.min_max(years).as_py()
             if mm["min"] is not None:
                 year_min = mm["min"] if year_min is None else min(year_min, mm["min"])
                 year_max = mm["max"] if year_max is None else max(year_max, mm["max"])
@@ -307,7 +313,8 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
             f" from {schools.source})",
             line, "school_id")
     return FileStats(name, rows, year_min, year_max, layout.extras, formulas.count, tuple(formulas.cells),
-                     frozenset(school_ids), filled=tuple(zip(spec.column_names, filled, strict=True)))
+                     frozenset(school_ids), filled=tuple(zip(spec.column_names, filled, strict=True)),
+                     main_school_year=min(year_counts, key=lambda y: (-year_counts[y], y)) if year_counts else None)
 
 
 def _count_filled(columns: list[pa.Array], filled: list[int]) -> None:

@@ -87,6 +87,7 @@ class Delivery:
     row_count: int | None
     min_school_year: int | None
     max_school_year: int | None
+    main_school_year: int | None = None
 
 
 def deliveries(cur, district_id: str, file_name: str) -> list[Delivery]:
@@ -95,7 +96,7 @@ def deliveries(cur, district_id: str, file_name: str) -> list[Delivery]:
         f"""
         select distinct on (export_date)
             export_date, sha256, status, case when status = 'loaded' then load_id end,
-            row_count, min_school_year, max_school_year
+            row_count, min_school_year, max_school_year, main_school_year
         from {LEDGER_TABLE}
         where district_id = %s and file_name = %s and status in ('loaded', 'unchanged')
         order by export_date desc, ledger_id desc

@@ -59,7 +59,7 @@
         limit 1
     ) as last_pause on true
     left join lateral (
-        select max(ledger.max_school_year) as newest_school_year
+        select max(ledger.main_school_year) as newest_school_year
         from {{ ref('stg_sis__load_ledger') }} as ledger
         where
             ledger.district_id = nights.district_id

@@ -362,3 +362,32 @@ def test_header_only_attendance_and_discipline_of_a_new_year_are_normal(night):
     assert night.scalar("select count(*) from marts.fct_attendance where district_id = %s", (DISTRICT,)) == days
     assert night.scalar("select count(*) from marts.fct_discipline where district_id = %s",
                         (DISTRICT,)) == incidents
+
+
+def test_a_stray_next_year_student_neither_rolls_the_district_over_nor_passes_unseen(night):
+    """One students row of next year's school year in March: the export as a whole is still of this year.
+    The night is held (a person looks), and even approved it deactivates nobody."""
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    active = night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                          (DISTRICT,))
+    assert active > 0
+
+    folder = night.export(second)
+    strays = iter([True])
+    rewrite(folder / "students.csv",
+            lambda row: row.update(school_year="2027") if next(strays, False) else None)
+    assert run_nightly(None, night.drop, second, ()) == 1
+    status, reason = night.history(second, "students.csv")
+    assert status == "held" and "records of school year 2027 in an export of school year 2026" in reason
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                        (DISTRICT,)) == active
+
+    assert CliRunner().invoke(main, ["approve", "--district", DISTRICT, "--date", second.isoformat(),
+                                     "--yes"]).exit_code == 0
+    assert run_build(second) == 0
+    assert night.scalar("select count(*) from marts.dim_students where district_id = %s and is_active",
+                        (DISTRICT,)) >= active - 1, "the district did not roll over"
+    assert night.scalar("select current_school_year from intermediate.int_district_school_years"
+                        " where district_id = %s", (DISTRICT,)) == 2026

@@ -2,22 +2,23 @@
 
 with
 
-current_loads as (
+accepted_loads as (
 
-    select * from {{ ref('int_loads_current') }}
+    select * from {{ ref('int_loads_accepted') }}
 
 ),
 
 district_years as (
 
-    -- a district's current school year: the newest one its accepted students files carry
-    select
-        current_loads.district_id,
-        max(current_loads.school_year) as current_school_year,
-        max(current_loads.as_of_date) as as_of_date
-    from current_loads
-    where current_loads.file_name = 'students.csv'
-    group by current_loads.district_id
+    -- a district's current school year: the school year of its newest accepted students file as a whole
+    -- (the year most of its records carry: a stray record of next year does not roll the district over)
+    select distinct on (accepted_loads.district_id)
+        accepted_loads.district_id,
+        accepted_loads.main_school_year as current_school_year,
+        accepted_loads.export_date as as_of_date
+    from accepted_loads
+    where accepted_loads.file_name = 'students.csv' and accepted_loads.main_school_year is not null
+    order by accepted_loads.district_id asc, accepted_loads.export_date desc, accepted_loads.ledger_id desc
 
 )
 

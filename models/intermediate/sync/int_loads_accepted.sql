@@ -31,7 +31,8 @@ accepted_loads as (
         load_ledger.load_id,
         load_ledger.export_date,
         load_ledger.min_school_year,
-        load_ledger.max_school_year
+        load_ledger.max_school_year,
+        load_ledger.main_school_year
     from load_ledger
     inner join export_file_groups
         on load_ledger.file_name = export_file_groups.file_name

@@ -150,14 +150,14 @@ school_years_seen as (
     -- the first night each school year appeared in a district's students file
     select
         load_ledger.district_id,
-        load_ledger.max_school_year as school_year,
+        load_ledger.main_school_year as school_year,
         min(load_ledger.export_date) as first_night
     from load_ledger
     where
         load_ledger.file_name = 'students.csv'
         and load_ledger.status in ('loaded', 'unchanged')
-        and load_ledger.max_school_year is not null
-    group by load_ledger.district_id, load_ledger.max_school_year
+        and load_ledger.main_school_year is not null
+    group by load_ledger.district_id, load_ledger.main_school_year
 
 ),
 
@@ -317,6 +317,56 @@ final as (
         || judged.night_date || '`' as message
     from judged
 
+),
+
+later_years as (
+
+    -- a students file with records of a school year after the one most of its records carry: the rollover
+    -- is the export's as a whole (main_school_year), so the stray records never roll the district over,
+    -- and the night is held until a person looks (the SIS may be half-way through a rollover)
+    select
+        load_ledger.district_id,
+        load_ledger.export_date as night_date,
+        load_ledger.file_name,
+        'records of a later school year' as measure,
+        'school_year' as kind,
+        load_ledger.load_id,
+        false as replaces_a_delivery,
+        null::bigint as affected_records,
+        load_ledger.row_count as out_of_records,
+        null::numeric as affected_share,
+        0::numeric as threshold,
+        null::bigint as cumulative_records,
+        null::bigint as cumulative_out_of,
+        null::numeric as cumulative_share,
+        null::numeric as cumulative_threshold,
+        null::date as window_start,
+        false as is_in_rollover_window,
+        true as is_over_threshold,
+        false as is_over_cumulative_threshold,
+        true as is_failing,
+        exists(
+            select 1
+            from sync_approvals
+            where
+                sync_approvals.district_id = load_ledger.district_id
+                and sync_approvals.file_name = load_ledger.file_name
+                and sync_approvals.export_date >= load_ledger.export_date
+        ) as is_released,
+        'held: records of school year ' || load_ledger.max_school_year || ' in an export of school year '
+        || load_ledger.main_school_year || ' (the year most of its records carry); the export as a whole'
+        || ' decides the rollover; release with `sis-sync approve --district ' || load_ledger.district_id
+        || ' --date ' || load_ledger.export_date || '`' as message
+    from load_ledger
+    where
+        load_ledger.file_name = 'students.csv'
+        and load_ledger.status = 'loaded'
+        and load_ledger.max_school_year > load_ledger.main_school_year
+
 )
 
 select * from final
+
+union all
+
+select * from later_years

@@ -23,6 +23,8 @@ renamed as (
         source.added_count,
         source.changed_count,
         source.retired_count,
+        -- the export's school year; a ledger row recorded before it was kept counts its newest year
+        coalesce(source.main_school_year, source.max_school_year) as main_school_year,
         source.recorded_at
     from source
 
