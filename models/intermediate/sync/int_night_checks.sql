@@ -363,6 +363,60 @@ later_years as (
         and load_ledger.status = 'loaded'
         and load_ledger.max_school_year > load_ledger.main_school_year
 
+),
+
+missing_records as (
+
+    -- fail closed: a load whose change record is missing (written with its ledger row, so only a warehouse
+    -- mended by hand or a failed restore lacks one) is held as if it removed everything, unless the
+    -- district's loads predate change records altogether
+    select
+        compared_loads.district_id,
+        compared_loads.export_date as night_date,
+        compared_loads.file_name,
+        'change record missing' as measure,
+        'removed' as kind,
+        compared_loads.load_id,
+        compared_loads.replaces_a_delivery,
+        null::bigint as affected_records,
+        compared_loads.base_records as out_of_records,
+        null::numeric as affected_share,
+        0::numeric as threshold,
+        null::bigint as cumulative_records,
+        null::bigint as cumulative_out_of,
+        null::numeric as cumulative_share,
+        null::numeric as cumulative_threshold,
+        null::date as window_start,
+        false as is_in_rollover_window,
+        true as is_over_threshold,
+        false as is_over_cumulative_threshold,
+        true as is_failing,
+        exists(
+            select 1
+            from sync_approvals
+            where
+                sync_approvals.district_id = compared_loads.district_id
+                and sync_approvals.file_name = compared_loads.file_name
+                and sync_approvals.export_date >= compared_loads.export_date
+        ) as is_released,
+        'held: what this night changed was never recorded (its check did not complete), release with'
+        || ' `sis-sync approve --district ' || compared_loads.district_id || ' --date '
+        || compared_loads.export_date || '`' as message
+    from compared_loads
+    where
+        not exists (
+            select 1
+            from load_changes
+            where load_changes.load_id = compared_loads.load_id
+        )
+        and exists (
+            select 1
+            from load_changes
+            where
+                load_changes.district_id = compared_loads.district_id
+                and load_changes.export_date <= compared_loads.export_date
+        )
+
 )
 
 select * from final
@@ -370,3 +424,7 @@ select * from final
 union all
 
 select * from later_years
+
+union all
+
+select * from missing_records
