@@ -32,6 +32,7 @@ import hashlib
 import io
 import os
 import stat
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -57,6 +58,8 @@ CHUNK = 8 << 20
 MAX_ZIP_BYTES = 4 << 30  # all members together
 MAX_ZIP_RATIO = 200  # one member, expanded size / compressed size...
 ZIP_RATIO_FLOOR = 1 << 20  # ...for members that expand to more than this (a tiny file may compress well)
+# A delivered file left unchanged this long (seconds) is complete, unless a manifest vouches for it first.
+SETTLE_SECONDS = 2.0
 _LATEST_OFFSET = timedelta(hours=14)  # UTC+14 (Kiribati): where a date begins first
 
 
@@ -70,10 +73,15 @@ class ExportFile:
     size: int
     sha256: str
     _opener: Callable[[], BinaryIO] = field(repr=False, compare=False)
+    stamp: tuple[int, int, int] | None = None  # a folder file's (size, mtime_ns, inode) when it was hashed
 
     def open(self) -> BinaryIO:
         """A fresh binary stream over the file's bytes (the caller closes it)."""
         return self._opener()
+
+    def changed(self) -> bool:
+        """The file is no longer what was hashed (still being written, or replaced): a folder file only."""
+        return self.stamp is not None and _stamp(Path(self.location)) != self.stamp
 
 
 @dataclass
@@ -104,6 +112,12 @@ def today_in(time_zone: str | None = None, now: datetime | None = None) -> date:
     return (now.astimezone(timezone.utc) + _LATEST_OFFSET).date()
 
 
+def settle_seconds() -> float:
+    """How long a delivered file must have been left unchanged before it is read (``SIS_SYNC_SETTLE_SECONDS``,
+    default :data:`SETTLE_SECONDS`)."""
+    return float(os.environ.get("SIS_SYNC_SETTLE_SECONDS", SETTLE_SECONDS))
+
+
 def find_export(
     drop_root: Path,
     district_id: str,
@@ -112,12 +126,14 @@ def find_export(
     *,
     time_zone: str | None = None,
     today: date | None = None,
+    settle: float | None = None,
 ) -> ExportSource | None:
     """The export of ``district_id`` for ``export_date`` under ``drop_root``, or None when nothing is there.
 
     The returned source carries every file's sha256 and, when a manifest is present, the result of checking
     it (``incomplete``). An export dated after ``today`` (default: :func:`today_in` the district's
-    ``time_zone``) or a zip bomb is ``refused`` without reading its files.
+    ``time_zone``) or a zip bomb is ``refused`` without reading its files. A file still being written is not
+    complete (see :func:`_unsettled`): the export is ``incomplete`` then, and left for a later poll.
     """
     spec = spec or load_spec()
     if not safe_name(district_id):
@@ -181,12 +197,16 @@ def find_export(
                 # e.g. a zip member failing its CRC check, or compressed with an unsupported method
                 problems.append(f"{where} cannot be read ({e})")
                 continue
-            found[name] = ExportFile(name, delivered, where, size, digest, opener)
+            stamp = _stamp(Path(where)) if location.is_dir() else None
+            found[name] = ExportFile(name, delivered, where, stamp[0] if stamp else size, digest, opener, stamp)
 
     source.manifest = found.pop(MANIFEST, None)
     source.files = {name: found[name] for name in spec.file_names if name in found}
     if not source.files and not problems:
         problems.append(_nothing_recognised(spec, source))
+    if not problems:
+        delivered = [*source.files.values(), *([source.manifest] if source.manifest else [])]
+        problems += _unsettled(delivered, source.manifest is None, settle_seconds() if settle is None else settle)
     if problems:
         source.incomplete = "; ".join(problems)
     elif source.manifest is not None:
@@ -233,6 +253,31 @@ def _size(n: int) -> str:
         if n >= 1 << shift:
             return f"{n / (1 << shift):.1f} {unit}"
     return f"{n} bytes"
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written to or replaced: (size, mtime_ns, inode); None when it is gone."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _unsettled(files: list[ExportFile], wait: bool, settle: float) -> list[str]:
+    """Why some folder files are not complete: they changed while they were hashed, or (``wait``: no manifest
+    vouches for them) they change within ``settle`` seconds of their last write (a file modified more
+    recently is watched until it is that old). A file still being written is never landed half-way."""
+    files = [f for f in files if f.stamp is not None]
+    changed = [f for f in files if f.changed()]
+    if wait and not changed and settle > 0:
+        youngest = max((f.stamp[1] for f in files), default=0) / 1e9
+        pause = youngest + settle - time.time()
+        if pause > 0:
+            time.sleep(min(pause, settle))
+            changed = [f for f in files if f.changed()]
+    return [f"{f.delivered_name} is still being written (it changed while it was read); it is loaded once it"
+            " has stopped changing" for f in changed]
 
 
 def _folder_entries(folder: Path):

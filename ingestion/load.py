@@ -316,11 +316,13 @@ def ingest_export(
     block_size: int = DEFAULT_BLOCK_SIZE,
     time_zone: str | None = None,
     archive_dir: Path | None = None,
+    settle: float | None = None,
 ) -> IngestResult:
     """Validate and land one night's export of one district; record every delivered file in the ledger and keep
     it in the archive (``archive_dir``, default :func:`default_archive_dir`).
 
-    ``time_zone`` is the district's: an export dated after today there is refused."""
+    ``time_zone`` is the district's: an export dated after today there is refused. ``settle``: how long a file
+    must have been left unchanged before it is read (default :func:`ingestion.exports.settle_seconds`)."""
     spec = load_spec()
     result = IngestResult(district_id, export_date)
     pipelines_dir = Path(pipelines_dir or default_pipelines_dir(settings))
@@ -331,7 +333,7 @@ def ingest_export(
     conn = connect(settings)
     try:
         ensure_raw_layer(conn, spec)
-        source = find_export(drop_root, district_id, export_date, spec, time_zone=time_zone)
+        source = find_export(drop_root, district_id, export_date, spec, time_zone=time_zone, settle=settle)
         if source is None:
             result.missing = True
             return result
@@ -350,7 +352,13 @@ def ingest_export(
             # compressed beside the validation (zlib releases the GIL); every file is kept, rejected ones too
             archived = [archiver.submit(archive_file, archive_dir, district_id, export_date, name, f.sha256, f.open)
                         for name, f in source.files.items()]
-            rows, loaded = _plan(conn, spec, source, result, block_size, spill_dir)
+            try:
+                rows, loaded = _plan(conn, spec, source, result, block_size, spill_dir)
+            except ExportChanged as changed:
+                conn.rollback()
+                result.incomplete = str(changed)
+                log.warning("%s %s: export left for a later poll: %s", district_id, export_date, changed)
+                return result
             landings = [landing for landing in loaded if landing.stats.landed_rows]
             conn.commit()
             for future in archived:
@@ -411,6 +419,10 @@ def _spill_dir(pipelines_dir: Path, district_id: str) -> Path:
         except FileNotFoundError:
             pass
     return Path(tempfile.mkdtemp(prefix=pipeline_name(district_id) + "-", dir=root))
+
+
+class ExportChanged(Exception):
+    """A delivered file changed between the moment it was hashed and the end of its validation."""
 
 
 def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, int] | None) -> int | None:
@@ -487,7 +499,13 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                     path.unlink(missing_ok=True)
                 stats = validate(BaseState.read(conn, file_spec, district_id, history[name], before.export_date))
                 conn.commit()
+            if f.changed():
+                raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
+                                    " nothing of the export was loaded: it is loaded once it has stopped changing")
         except ValidationError as e:
+            if f.changed():
+                raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
+                                    " nothing of the export was loaded") from None
             log.warning("%s %s: rejected %s", district_id, export_date, e)
             rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",
                                   message=e.message))

@@ -119,7 +119,10 @@ def _ingest_district(settings: db.PgSettings, district: District, night: Distric
     except Exception as exc:  # one district's failure never stops the others
         return _district_failed(district, night, f"delivery failed: {redact(exc)}")
     try:
-        result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone)
+        # a fetched copy (SFTP, S3) is complete when it is in place (the download checked its size): no wait
+        fetched = drop_root is None and district.delivery.get("method", "folder") != "folder"
+        result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone,
+                               settle=0 if fetched else None)
     except Exception as exc:
         return _district_failed(district, night, f"ingest failed: {redact(exc)}")
     outcome, message = "delivered", None

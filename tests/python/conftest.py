@@ -19,6 +19,10 @@ from ingestion import PROJECT_ROOT
 from ingestion.db import PgSettings, ensure_database
 from ingestion.load import default_archive_dir, default_pipelines_dir
 
+# The tests write each export themselves just before ingesting it: they do not wait for the files to settle
+# (the rule is tested in test_hostile_deliveries.py with a writer still at work).
+os.environ.setdefault("SIS_SYNC_SETTLE_SECONDS", "0")
+
 
 def _server_settings() -> PgSettings:
     return PgSettings(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,46 @@ def test_district_ids_are_plain_names(tmp_path, district_id):
         load_districts(path, None)
     with pytest.raises(ValueError, match="plain name"):
         find_export(tmp_path, district_id if "/" in district_id else f"{district_id}/x", NIGHT, today=NIGHT)
+
+
+def test_a_file_still_being_written_is_not_landed(fresh_db, db_conn, tmp_path):
+    """A writer appends to students.csv while the night is ingested: the export is incomplete (nothing of it is
+    recorded); once the writer is done and the file has settled, it loads."""
+    drop = tmp_path / "drop"
+    folder = night_folder(drop, "north")
+    (folder / "manifest.csv").unlink(missing_ok=True)
+    data = (FIXTURE / "students.csv").read_bytes()
+    cut = len(data) // 2 + 7  # mid-record
+    (folder / "students.csv").write_bytes(data[:cut])
+    done = threading.Event()
+
+    def writer():
+        rest = data[cut:]
+        for i in range(0, len(rest), max(1, len(rest) // 8)):
+            time.sleep(0.15)
+            with open(folder / "students.csv", "ab") as f:
+                f.write(rest[i:i + max(1, len(rest) // 8)])
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        result = ingest_export(fresh_db, drop, "north", NIGHT, tmp_path / "pipelines", settle=0.5)
+    finally:
+        thread.join()
+    assert result.incomplete and "students.csv is still being written" in result.incomplete
+    assert ledger_shas(db_conn) == []
+    assert done.is_set() and (folder / "students.csv").read_bytes() == data
+
+    os.utime(folder / "students.csv", (time.time() - 5, time.time() - 5))  # written a while ago
+    result = ingest_export(fresh_db, drop, "north", NIGHT, tmp_path / "pipelines", settle=0.5)
+    assert not result.incomplete and result.loaded >= 1
+
+
+def test_a_recent_file_that_stays_still_is_waited_for_and_loaded(fresh_db, tmp_path):
+    drop = tmp_path / "drop"
+    night_folder(drop, "north")
+    started = time.monotonic()
+    result = ingest_export(fresh_db, drop, "north", NIGHT, tmp_path / "pipelines", settle=0.6)
+    assert not result.incomplete and result.loaded >= 1
+    assert time.monotonic() - started >= 0.3, "the fresh files were watched before they were read"
