@@ -33,6 +33,7 @@ class District:
     delivery: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
     no_delivery: dict = field(default_factory=dict)  # {weekdays: [...], dates: [...]}: nights nothing is expected
+    country: str = "US"  # the default country of its phone numbers (ISO 3166)
 
 
 def load_districts(config_path: Path | None, drop_root: Path | None) -> list[District]:
@@ -63,6 +64,7 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
             delivery=dict(raw.get("delivery") or {}),
             thresholds=_thresholds(path, str(raw["id"]), raw.get("thresholds")),
             no_delivery=_no_delivery(path, str(raw["id"]), raw.get("no_delivery")),
+            country=_country(path, str(raw["id"]), raw.get("country")),
         ))
     ids = [d.id for d in districts]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -156,6 +158,18 @@ def _no_delivery(path: Path, district_id: str, raw) -> dict:
         except ValueError:
             raise ConfigError(f"{where}.dates: {value!r} is not a date (YYYY-MM-DD)") from None
     return {"weekdays": weekdays, "dates": dates}
+
+
+def _country(path: Path, district_id: str, raw) -> str:
+    """The district's default country for phone numbers: an ISO 3166 code libphonenumber knows (default US)."""
+    from ingestion.phones import DEFAULT_COUNTRY, is_country
+
+    if raw is None:
+        return DEFAULT_COUNTRY
+    if not is_country(str(raw)):
+        raise ConfigError(f"{path}: district {district_id}: country {raw!r} is not a country code (ISO 3166,"
+                          " e.g. US, CA, GB)")
+    return str(raw).upper()
 
 
 def drop_root_for(district: District, config_path: Path | None) -> Path:

@@ -36,6 +36,7 @@ create table if not exists {SETTINGS_TABLE} (
     recorded_at timestamptz not null default now()
 );
 alter table {SETTINGS_TABLE} add column if not exists no_delivery jsonb not null default '{{}}';
+alter table {SETTINGS_TABLE} add column if not exists country text not null default 'US';
 create table if not exists {APPROVALS_TABLE} (
     approval_id bigserial primary key,
     district_id text not null,
@@ -66,22 +67,30 @@ def ensure_safety(cur) -> None:
 
 def record_districts(conn, districts: list[District]) -> None:
     """Write the districts' settings where dbt reads them: the thresholds (what is not set takes dbt's
-    defaults) and the nights nothing is expected (no_delivery). Every district of a run gets a row, so dbt
-    knows which districts to expect a night from."""
+    defaults), the nights nothing is expected (no_delivery) and the country phone numbers are read in. Every
+    district of a run gets a row, so dbt knows which districts to expect a night from. A district whose
+    country changed has its landed phone values read again in the new one."""
+    from ingestion.phones import read_new_numbers
+
     with conn.cursor() as cur:
         ensure_safety(cur)
         for district in districts:
+            cur.execute(f"select country from {SETTINGS_TABLE} where district_id = %s", (district.id,))
+            before = cur.fetchone()
             cur.execute(
                 f"""
-                insert into {SETTINGS_TABLE} (district_id, thresholds, no_delivery) values (%s, %s, %s)
+                insert into {SETTINGS_TABLE} (district_id, thresholds, no_delivery, country) values (%s, %s, %s, %s)
                 on conflict (district_id) do update
-                set thresholds = excluded.thresholds, no_delivery = excluded.no_delivery, recorded_at = now()
-                where ({SETTINGS_TABLE}.thresholds, {SETTINGS_TABLE}.no_delivery)
-                    is distinct from (excluded.thresholds, excluded.no_delivery)
+                set thresholds = excluded.thresholds, no_delivery = excluded.no_delivery,
+                    country = excluded.country, recorded_at = now()
+                where ({SETTINGS_TABLE}.thresholds, {SETTINGS_TABLE}.no_delivery, {SETTINGS_TABLE}.country)
+                    is distinct from (excluded.thresholds, excluded.no_delivery, excluded.country)
                 """,
                 (district.id, json.dumps(district.thresholds or {}, sort_keys=True),
-                 json.dumps(district.no_delivery or {}, sort_keys=True)),
+                 json.dumps(district.no_delivery or {}, sort_keys=True), district.country),
             )
+            if before is not None and before[0] != district.country:
+                read_new_numbers(cur, district_id=district.id)
     conn.commit()
 
 

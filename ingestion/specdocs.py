@@ -83,6 +83,14 @@ SETTINGS_COLUMNS = [
     ("thresholds", "jsonb", "The district's `thresholds` from districts.yml (keys of the seed safety_thresholds)."),
     ("recorded_at", "timestamp with time zone", "When they last changed."),
     ("no_delivery", "jsonb", "The nights the district sends nothing: {weekdays: [...], dates: [...]}."),
+    ("country", "text", "The district's default country for phone numbers (ISO 3166, `country` in districts.yml)."),
+]
+
+PHONES_COLUMNS = [
+    ("country", "text", "The country the value is read in (a district's default country)."),
+    ("phone", "text", "A phone value as delivered."),
+    ("e164", "text", "The number in E.164 as libphonenumber reads it, or null when it cannot be one."),
+    ("recorded_at", "timestamp with time zone", "When ingestion first read the value."),
 ]
 
 ATTEMPTS_COLUMNS = [
@@ -140,6 +148,8 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         ("district_settings", "Each district's safety thresholds from districts.yml (ingestion/safety.py).",
          SETTINGS_COLUMNS),
         ("sync_approvals", "Held files released by `sis-sync approve` (ingestion/safety.py).", APPROVALS_COLUMNS),
+        ("phone_numbers", "Each delivered phone value in E.164, read with a district's country (ingestion/phones.py).",
+         PHONES_COLUMNS),
         ("sync_attempts", "What each run found for each district's night, delivered or not (ingestion/ledger.py).",
          ATTEMPTS_COLUMNS),
     ):

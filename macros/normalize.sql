@@ -8,17 +8,22 @@
     end
 {%- endmacro %}
 
-{#- A phone number in E.164 (`+15552017788`), or null when the value cannot be one.
-    Accepts the common US forms ((555) 201-7788, 555-201-7788, 555.201.7788, 5552017788, 1-555-201-7788)
-    and E.164 as given (+ and 8 to 15 digits). An extension (`x12`, `ext. 12`) is dropped. -#}
-{% macro e164_phone(column) -%}
-    {%- set extension_pattern = "'\\s*(x|ext\\.?|extension)\\s*[0-9]+\\s*$'" -%}
-    {%- set without_extension = "regexp_replace(lower(" ~ column ~ "), " ~ extension_pattern ~ ", '')" -%}
-    {%- set digits = "regexp_replace(" ~ without_extension ~ ", '[^0-9]', '', 'g')" -%}
-    {%- set plus_digits = "regexp_replace(" ~ without_extension ~ ", '[^0-9+]', '', 'g')" -%}
-    case
-        when {{ plus_digits }} ~ '^\+[1-9][0-9]{7,14}$' then {{ plus_digits }}
-        when {{ digits }} ~ '^[2-9][0-9]{2}[2-9][0-9]{6}$' then '+1' || {{ digits }}
-        when {{ digits }} ~ '^1[2-9][0-9]{2}[2-9][0-9]{6}$' then '+' || {{ digits }}
-    end
+{#- A phone number in E.164 (`+15552017788`), or null when the value cannot be one: the delivered value as
+    libphonenumber read it with the district's default country (raw_sis.phone_numbers, filled by ingestion:
+    ingestion/phones.py). A scalar lookup by the map's primary key (country, phone). -#}
+{% macro phone_e164(column, district_column) -%}
+    (
+        select phone_numbers.e164
+        from {{ ref('stg_sis__phone_numbers') }} as phone_numbers
+        where
+            phone_numbers.phone = {{ column }}
+            and phone_numbers.country = coalesce(
+                (
+                    select district_settings.country
+                    from {{ ref('stg_sis__district_settings') }} as district_settings
+                    where district_settings.district_id = {{ district_column }}
+                ),
+                'US'
+            )
+    )
 {%- endmacro %}

@@ -47,6 +47,7 @@ class Column:
     allowed: tuple[str, ...] = ()
     pii: bool = False
     example: str = ""
+    phone: bool = False  # a phone number: staging reads it in E.164 (ingestion/phones.py)
 
     @property
     def pg_type(self) -> str:
@@ -68,6 +69,10 @@ class FileSpec:
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def phone_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.phone)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -108,6 +113,7 @@ def _column(raw: dict) -> Column:
         allowed=tuple(raw.get("allowed", ())),
         pii=bool(raw.get("pii", False)),
         example=str(raw.get("example", "")),
+        phone=bool(raw.get("phone", False)),
     )
 
 

@@ -16,7 +16,7 @@ final as (
         schools_ever_delivered.low_grade,
         schools_ever_delivered.high_grade,
         schools_ever_delivered.phone,
-        {{ e164_phone('schools_ever_delivered.phone') }} as phone_e164,
+        {{ phone_e164('schools_ever_delivered.phone', 'schools_ever_delivered.district_id') }} as phone_e164,
         schools_ever_delivered.is_current as is_active,
         schools_ever_delivered.last_delivered_date
     from schools_ever_delivered

@@ -12,6 +12,7 @@ renamed as (
         source.district_id,
         source.thresholds,
         source.no_delivery,
+        source.country,
         source.recorded_at
     from source
 
