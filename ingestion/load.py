@@ -333,6 +333,8 @@ def ingest_export(
     spill_dir: Path | None = None
     umask = os.umask(0o077)  # every working file (student data) is the owner's alone
     _private_dir(pipelines_dir)
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    archive_dir.chmod(0o700)  # the delivered files: nobody else gets past the archive's root
     conn = connect(settings)
     try:
         ensure_raw_layer(conn, spec)

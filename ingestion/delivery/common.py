@@ -77,6 +77,7 @@ class Listing:
     found: bool = False  # the night's folder or zip (or an in-progress zip) exists
     files: list[RemoteFile] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # symbolic links in the district's folder: never followed
 
 
 def is_in_progress(name: str) -> bool:
@@ -246,6 +247,9 @@ class Fetcher:
         if listing.in_progress:
             message += (f"; {len(listing.in_progress)} file(s) still uploading, not fetched: "
                         f"{', '.join(sorted(listing.in_progress))}")
+        if listing.links:
+            message += (f"; {len(listing.links)} symbolic link(s) not followed (only the district's own files are"
+                        f" read): {', '.join(sorted(listing.links))}")
         return FetchResult(
             district_id=self.district_id, export_date=self.export_date, drop_root=self.dest_root, path=path,
             source=self.source, files=files, downloaded=sorted(self.downloaded),

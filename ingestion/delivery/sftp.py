@@ -160,6 +160,9 @@ async def _list(sftp: asyncssh.SFTPClient, fetcher: Fetcher, root: str) -> Listi
     night = fetcher.night
     district_dir = posixpath.join(root, fetcher.district_id)
     try:
+        if (await sftp.lstat(district_dir)).type == asyncssh.FILEXFER_TYPE_SYMLINK:
+            raise fetcher.error(f"the remote folder {district_dir!r} is a symbolic link: only the district's own"
+                                " folder is read")
         entries = await sftp.readdir(district_dir)
     except asyncssh.SFTPNoSuchFile:
         if not await sftp.isdir(root):
@@ -170,6 +173,9 @@ async def _list(sftp: asyncssh.SFTPClient, fetcher: Fetcher, root: str) -> Listi
         if not name.startswith(night):
             continue
         path = posixpath.join(district_dir, name)
+        if entry.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK:
+            listing.links.append(name)
+            continue
         attrs = await _resolve(sftp, path, entry.attrs)
         if name == night and attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
             listing.found = True
@@ -178,6 +184,9 @@ async def _list(sftp: asyncssh.SFTPClient, fetcher: Fetcher, root: str) -> Listi
                 if child_name in (".", ".."):
                     continue
                 child_path = posixpath.join(path, child_name)
+                if child.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK:
+                    listing.links.append(f"{night}/{child_name}")
+                    continue
                 child_attrs = await _resolve(sftp, child_path, child.attrs)
                 if child_attrs.type == asyncssh.FILEXFER_TYPE_REGULAR:
                     classify(fetcher, listing, f"{night}/{child_name}", child_attrs.size, child_path)
@@ -187,8 +196,9 @@ async def _list(sftp: asyncssh.SFTPClient, fetcher: Fetcher, root: str) -> Listi
 
 
 async def _resolve(sftp: asyncssh.SFTPClient, path: str, attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
-    """The attributes of what ``path`` is (a symlink's target), with a size for regular files."""
-    if attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK or attrs.size is None:
+    """The attributes of ``path`` (a symbolic link is never followed: the caller skips it), with a size for
+    regular files."""
+    if attrs.size is None:
         try:
             return await sftp.stat(path)
         except asyncssh.SFTPNoSuchFile:  # a dangling link, or a file removed since the listing

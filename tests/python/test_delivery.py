@@ -519,3 +519,20 @@ def test_unknown_method_and_missing_folder(config_dir, tmp_path):
     with pytest.raises(DeliveryError, match="district lincoln: the delivery folder .*nowhere does not exist"):
         fetch_export(District(id=DISTRICT, delivery={"method": "folder", "path": "nowhere"}), NIGHT, tmp_path,
                      config_dir)
+
+
+def test_sftp_never_follows_a_symbolic_link(sftp_server, sftp_env, config_dir, tmp_path):
+    """A link in the district's remote folder (to another district's file, or anywhere) is not fetched."""
+    night = date(2026, 3, 20)
+    folder = sftp_server.root / "exports" / DISTRICT / night.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "schools.csv").write_bytes(FOLDER_FILES["schools.csv"])
+    other = sftp_server.root / "exports" / "other-district.csv"
+    other.write_bytes(STUDENTS)
+    (folder / "students.csv").symlink_to(other)
+    district = sftp_district(sftp_server, config_dir, sftp_server.known_hosts_line())
+
+    result = fetch_export(district, night, tmp_path / "dest", config_dir)
+    assert result.files == [f"{night}/schools.csv"]
+    assert "symbolic link(s) not followed" in result.message and f"{night}/students.csv" in result.message
+    assert not (tmp_path / "dest" / DISTRICT / night.isoformat() / "students.csv").exists()
