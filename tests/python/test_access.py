@@ -45,6 +45,7 @@ def synced(fresh_db, db_conn, tmp_path):
             if role not in existing:
                 cur.execute("select 1 from pg_roles where rolname = %s", (role,))
                 if cur.fetchone():
+                    cur.execute(f"reassign owned by {role} to current_user")  # the raw layer sis_loader owns
                     cur.execute(f"drop owned by {role}")  # its privileges in this database (the only one)
                     cur.execute(f"drop role {role}")
     db_conn.commit()
