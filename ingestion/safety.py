@@ -112,8 +112,7 @@ def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
                 select 1 from {APPROVALS_TABLE} as approvals
                 where approvals.district_id = holds.district_id and approvals.file_name = holds.file_name
                   and approvals.export_date >= holds.export_date)
-            order by holds.file_name, holds.export_date, holds.kind = 'changed', holds.kind = 'emptied',
-                     holds.affected_share desc, holds.measure
+            order by holds.file_name, holds.export_date, holds.hold_rank
             """,
             {"district": district_id, "night": night},
         )

@@ -43,11 +43,7 @@ held_corrections as (
         night_checks.file_name || ' ' || night_checks.message as message
     from {{ ref('int_night_checks') }} as night_checks
     where night_checks.replaces_a_delivery and night_checks.is_failing and not night_checks.is_released
-    order by
-        night_checks.load_id asc,
-        night_checks.kind = 'changed' asc,
-        night_checks.kind = 'emptied' asc,
-        night_checks.affected_share desc
+    order by night_checks.load_id asc, night_checks.hold_rank asc
 
 ),
 

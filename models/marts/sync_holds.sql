@@ -32,6 +32,7 @@ final as (
         night_checks.cumulative_threshold,
         night_checks.is_in_rollover_window,
         not night_checks.is_released as is_held,
+        night_checks.hold_rank,
         night_checks.message
     from night_checks
     left join export_file_groups

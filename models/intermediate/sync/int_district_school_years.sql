@@ -8,6 +8,12 @@ accepted_loads as (
 
 ),
 
+export_file_groups as (
+
+    select * from {{ ref('export_file_groups') }}
+
+),
+
 district_years as (
 
     -- a district's current school year: the school year of its newest accepted students file as a whole
@@ -17,7 +23,9 @@ district_years as (
         accepted_loads.main_school_year as current_school_year,
         accepted_loads.export_date as as_of_date
     from accepted_loads
-    where accepted_loads.file_name = 'students.csv' and accepted_loads.main_school_year is not null
+    inner join export_file_groups
+        on accepted_loads.file_name = export_file_groups.file_name
+    where export_file_groups.decides_school_year and accepted_loads.main_school_year is not null
     order by accepted_loads.district_id asc, accepted_loads.export_date desc, accepted_loads.ledger_id desc
 
 )

@@ -21,6 +21,15 @@ safety_measures as (
 
 ),
 
+school_year_files as (
+
+    -- the file whose main school year is the district's (students.csv)
+    select export_file_groups.file_name
+    from {{ ref('export_file_groups') }} as export_file_groups
+    where export_file_groups.decides_school_year
+
+),
+
 sync_approvals as (
 
     select * from {{ ref('stg_sis__sync_approvals') }}
@@ -153,9 +162,10 @@ school_years_seen as (
         load_ledger.main_school_year as school_year,
         min(load_ledger.export_date) as first_night
     from load_ledger
+    inner join school_year_files
+        on load_ledger.file_name = school_year_files.file_name
     where
-        load_ledger.file_name = 'students.csv'
-        and load_ledger.status in ('loaded', 'unchanged')
+        load_ledger.status in ('loaded', 'unchanged')
         and load_ledger.main_school_year is not null
     group by load_ledger.district_id, load_ledger.main_school_year
 
@@ -358,9 +368,10 @@ later_years as (
         || ' decides the rollover; release with `sis-sync approve --district ' || load_ledger.district_id
         || ' --date ' || load_ledger.export_date || '`' as message
     from load_ledger
+    inner join school_year_files
+        on load_ledger.file_name = school_year_files.file_name
     where
-        load_ledger.file_name = 'students.csv'
-        and load_ledger.status = 'loaded'
+        load_ledger.status = 'loaded'
         and load_ledger.max_school_year > load_ledger.main_school_year
 
 ),
@@ -417,14 +428,39 @@ missing_records as (
                 and load_changes.export_date <= compared_loads.export_date
         )
 
+),
+
+checks as (
+
+    select * from final
+
+    union all
+
+    select * from later_years
+
+    union all
+
+    select * from missing_records
+
+),
+
+ranked as (
+
+    -- the order in which a load's failing checks are told (the first one names a hold): removals first,
+    -- then emptied columns, then changes, each by the largest share
+    select
+        checks.*,
+        row_number() over (
+            partition by checks.load_id
+            order by
+                checks.is_failing desc,
+                checks.kind = 'changed' asc,
+                checks.kind = 'emptied' asc,
+                checks.affected_share desc,
+                checks.measure asc
+        ) as hold_rank
+    from checks
+
 )
 
-select * from final
-
-union all
-
-select * from later_years
-
-union all
-
-select * from missing_records
+select * from ranked
