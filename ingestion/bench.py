@@ -42,15 +42,14 @@ import time
 from pathlib import Path
 
 from ingestion import PROJECT_ROOT
+from ingestion.project import mart_names
 
 DISTRICT = "sample"  # a district with a calendar in seeds/seasons.csv
 NIGHT1 = dt.date(2026, 3, 16)
 NIGHT2 = dt.date(2026, 3, 17)
 DEFAULT_SIZES = (1000, 10000, 100000)
 DEFAULT_DATA = PROJECT_ROOT / ".sis-sync" / "bench"
-MARTS = ("dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers", "dim_staff",
-         "dim_contacts", "fct_student_contacts", "fct_attendance", "fct_discipline", "student_overview",
-         "sync_history")
+MARTS = mart_names(history=False)  # compared with a full refresh
 STAGES = ("copy", "copy_meta", "ingest", "full", "nightly", "full2")
 
 

@@ -24,13 +24,10 @@ import psycopg2
 
 from ingestion import PROJECT_ROOT, db
 from ingestion.config import ConfigError, District, drop_root_for, load_districts
+from ingestion.project import mart_names
 from ingestion.redact import redact
 
-MART_TABLES = (
-    "dim_schools", "dim_students", "dim_student_years", "fct_roster", "fct_student_teachers", "dim_staff",
-    "dim_contacts", "fct_student_contacts", "fct_attendance", "fct_discipline", "student_overview",
-    "sync_history",
-)
+MART_TABLES = mart_names()
 
 
 @dataclass

@@ -28,7 +28,8 @@ from dbt.cli.main import dbtRunner
 
 from ingestion import PROJECT_ROOT, load
 from ingestion.load import ensure_raw_layer
-from ingestion.nightly import MART_TABLES, ingest_districts
+from ingestion.nightly import ingest_districts
+from ingestion.project import mart_names
 from ingestion.sample import truth, write_export
 from ingestion.spec import load_spec
 
@@ -196,7 +197,7 @@ def _mart_digests(settings) -> dict[tuple[str, str], tuple[int, str]]:
     """(mart, district) -> (rows, md5 of the rows in order): equal digests, equal marts."""
     digests = {}
     with closing(_autocommit(settings)) as conn:
-        for table in MART_TABLES:
+        for table in mart_names():
             for district_id, rows, md5 in _rows(
                     conn, f"select t.district_id, count(*), md5(string_agg(t::text, E'\\n' order by t::text))"
                           f" from marts.{table} as t group by t.district_id"):

@@ -16,7 +16,8 @@ import pytest
 from ingestion import archive
 from ingestion.db import ensure_database
 from ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
-from ingestion.nightly import MART_TABLES, run_build, run_ingest, run_nightly
+from ingestion.nightly import run_build, run_ingest, run_nightly
+from ingestion.project import mart_names
 from ingestion.replay import restore
 from ingestion.sample import write_export
 from ingestion.spec import load_spec
@@ -152,7 +153,7 @@ def digests(settings) -> dict[str, tuple[int, str]]:
         return {mart: tuple(rows(
             conn, f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from (select"
                   f" {SYNC_HISTORY_FACTS if mart == 'sync_history' else '*'} from marts.{mart}) as t")[0])
-            for mart in MART_TABLES}
+            for mart in mart_names(history=False)}
 
 
 @contextmanager
