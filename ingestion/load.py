@@ -49,7 +49,16 @@ from ingestion.db import PgSettings, connect
 from ingestion.exports import DistrictSchools, ExportFile, ExportSource, find_export
 from ingestion.ledger import RAW_SCHEMA, LedgerRow, ensure_ledger, insert_rows, new_load_id, recorded_tonight
 from ingestion.phones import ensure_phones, read_new_numbers
-from ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+from ingestion.spec import (
+    DECIMAL_PRECISION,
+    DECIMAL_SCALE,
+    META_STORED_AS,
+    RAW_META_COLUMNS,
+    STORED_AS,
+    ExportSpec,
+    FileSpec,
+    load_spec,
+)
 from ingestion.validate import DEFAULT_BLOCK_SIZE, CsvOutput, FileStats, ValidationError, validate_file
 from ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
 
@@ -74,9 +83,6 @@ CSV_FORMAT = CsvFormatConfiguration(delimiter=",", include_header=True, quoting=
 # connection per file).
 CSV_FILE_MAX_ROWS = 250_000
 
-_DLT_TYPES = {"text": "text", "grade": "text", "date": "date", "int": "bigint", "bool": "bool",
-              "decimal": "decimal"}
-_DLT_META_TYPES = {"text": "text", "date": "date", "bigint": "bigint"}
 
 # The advisory locks that keep two ingests from racing (per district), and the DDL from racing itself.
 _DDL_LOCK = 0x5155_0001
@@ -156,12 +162,12 @@ def dlt_columns(spec: FileSpec) -> dict[str, dict]:
     """dlt column hints for one raw table (the same types as :func:`raw_table_ddl`)."""
     hints: dict[str, dict] = {}
     for c in spec.columns:
-        hint = {"name": c.name, "data_type": _DLT_TYPES[c.type], "nullable": True}
+        hint = {"name": c.name, "data_type": STORED_AS[c.type].dlt, "nullable": True}
         if c.type == "decimal":
-            hint.update(precision=18, scale=4)
+            hint.update(precision=DECIMAL_PRECISION, scale=DECIMAL_SCALE)
         hints[c.name] = hint
     for name, pg_type in RAW_META_COLUMNS.items():
-        hints[name] = {"name": name, "data_type": _DLT_META_TYPES[pg_type], "nullable": True}
+        hints[name] = {"name": name, "data_type": META_STORED_AS[pg_type].dlt, "nullable": True}
     return hints
 
 

@@ -54,7 +54,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ingestion.redact import redact
-from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, RAW_META_COLUMNS, Column, FileSpec
+from ingestion.spec import (
+    BOOLEAN_FALSE,
+    BOOLEAN_TRUE,
+    GRADE_CODES,
+    META_STORED_AS,
+    RAW_META_COLUMNS,
+    STORED_AS,
+    Column,
+    FileSpec,
+)
 
 if TYPE_CHECKING:
     from ingestion.versions import BaseState
@@ -64,18 +73,9 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_FIELD_BYTES = 64 << 10  # the longest field accepted, in bytes of UTF-8 (a spec decision)
 FORMULA_CHARACTERS = ("=", "+", "-", "@")  # a spreadsheet reads a cell starting with one as a formula
 MAX_LISTED = 10  # flagged values listed by position in the ledger message (then a count)
-DECIMAL_TYPE = pa.decimal128(18, 4)
-ARROW_TYPES = {
-    "text": pa.string(),
-    "grade": pa.string(),
-    "date": pa.date32(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-    "decimal": DECIMAL_TYPE,
-}
-META_TYPES = {"_district_id": pa.string(), "_export_date": pa.date32(), "_load_id": pa.string(),
-              "_line_number": pa.int64(), "_change": pa.string(), "_key_hash": pa.int64(), "_row_hash": pa.int64()}
-assert tuple(META_TYPES) == tuple(RAW_META_COLUMNS)
+ARROW_TYPES = {name: stored.arrow for name, stored in STORED_AS.items()}
+DECIMAL_TYPE = ARROW_TYPES["decimal"]
+META_TYPES = {name: META_STORED_AS[pg_type].arrow for name, pg_type in RAW_META_COLUMNS.items()}
 
 BOM = b"\xef\xbb\xbf"
 _GRADES_ACCEPTED = pa.array(sorted({*GRADE_CODES, "K", *(str(g) for g in range(1, 13))}))

@@ -6,21 +6,35 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
 SPEC_PATH = Path(__file__).with_name("sis_export_v1.yml")
 
 COLUMN_TYPES = ("text", "grade", "date", "int", "bool", "decimal")
 
-# How each spec type is stored in the raw tables (Postgres) and declared in dbt sources.
-PG_TYPES = {
-    "text": "text",
-    "grade": "text",
-    "date": "date",
-    "int": "bigint",
-    "bool": "boolean",
-    "decimal": "numeric",
+
+
+@dataclass(frozen=True)
+class StoredAs:
+    """How the values of a type are stored: in the raw tables (Postgres, and the dbt sources), in dlt's column
+    hints, and in the validator's Arrow batches. The one table of types."""
+
+    pg: str
+    dlt: str
+    arrow: pa.DataType
+
+
+DECIMAL_PRECISION, DECIMAL_SCALE = 18, 4
+STORED_AS = {
+    "text": StoredAs("text", "text", pa.string()),
+    "grade": StoredAs("text", "text", pa.string()),
+    "date": StoredAs("date", "date", pa.date32()),
+    "int": StoredAs("bigint", "bigint", pa.int64()),
+    "bool": StoredAs("boolean", "bool", pa.bool_()),
+    "decimal": StoredAs("numeric", "decimal", pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)),
 }
+PG_TYPES = {name: stored.pg for name, stored in STORED_AS.items()}
 
 GRADE_CODES = ("PK", "KG", *(f"{g:02d}" for g in range(1, 13)), "UG")
 BOOLEAN_TRUE = ("Y", "YES", "TRUE", "T", "1")
@@ -36,6 +50,8 @@ RAW_META_COLUMNS = {
     "_key_hash": "bigint",
     "_row_hash": "bigint",
 }
+# the meta columns' Postgres types, stored as the spec type that is stored so
+META_STORED_AS = {"text": STORED_AS["text"], "date": STORED_AS["date"], "bigint": STORED_AS["int"]}
 
 
 @dataclass(frozen=True)
