@@ -47,11 +47,9 @@ import pyarrow.csv as pcsv
 
 from ingestion.delivery.common import safe_name
 from ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
-from ingestion.spec import ExportSpec, load_spec
+from ingestion.spec import IN_PROGRESS_SUFFIXES, MANIFEST, ExportSpec, load_spec
 from ingestion.validate import FileStats, KnownSchools
 
-MANIFEST = "manifest.csv"
-IGNORED_SUFFIXES = (".part", ".tmp")
 CHUNK = 8 << 20
 
 # Zip bombs (spec decision): limits on what the sizes declared in a zip would expand to.
@@ -177,7 +175,7 @@ def find_export(
                                 " district's own files are read, never what a link points to")
                 continue
             lowered = delivered.lower()
-            if lowered.endswith(IGNORED_SUFFIXES):
+            if lowered.endswith(IN_PROGRESS_SUFFIXES):
                 source.ignored_files.append(delivered)
                 continue
             name = wanted.get(lowered)

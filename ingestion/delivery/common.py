@@ -11,9 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+from ingestion.spec import IN_PROGRESS_SUFFIXES, MANIFEST
+
 DOWNLOAD_SUFFIX = ".download"
-MANIFEST = "manifest.csv"
 CHUNK = 1 << 20
 
 # Keys that would put a secret into districts.yml: refused, pointing at the ``*_env`` key to use instead.

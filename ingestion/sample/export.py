@@ -29,9 +29,8 @@ from ingestion.sample.model import (
     fold_ascii,
     school_day_at,
 )
-from ingestion.spec import load_spec
+from ingestion.spec import MANIFEST, load_spec
 
-MANIFEST = "manifest.csv"
 MANIFEST_HEADER = ("file_name", "row_count", "sha256")
 ROLE_PREFIX = {"teacher": "T", "administrator": "A", "counselor": "G", "staff": "S"}
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)

@@ -11,6 +11,10 @@ import yaml
 
 SPEC_PATH = Path(__file__).with_name("sis_export_v1.yml")
 
+# Delivery conventions of the spec: the optional manifest, and the suffixes of files still being uploaded.
+MANIFEST = "manifest.csv"
+IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+
 COLUMN_TYPES = ("text", "grade", "date", "int", "bool", "decimal")
 
 
