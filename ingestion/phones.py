@@ -12,11 +12,11 @@ import phonenumbers
 from psycopg2.extras import execute_values
 
 from ingestion.ledger import RAW_SCHEMA
+from ingestion.safety import SETTINGS_TABLE
 from ingestion.spec import ExportSpec, FileSpec, load_spec
 
 PHONES_TABLE = f"{RAW_SCHEMA}.phone_numbers"
 DEFAULT_COUNTRY = "US"
-SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 
 PHONES_DDL = f"""
 create table if not exists {PHONES_TABLE} (

@@ -44,6 +44,21 @@ def test_a_bad_calendar_row_never_fails_the_build_of_every_district():
         assert config.get("severity") == "warn", name
 
 
+def test_the_raw_layer_is_as_its_sources_declare(fresh_db, db_conn):
+    """Every table the warehouse preparation creates in raw_sis has the columns, in order and type, that the
+    generated dbt sources (ingestion/specdocs.py) declare: the DDL and the documentation cannot drift."""
+    prepare_warehouse(fresh_db)
+    sources = yaml.safe_load(SOURCES_PATH.read_text())["sources"][0]
+    with db_conn.cursor() as cur:
+        for table in sources["tables"]:
+            cur.execute("select attname, format_type(atttypid, atttypmod) from pg_attribute where attrelid ="
+                        " to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
+                        (f"raw_sis.{table['name']}",))
+            actual = cur.fetchall()
+            declared = [(c["name"], c["data_type"]) for c in table["columns"]]
+            assert actual == declared, table["name"]
+
+
 def test_data_specification_documents_every_file_and_column():
     text = DATA_SPEC_PATH.read_text()
     for f in load_spec().files:
