@@ -17,6 +17,7 @@ from ingestion.validate import (
     ValidationError,
     arrow_schema,
     key_hashes,
+    keys,
     spilled_batches,
     typed_batches,
     validate_file,
@@ -378,7 +379,9 @@ def test_duplicate_key_found_among_long_keys_in_many_batches():
 
 def test_hash_collisions_never_reject_a_valid_file(monkeypatch):
     # Every record's key hashes alike: each is a candidate, and the exact comparison of the candidates decides.
-    monkeypatch.setattr(validate, "key_hashes", lambda columns: pa.array([7] * len(columns[0]), pa.uint64()))
+    colliding = lambda columns: pa.array([7] * len(columns[0]), pa.uint64())  # noqa: E731
+    monkeypatch.setattr(validate, "key_hashes", colliding)  # as the file is read
+    monkeypatch.setattr(keys, "key_hashes", colliding)  # as the candidates are read again
     records = [f"{i:06d},0101,2025-10-{1 + i % 28:02d},UA,10,2026" for i in range(300)]
     stats = validate_file(ATTENDANCE, opener(attendance_file(*records)), block_size=1024)
     assert stats.row_count == 300
@@ -411,13 +414,13 @@ def test_memory_kept_for_the_key_check_does_not_grow_with_the_keys(monkeypatch):
     # 20,000 records with 512-byte keys (10 MB of keys): once the file is read, what is still allocated for the
     # duplicate check is 8 bytes a record, whatever the keys hold.
     held = []
-    real = validate._repeated_hashes
+    real = keys._repeated_hashes
 
     def measuring(hashes):
         held.append(pa.total_allocated_bytes() - before)
         return real(hashes)
 
-    monkeypatch.setattr(validate, "_repeated_hashes", measuring)
+    monkeypatch.setattr(keys, "_repeated_hashes", measuring)
     data = ("school_id,school_name\n" + "".join(f"{i:0512d},School\n" for i in range(20_000))).encode()
     before = pa.total_allocated_bytes()
     assert validate_file(SCHOOLS, opener(data), block_size=1 << 16).row_count == 20_000
@@ -425,11 +428,11 @@ def test_memory_kept_for_the_key_check_does_not_grow_with_the_keys(monkeypatch):
 
 
 def test_repeated_hashes_in_partitions(monkeypatch):
-    monkeypatch.setattr(validate, "_PARTITION_ROWS", 16)  # 300 hashes: 32 partitions of about 10
+    monkeypatch.setattr(keys, "_PARTITION_ROWS", 16)  # 300 hashes: 32 partitions of about 10
     values = list(range(1, 2**64, 2**64 // 300))[:300]
     chunks = [pa.array(values[:150], pa.uint64()), pa.array(values[150:] + [values[3], values[299]], pa.uint64())]
-    assert sorted(validate._repeated_hashes(chunks).to_pylist()) == sorted([values[3], values[299]])
-    assert validate._repeated_hashes([pa.array(values, pa.uint64())]).to_pylist() == []
+    assert sorted(keys._repeated_hashes(chunks).to_pylist()) == sorted([values[3], values[299]])
+    assert keys._repeated_hashes([pa.array(values, pa.uint64())]).to_pylist() == []
 
 
 # --- csv output for the loader ------------------------------------------------------------------------------
