@@ -63,7 +63,7 @@ def sample(out_dir: Path, students: int, export_date, seed: int, district_id: st
 @click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all).")
 def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tuple[str, ...]) -> None:
     """Validate and land one night's export files in the raw schema, with the load ledger."""
-    from ingestion.nightly import run_ingest
+    from ingestion.commands import run_ingest
 
     sys.exit(run_ingest(config_path, drop_root, _run_date(export_date), districts))
 
@@ -73,7 +73,7 @@ def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tu
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from the raw history.")
 def build(run_date, full_refresh: bool) -> None:
     """Run `dbt build` for the run date (the dbt half of the nightly job)."""
-    from ingestion.nightly import run_build
+    from ingestion.commands import run_build
 
     sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh))
 
@@ -84,7 +84,7 @@ def build(run_date, full_refresh: bool) -> None:
 @click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all).")
 def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tuple[str, ...]) -> None:
     """Ingest every district's export for the date, then build the marts; print a summary."""
-    from ingestion.nightly import run_nightly
+    from ingestion.commands import run_nightly
 
     sys.exit(run_nightly(config_path, drop_root, _run_date(run_date), districts))
 
@@ -93,7 +93,7 @@ def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tupl
 @click.option("--limit", default=20, show_default=True, help="Nights to show per district.")
 def status(limit: int) -> None:
     """Show the recent sync history per district."""
-    from ingestion.nightly import run_status
+    from ingestion.commands import run_status
 
     sys.exit(run_status(limit))
 
@@ -104,7 +104,7 @@ def status(limit: int) -> None:
 @click.option("--yes", is_flag=True, help="Release without asking (for schedulers).")
 def approve(district_id: str, export_date, yes: bool) -> None:
     """Show what a night held by a safety threshold would change, and release it; the next build applies it."""
-    from ingestion.nightly import run_approve
+    from ingestion.commands import run_approve
 
     sys.exit(run_approve(district_id, _date(export_date), yes=yes))
 
@@ -119,7 +119,7 @@ def approve(district_id: str, export_date, yes: bool) -> None:
 def preview(district_id: str, export_date, examples: int, show_values: bool) -> None:
     """What a night did to each file (or would do, if it is held): records added, changed and retired, the
     columns that changed, and example keys. Ids and column names only, unless --show-values."""
-    from ingestion.nightly import run_preview
+    from ingestion.commands import run_preview
 
     sys.exit(run_preview(district_id, _date(export_date), examples=examples, show_values=show_values))
 
@@ -129,7 +129,7 @@ def preview(district_id: str, export_date, examples: int, show_values: bool) -> 
               help="Restrict a role to a district's rows in the marts (repeatable).")
 def roles(mappings: tuple[str, ...]) -> None:
     """Create the read-only BI role and the loader role; optionally restrict roles to districts."""
-    from ingestion.nightly import run_roles
+    from ingestion.commands import run_roles
 
     sys.exit(run_roles(mappings))
 
@@ -144,7 +144,7 @@ def roles(mappings: tuple[str, ...]) -> None:
 def restore(config_path: Path, archive_root: Path, districts: tuple[str, ...]) -> None:
     """Rebuild the raw history of an empty warehouse from the archive of delivered files, then run
     `sis-sync build --full-refresh` to rebuild the marts."""
-    from ingestion.nightly import run_restore
+    from ingestion.commands import run_restore
 
     sys.exit(run_restore(config_path, archive_root, districts))
 
@@ -153,7 +153,7 @@ def restore(config_path: Path, archive_root: Path, districts: tuple[str, ...]) -
 def upgrade() -> None:
     """Convert a warehouse whose raw tables hold a full copy of every night into versions (the old raw schema
     is kept as raw_sis_snapshots), then run `sis-sync build --full-refresh`."""
-    from ingestion.nightly import run_upgrade
+    from ingestion.commands import run_upgrade
 
     sys.exit(run_upgrade())
 
@@ -165,7 +165,7 @@ def upgrade() -> None:
 def report(out_dir: Path, nights: int) -> None:
     """Write the sync-health page: per district, the last nights' statuses, records changed per file, holds
     waiting for approval and rejected files. A static HTML file: open it in a browser, no server needed."""
-    from ingestion.nightly import run_report
+    from ingestion.commands import run_report
 
     sys.exit(run_report(out_dir, nights))
 
@@ -174,7 +174,7 @@ def report(out_dir: Path, nights: int) -> None:
 def env() -> None:
     """Print the warehouse's PG* settings as shell exports, for a hand-run dbt, psql or BI tool:
     eval "$(sis-sync env)". Starts the embedded Postgres when none is configured. Never prints a password."""
-    from ingestion.nightly import run_env
+    from ingestion.commands import run_env
 
     sys.exit(run_env())
 
@@ -182,7 +182,7 @@ def env() -> None:
 @main.command()
 def stop() -> None:
     """Stop this project's embedded Postgres (a configured server is never touched)."""
-    from ingestion.nightly import run_stop
+    from ingestion.commands import run_stop
 
     sys.exit(run_stop())
 

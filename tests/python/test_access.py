@@ -10,7 +10,7 @@ import pytest
 from psycopg2 import errors
 
 from ingestion import access
-from ingestion.nightly import run_build, run_ingest, run_nightly
+from ingestion.commands import run_build, run_ingest, run_nightly
 from ingestion.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)

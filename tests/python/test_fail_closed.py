@@ -9,7 +9,7 @@ import datetime as dt
 
 from test_safety import keep_rows
 
-from ingestion.nightly import run_build, run_nightly
+from ingestion.commands import run_build, run_nightly
 from ingestion.sample import write_export
 
 FIRST, SECOND = dt.date(2026, 3, 16), dt.date(2026, 3, 17)

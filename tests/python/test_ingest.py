@@ -13,9 +13,9 @@ import pyarrow as pa
 import pytest
 
 from ingestion import load
+from ingestion.commands import run_nightly
 from ingestion.exports import find_export
 from ingestion.load import ensure_raw_layer, ingest_export
-from ingestion.nightly import run_nightly
 from ingestion.spec import load_spec
 from ingestion.validate import arrow_schema
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ingestion.nightly import run_nightly
+from ingestion.commands import run_nightly
 from ingestion.sample import truth, write_export
 
 STUDENTS = 300

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from ingestion.commands import run_nightly
 from ingestion.config import ConfigError, load_districts
-from ingestion.nightly import run_nightly
 from ingestion.phones import e164
 from ingestion.sample import write_export
 

@@ -9,7 +9,7 @@ from contextlib import closing
 import psycopg2
 
 from ingestion import db
-from ingestion.nightly import EXIT_BUSY, run_build, run_ingest, run_nightly
+from ingestion.commands import EXIT_BUSY, run_build, run_ingest, run_nightly
 from ingestion.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)

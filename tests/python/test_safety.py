@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingestion.cli import main
-from ingestion.nightly import run_build, run_nightly
+from ingestion.commands import run_build, run_nightly
 from ingestion.sample import write_export
 
 STUDENTS = 300

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ingestion.nightly import run_build, run_nightly
+from ingestion.commands import run_build, run_nightly
 from ingestion.project import mart_names
 from ingestion.sample import truth, write_export
 

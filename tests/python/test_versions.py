@@ -14,9 +14,9 @@ import psycopg2
 import pytest
 
 from ingestion import archive
+from ingestion.commands import run_build, run_ingest, run_nightly
 from ingestion.db import ensure_database
 from ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
-from ingestion.nightly import run_build, run_ingest, run_nightly
 from ingestion.project import mart_names
 from ingestion.replay import restore
 from ingestion.sample import write_export
