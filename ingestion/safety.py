@@ -35,8 +35,6 @@ create table if not exists {SETTINGS_TABLE} (
     thresholds jsonb not null default '{{}}',
     recorded_at timestamptz not null default now()
 );
-alter table {SETTINGS_TABLE} add column if not exists no_delivery jsonb not null default '{{}}';
-alter table {SETTINGS_TABLE} add column if not exists country text not null default 'US';
 create table if not exists {APPROVALS_TABLE} (
     approval_id bigserial primary key,
     district_id text not null,
@@ -48,10 +46,23 @@ create table if not exists {APPROVALS_TABLE} (
 """
 
 
+# Columns the settings table gained after it was first created.
+_ADDED_SETTINGS = {"no_delivery": "jsonb not null default '{}'", "country": "text not null default 'US'"}
+
+
 def ensure_safety(cur) -> None:
     """The settings and approvals tables; approvals recorded before the rules moved to dbt are carried over."""
     ensure_schema(cur)
-    cur.execute(SAFETY_DDL)
+    cur.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                (SETTINGS_TABLE, APPROVALS_TABLE))
+    if not cur.fetchone()[0]:
+        cur.execute(SAFETY_DDL)
+    cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+                tuple(SETTINGS_TABLE.split(".")))
+    present = {name for (name,) in cur.fetchall()}
+    for name, definition in _ADDED_SETTINGS.items():  # an ALTER (an exclusive lock) only when one is missing
+        if name not in present:
+            cur.execute(f"alter table {SETTINGS_TABLE} add column {name} {definition}")
     cur.execute(f"select to_regclass('{LEGACY_HOLDS_TABLE}') is not null")
     if cur.fetchone()[0]:
         cur.execute(
