@@ -262,13 +262,10 @@ def _remove_working_files(working_dir: Path) -> None:
 def _summarize_load_index(conn, landings: list[_Landing]) -> None:
     """Summarise the block ranges just appended to the ``_load_id`` BRIN index of each raw table landed in.
 
-    A range BRIN has not summarised yet matches every query, so until autovacuum comes by (its
-    ``autosummarize`` request is served a minute or more later, or never while the night's job keeps the
-    table busy), every query that names a load by id reads all of tonight's new rows as well, and all of
-    history's when autovacuum has fallen behind: the benchmark found 477 of a 100k district's attendance
-    ranges unsummarised after a few nights, and a read of one load going through the whole table (0.71 s,
-    61k blocks; 0.08 s and 8k blocks once summarised). Only the new ranges are read, so this costs about a
-    tenth of the landing's COPY.
+    A range BRIN has not summarised yet matches every query, and autovacuum's ``autosummarize`` comes a minute
+    or more later (or never while the night's job keeps the table busy): until then every read of a load by id
+    reads all unsummarised ranges too. Only the new ranges are read, about a tenth of the landing's COPY (the
+    figures: bench/README.md, "What changed").
     """
     with conn.cursor() as cur:
         for name in sorted({landing.spec.name for landing in landings}):
@@ -293,14 +290,10 @@ def _check_landed(conn, landings: list[_Landing]) -> None:
 def _analyze(conn, landings: list[_Landing]) -> None:
     """Refresh the planner's statistics of the raw tables just landed in.
 
-    Autovacuum analyzes a table only a minute or more after a big append, while the safety check and
-    ``dbt build`` read tonight's load seconds after it landed. Without statistics that know tonight's
-    ``_load_id``, the planner estimates one row for it and picks nested loops: the safety check's anti-joins
-    and the marts' joins then grow with the square of the district's size (the benchmark measured the safety
-    check at 10k students: 403 s without, 0.16 s with). Only the columns queries select or join a load by
-    are analyzed (the load and export date, the school year, the spec key): half the cost of a full ANALYZE
-    on the big files, and autovacuum still analyzes every column later. ANALYZE reads a sample of fixed
-    size, so this costs about the same on any length of history.
+    Autovacuum analyzes a table a minute or more after a big append, while the safety check and ``dbt build``
+    read tonight's load seconds after it landed: without statistics that know tonight's ``_load_id`` the
+    planner picks nested loops that grow with the square of the district's size (bench/README.md). Only the
+    columns a load is selected or joined by are analyzed; ANALYZE reads a sample of fixed size.
     """
     with conn.cursor() as cur:
         for landing in sorted({landing.spec.name: landing for landing in landings}.values(),

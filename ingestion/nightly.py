@@ -195,16 +195,9 @@ def _fetch(district: District, config_path: Path | None, drop_root: Path | None,
     return fetched.drop_root
 
 
-# Settings of dbt's Postgres sessions (PGOPTIONS, read by libpq), unless PGOPTIONS already sets them:
-# - no JIT compilation: Postgres compiles a query whose estimated cost is high, 0.1 to 0.4 s per query, which
-#   cost more than it saved on the nightly build (100k incremental build: 24.7 and 26.0 s without, 39.6 and
-#   31.1 s with);
-# - 64 MB for a sort or hash before it spills to disk (the default is 4 MB): the night's big sorts
-#   (one row per contact, the uniqueness tests) stay in memory (100k: full refresh 15.1-15.2 s -> 12.6 s,
-#   incremental 16.0-16.4 s -> 14.4-14.8 s). dbt runs 4 threads: a few hundred MB at the most.
-# Parallel workers stay on: without them (max_parallel_workers_per_gather = 0) the 100k incremental build
-# lost more than it gained (10 nights: dim_contacts 4.1 -> 7.2 s, dim_students 2.6 -> 3.8 s, whose scans
-# compute a staging view's columns, e.g. the phone normalisation, for every version of the file).
+# Settings of dbt's Postgres sessions (PGOPTIONS, read by libpq), unless PGOPTIONS already sets them: no JIT
+# compilation (it cost more than it saved) and 64 MB for a sort or hash before it spills; parallel workers stay
+# on. The figures: bench/README.md, "What changed" (14) and "No parallel workers in dbt's sessions".
 DBT_SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 
