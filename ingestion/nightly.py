@@ -296,6 +296,7 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
     for district_id, tables in sorted(counts.items()):
         click.echo("")
         click.echo(f"rows in marts for {district_id}:")
+        width = max(map(len, MART_TABLES)) + 2
         for table in MART_TABLES:
             if table in tables:
-                click.echo(f"    {table:<24}{tables[table]:>10}")
+                click.echo(f"    {table:<{width}}{tables[table]:>10}")
