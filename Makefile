@@ -22,7 +22,7 @@ run: install
 	$(BIN)/sis-sync nightly --drop $(DROP) --date $(DATE)
 
 lint: install
-	$(BIN)/ruff check ingestion tests bench
+	$(BIN)/ruff check sis_sync tests bench
 	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
 # two workers (each test has a database of its own); the tests that create and drop the cluster-wide roles

@@ -32,11 +32,11 @@ import pyarrow.csv as pcsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingestion.bench import DEFAULT_DATA, DISTRICT, NIGHT1, export_folder, server_settings  # noqa: E402
-from ingestion.db import ensure_database  # noqa: E402
-from ingestion.load import ensure_raw_layer  # noqa: E402
-from ingestion.spec import load_spec  # noqa: E402
-from ingestion.validate import arrow_schema, spilled_batches, validate_file  # noqa: E402
+from sis_sync.bench import DEFAULT_DATA, DISTRICT, NIGHT1, export_folder, server_settings  # noqa: E402
+from sis_sync.db import ensure_database  # noqa: E402
+from sis_sync.ingestion.load import ensure_raw_layer  # noqa: E402
+from sis_sync.ingestion.spec import load_spec  # noqa: E402
+from sis_sync.ingestion.validate import arrow_schema, spilled_batches, validate_file  # noqa: E402
 
 
 class _CsvStream(io.RawIOBase):

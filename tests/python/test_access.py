@@ -9,9 +9,9 @@ import psycopg2
 import pytest
 from psycopg2 import errors
 
-from ingestion import access
-from ingestion.commands import run_build, run_ingest, run_nightly
-from ingestion.sample import write_export
+from sis_sync import access
+from sis_sync.commands import run_build, run_ingest, run_nightly
+from sis_sync.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import PROJECT_ROOT, archive
-from ingestion.archive import (
+from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion import archive
+from sis_sync.ingestion.archive import (
     ArchivedFile,
     archive_file,
     archived_files,
@@ -25,7 +26,7 @@ from ingestion.archive import (
     open_archived,
     restore_night,
 )
-from ingestion.exports import find_export
+from sis_sync.ingestion.exports import find_export
 
 NIGHT = date(2025, 10, 14)
 STUDENTS = b"student_id,first_name\n000123,Maria\n000124,Jamal\n"
@@ -309,7 +310,7 @@ def test_files_and_folders_are_owner_only(tmp_path, open_umask):
 _KILLED_MID_WRITE = """
 import io, os, signal, sys
 from datetime import date
-from ingestion.archive import archive_file
+from sis_sync.ingestion.archive import archive_file
 
 class Dying(io.BytesIO):
     def read(self, size=-1):

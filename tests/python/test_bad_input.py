@@ -2,7 +2,7 @@
 file, the line and the column; nothing is lost (the delivered file stays in the drop folder, the ledger
 records it); the rest of the night still loads.
 
-The rules are decisions of the spec (``decisions:`` in ``ingestion/spec/sis_export_v1.yml``). Ragged rows,
+The rules are decisions of the spec (``decisions:`` in ``sis_sync/ingestion/spec/sis_export_v1.yml``). Ragged rows,
 unbalanced quotes and header spelling are tested one by one at the validator's level in test_validate.py;
 here they are tested through ``ingest_export`` (ledger rows) in one night.
 """
@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from ingestion import PROJECT_ROOT, exports, load
-from ingestion.exports import DistrictSchools, find_export, today_in
-from ingestion.load import ingest_export
-from ingestion.spec import load_spec
-from ingestion.validate import MAX_FIELD_BYTES, KnownSchools, ValidationError, validate_file
+from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion import exports, load
+from sis_sync.ingestion.exports import DistrictSchools, find_export, today_in
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import MAX_FIELD_BYTES, KnownSchools, ValidationError, validate_file
 
 FIXTURE = Path(__file__).parent / "fixtures" / "export_small"
 SPEC = load_spec()
@@ -268,8 +269,8 @@ def test_a_huge_field_among_other_problems_never_crashes():
 
 MEMORY_SCRIPT = """
 import io, os, resource, sys
-from ingestion.spec import load_spec
-from ingestion.validate import ValidationError, validate_file
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import ValidationError, validate_file
 
 class Stream(io.RawIOBase):
     # header, one record whose name is N bytes long, generated as it is read (nothing on disk or in memory)
@@ -389,8 +390,8 @@ def test_formula_values_load_as_text_and_the_ledger_flags_them(ingest, drop, db_
 
 def test_formula_values_reach_the_marts_unchanged(fresh_db, db_conn, tmp_path):
     """Staging and marts keep the text as delivered: nothing evaluates, strips or "fixes" it."""
-    from ingestion.nightly import dbt_build, ingest_districts
-    from ingestion.sample import write_export
+    from sis_sync.nightly import dbt_build, ingest_districts
+    from sis_sync.sample import write_export
 
     night = dt.date(2026, 3, 16)
     drop = tmp_path / "drop"

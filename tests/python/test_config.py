@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.config import ConfigError, load_districts
+from sis_sync.config import ConfigError, load_districts
 
 
 def districts_file(tmp_path, thresholds: str):

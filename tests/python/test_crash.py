@@ -26,12 +26,13 @@ import psycopg2
 import pytest
 from dbt.cli.main import dbtRunner
 
-from ingestion import PROJECT_ROOT, load
-from ingestion.load import ensure_raw_layer
-from ingestion.nightly import ingest_districts
-from ingestion.project import mart_names
-from ingestion.sample import truth, write_export
-from ingestion.spec import load_spec
+from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion import load
+from sis_sync.ingestion.load import ensure_raw_layer
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.nightly import ingest_districts
+from sis_sync.project import mart_names
+from sis_sync.sample import truth, write_export
 
 SPEC = load_spec()
 NIGHT1 = dt.date(2026, 3, 16)
@@ -49,7 +50,7 @@ def _env(settings) -> dict[str, str]:
 def _start(tmp_path: Path, name: str, settings, *args) -> subprocess.Popen:
     """`sis-sync ARGS` against ``settings``' database, its output in tmp_path/<name>.{out,err}."""
     return subprocess.Popen(
-        [sys.executable, "-m", "ingestion.cli", *map(str, args)], cwd=PROJECT_ROOT, env=_env(settings),
+        [sys.executable, "-m", "sis_sync.cli", *map(str, args)], cwd=PROJECT_ROOT, env=_env(settings),
         stdout=(tmp_path / f"{name}.out").open("wb"), stderr=(tmp_path / f"{name}.err").open("wb"))
 
 

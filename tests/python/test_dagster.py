@@ -7,8 +7,8 @@ import importlib
 
 from dbt.cli.main import dbtRunner
 
-from ingestion import PROJECT_ROOT
-from ingestion.sample import write_export
+from sis_sync import PROJECT_ROOT
+from sis_sync.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
 
@@ -20,7 +20,7 @@ def test_one_night_through_the_dagster_job(fresh_db, db_conn, tmp_path, monkeypa
     from dagster import RunConfig, materialize
     from dagster_dbt import DbtCliResource
 
-    from ingestion.orchestration import dagster_defs
+    from sis_sync.orchestration import dagster_defs
 
     importlib.reload(dagster_defs)  # read the manifest just parsed
     drop = tmp_path / "drop"

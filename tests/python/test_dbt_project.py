@@ -9,12 +9,12 @@ import psycopg2
 import yaml
 from dbt.cli.main import dbtRunner
 
-from ingestion import PROJECT_ROOT
-from ingestion.load import ingest_export
-from ingestion.nightly import dbt_build, prepare_warehouse
-from ingestion.sample import write_export
-from ingestion.spec import RAW_META_COLUMNS, load_spec
-from ingestion.specdocs import DATA_SPEC_PATH, SOURCES_PATH, check_generated
+from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.ingestion.spec import RAW_META_COLUMNS, load_spec
+from sis_sync.nightly import dbt_build, prepare_warehouse
+from sis_sync.sample import write_export
+from sis_sync.specdocs import DATA_SPEC_PATH, SOURCES_PATH, check_generated
 
 
 def test_generated_files_agree_with_the_spec():
@@ -46,7 +46,7 @@ def test_a_bad_calendar_row_never_fails_the_build_of_every_district():
 
 def test_the_raw_layer_is_as_its_sources_declare(fresh_db, db_conn):
     """Every table the warehouse preparation creates in raw_sis has the columns, in order and type, that the
-    generated dbt sources (ingestion/specdocs.py) declare: the DDL and the documentation cannot drift."""
+    generated dbt sources (sis_sync/specdocs.py) declare: the DDL and the documentation cannot drift."""
     prepare_warehouse(fresh_db)
     sources = yaml.safe_load(SOURCES_PATH.read_text())["sources"][0]
     with db_conn.cursor() as cur:
@@ -129,7 +129,7 @@ def test_staging_tests_check_the_loads_landed_on_the_run_date(fresh_db, db_conn,
 
 
 def test_dbt_sessions_get_their_settings_unless_pgoptions_sets_them(fresh_db, monkeypatch):
-    from ingestion.nightly import _session_settings
+    from sis_sync.nightly import _session_settings
 
     def settings():
         with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:  # libpq reads PGOPTIONS

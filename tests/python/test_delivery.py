@@ -25,10 +25,10 @@ import asyncssh
 import boto3
 import pytest
 
-from ingestion import PROJECT_ROOT
-from ingestion.config import District
-from ingestion.delivery import DeliveryError, FetchResult, fetch_export
-from ingestion.delivery import s3 as s3_delivery
+from sis_sync import PROJECT_ROOT
+from sis_sync.config import District
+from sis_sync.ingestion.delivery import DeliveryError, FetchResult, fetch_export
+from sis_sync.ingestion.delivery import s3 as s3_delivery
 
 NIGHT = date(2026, 3, 2)
 ZIP_NIGHT = date(2026, 3, 3)
@@ -212,7 +212,7 @@ def test_sftp_fetches_a_folder_export_skipping_files_in_progress(sftp_server, sf
     assert result.source == f"sftp://127.0.0.1:{sftp_server.port}/exports"
 
     # The existing local ingestion finds the fetched export where it looks for one.
-    from ingestion.exports import find_export
+    from sis_sync.ingestion.exports import find_export
 
     source = find_export(dest, DISTRICT, NIGHT)
     assert source is not None and sorted(source.files) == sorted(FOLDER_FILES)
@@ -330,8 +330,8 @@ KILL_SCRIPT = """
 import json, sys
 from datetime import date
 from pathlib import Path
-from ingestion.config import District
-from ingestion.delivery import fetch_export
+from sis_sync.config import District
+from sis_sync.ingestion.delivery import fetch_export
 fetch_export(District(id="lincoln", delivery=json.loads(sys.argv[1])), date.fromisoformat(sys.argv[2]),
              Path(sys.argv[3]), Path(sys.argv[4]))
 """

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from ingestion import db
+from sis_sync import db
 
 
 def test_each_project_folder_gets_its_own_port(tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ import datetime as dt
 
 from test_safety import keep_rows
 
-from ingestion.commands import run_build, run_nightly
-from ingestion.sample import write_export
+from sis_sync.commands import run_build, run_nightly
+from sis_sync.sample import write_export
 
 FIRST, SECOND = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
 DIE_ON_SOUTH = """

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import ConfigError, load_districts
-from ingestion.exports import find_export
-from ingestion.load import ingest_export
+from sis_sync.config import ConfigError, load_districts
+from sis_sync.ingestion.exports import find_export
+from sis_sync.ingestion.load import ingest_export
 
 FIXTURE = Path(__file__).parent / "fixtures" / "export_small"
 NIGHT = dt.date(2025, 10, 14)

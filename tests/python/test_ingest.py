@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingestion import load
-from ingestion.commands import run_nightly
-from ingestion.exports import find_export
-from ingestion.load import ensure_raw_layer, ingest_export
-from ingestion.spec import load_spec
-from ingestion.validate import arrow_schema
+from sis_sync.commands import run_nightly
+from sis_sync.ingestion import load
+from sis_sync.ingestion.exports import find_export
+from sis_sync.ingestion.load import ensure_raw_layer, ingest_export
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import arrow_schema
 
 FIXTURE = Path(__file__).parent / "fixtures" / "export_small"
 SPEC = load_spec()

@@ -1,6 +1,6 @@
 """Landing: the csv files the validator writes are COPYed by dlt into the raw tables exactly as validated.
 
-Every value lands as the typed batches say it is (:func:`ingestion.validate.typed_batches`): NULLs, text with
+Every value lands as the typed batches say it is (:func:`sis_sync.ingestion.validate.typed_batches`): NULLs, text with
 commas, quotes, line breaks, backslashes, the words NULL and \\N, non-ASCII characters; dates, booleans,
 decimals and integers at their edges. Then: a table split into several csv files lands in full, a file missing
 from the landing fails the run before the ledger is written, and no csv file of student data stays behind.
@@ -18,10 +18,10 @@ import psycopg2
 import pyarrow as pa
 import pytest
 
-from ingestion import load
-from ingestion.load import ingest_export
-from ingestion.spec import load_spec
-from ingestion.validate import arrow_schema, typed_batches
+from sis_sync.ingestion import load
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import arrow_schema, typed_batches
 
 SPEC = load_spec()
 DISTRICT = "d042"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from ingestion.commands import run_nightly
-from ingestion.sample import truth, write_export
+from sis_sync.commands import run_nightly
+from sis_sync.sample import truth, write_export
 
 STUDENTS = 300
 DISTRICTS = ("sample", "north")

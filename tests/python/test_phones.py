@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from ingestion.commands import run_nightly
-from ingestion.config import ConfigError, load_districts
-from ingestion.phones import e164
-from ingestion.sample import write_export
+from sis_sync.commands import run_nightly
+from sis_sync.config import ConfigError, load_districts
+from sis_sync.ingestion.phones import e164
+from sis_sync.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import ConfigError, load_districts
-from ingestion.delivery import fetch_export
-from ingestion.delivery.common import DeliveryError
-from ingestion.load import ingest_export
-from ingestion.redact import redact
-from ingestion.spec import load_spec
-from ingestion.validate import ValidationError, validate_file
+from sis_sync.config import ConfigError, load_districts
+from sis_sync.ingestion.delivery import fetch_export
+from sis_sync.ingestion.delivery.common import DeliveryError
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import ValidationError, validate_file
+from sis_sync.redact import redact
 
 FIXTURE = Path(__file__).parent / "fixtures" / "export_small"
 SPEC = load_spec()
@@ -84,7 +84,7 @@ def test_an_s3_endpoint_with_credentials_is_never_printed(tmp_path, monkeypatch)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    from ingestion.config import District
+    from sis_sync.config import District
 
     district = District(id="d1", delivery={"method": "s3", "bucket": "exports", "region": "us-east-1",
                                            "endpoint_url": "http://AKIAEXAMPLE:topsecret@127.0.0.1:9/",
@@ -141,7 +141,7 @@ def test_dlt_working_files_are_private_and_removed(fresh_db, tmp_path):
 
 
 def test_a_failed_load_leaves_no_row_on_disk(fresh_db, db_conn, tmp_path):
-    from ingestion.load import ensure_raw_layer
+    from sis_sync.ingestion.load import ensure_raw_layer
 
     folder = tmp_path / "drop" / "d1" / NIGHT.isoformat()
     folder.mkdir(parents=True)

@@ -8,8 +8,8 @@ from datetime import date
 
 import psycopg2
 
-from ingestion.load import ingest_export
-from ingestion.sample import write_export
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.sample import write_export
 
 BRIN_RANGE_BYTES = 128 * 8192  # pages_per_range (the default) x the page size
 

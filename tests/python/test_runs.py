@@ -8,9 +8,9 @@ from contextlib import closing
 
 import psycopg2
 
-from ingestion import db
-from ingestion.commands import EXIT_BUSY, run_build, run_ingest, run_nightly
-from ingestion.sample import write_export
+from sis_sync import db
+from sis_sync.commands import EXIT_BUSY, run_build, run_ingest, run_nightly
+from sis_sync.sample import write_export
 
 NIGHT = dt.date(2026, 3, 16)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestion.cli import main
-from ingestion.commands import run_build, run_nightly
-from ingestion.sample import write_export
+from sis_sync.cli import main
+from sis_sync.commands import run_build, run_nightly
+from sis_sync.sample import write_export
 
 STUDENTS = 300
 DISTRICT = "south"

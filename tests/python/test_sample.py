@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingestion.cli import main
-from ingestion.sample import build_export, sample_calendar, truth, write_export
-from ingestion.sample.calendars import sis_school_year
-from ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, load_spec
+from sis_sync.cli import main
+from sis_sync.ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, load_spec
+from sis_sync.sample import build_export, sample_calendar, truth, write_export
+from sis_sync.sample.calendars import sis_school_year
 
 N = 500
 DISTRICT = "sample"

@@ -13,9 +13,9 @@ import re
 
 import pytest
 
-from ingestion.commands import run_build, run_nightly
-from ingestion.project import mart_names
-from ingestion.sample import truth, write_export
+from sis_sync.commands import run_build, run_nightly
+from sis_sync.project import mart_names
+from sis_sync.sample import truth, write_export
 
 D = dt.date
 STUDENTS = 250

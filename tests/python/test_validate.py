@@ -10,9 +10,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from ingestion import validate
-from ingestion.spec import load_spec
-from ingestion.validate import (
+from sis_sync.ingestion import validate
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.validate import (
     CsvOutput,
     ValidationError,
     arrow_schema,

@@ -13,15 +13,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from ingestion import archive
-from ingestion.commands import run_build, run_ingest, run_nightly
-from ingestion.db import ensure_database
-from ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
-from ingestion.project import mart_names
-from ingestion.replay import restore
-from ingestion.sample import write_export
-from ingestion.spec import load_spec
-from ingestion.versions import deliveries, state_params, state_sql
+from sis_sync.commands import run_build, run_ingest, run_nightly
+from sis_sync.db import ensure_database
+from sis_sync.ingestion import archive
+from sis_sync.ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
+from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.versions import deliveries, state_params, state_sql
+from sis_sync.project import mart_names
+from sis_sync.replay import restore
+from sis_sync.sample import write_export
 
 SPEC = load_spec()
 DISTRICT = "d042"
@@ -217,7 +217,7 @@ OLD_NIGHTS = (dt.date(2026, 3, 16), dt.date(2026, 3, 17))
 
 def _old_raw_layer(conn, drop: Path) -> None:
     """The raw layer as it was before versions: every loaded file's rows, tagged with their load."""
-    from ingestion.ledger import ensure_ledger
+    from sis_sync.ingestion.ledger import ensure_ledger
 
     with conn.cursor() as cur:
         ensure_ledger(cur)
@@ -260,7 +260,7 @@ def test_a_raw_layer_of_full_copies_is_refused_until_upgraded(fresh_db, tmp_path
 
 
 def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_server):
-    from ingestion.replay import OLD_SCHEMA, upgrade
+    from sis_sync.replay import OLD_SCHEMA, upgrade
 
     drop = tmp_path / "drop"
     for night in OLD_NIGHTS:
@@ -361,7 +361,7 @@ def test_the_portable_sql_gives_the_marts_the_postgres_sql_gives(fresh_db, tmp_p
     on a full refresh with the `portable_sql` var, gives the marts the nightly runs gave."""
     from dbt.cli.main import dbtRunner
 
-    from ingestion import PROJECT_ROOT
+    from sis_sync import PROJECT_ROOT
 
     def portable_build(night: dt.date, *full_refresh: str) -> None:
         os.environ["SIS_SYNC_RUN_DATE"] = night.isoformat()

@@ -1,0 +1,157 @@
+"""Safety holds: what Python keeps for the thresholds that dbt applies.
+
+The rules live in dbt, beside the season decision: ``int_night_checks`` measures every loaded file of every
+night against the delivery before it (records removed, records changed per column family, values emptied;
+the seed ``safety_measures`` says which), over the district's thresholds, and over the nights since the
+last approval (the cumulative rule); an unreleased failing night holds its model group
+(``macros/seasons.sql``) until ``sis-sync approve`` releases it. The mart ``sync_holds`` lists them.
+
+Python only feeds and reads it:
+
+- ``raw_sis.district_settings``: each district's thresholds from ``districts.yml``, written by every ingest
+  (the defaults are dbt's: the ``safety_thresholds`` var in ``dbt_project.yml``);
+- ``raw_sis.sync_approvals``: one row per file a person released with ``sis-sync approve``; releasing a night
+  releases that file's earlier held nights too;
+- :func:`held_files` reads the holds of a night from ``marts.sync_holds`` (those not approved since).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sis_sync.config import District
+from sis_sync.ingestion.ledger import RAW_SCHEMA, ensure_schema
+
+SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
+APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
+LEGACY_HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"  # before the rules moved to dbt: holds and approvals
+HOLDS_MART = "marts.sync_holds"
+CALENDAR_CONFLICTS = "intermediate.int_calendar_conflicts"
+
+SAFETY_DDL = f"""
+create table if not exists {SETTINGS_TABLE} (
+    district_id text primary key,
+    thresholds jsonb not null default '{{}}',
+    recorded_at timestamptz not null default now()
+);
+create table if not exists {APPROVALS_TABLE} (
+    approval_id bigserial primary key,
+    district_id text not null,
+    export_date date not null,
+    file_name text not null,
+    approved_at timestamptz not null default now(),
+    approved_by text not null default current_user
+);
+"""
+
+
+# Columns the settings table gained after it was first created.
+_ADDED_SETTINGS = {"no_delivery": "jsonb not null default '{}'", "country": "text not null default 'US'"}
+
+
+def ensure_safety(cur) -> None:
+    """The settings and approvals tables; approvals recorded before the rules moved to dbt are carried over."""
+    ensure_schema(cur)
+    cur.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                (SETTINGS_TABLE, APPROVALS_TABLE))
+    if not cur.fetchone()[0]:
+        cur.execute(SAFETY_DDL)
+    cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
+                tuple(SETTINGS_TABLE.split(".")))
+    present = {name for (name,) in cur.fetchall()}
+    for name, definition in _ADDED_SETTINGS.items():  # an ALTER (an exclusive lock) only when one is missing
+        if name not in present:
+            cur.execute(f"alter table {SETTINGS_TABLE} add column {name} {definition}")
+    cur.execute(f"select to_regclass('{LEGACY_HOLDS_TABLE}') is not null")
+    if cur.fetchone()[0]:
+        cur.execute(
+            f"""
+            insert into {APPROVALS_TABLE} (district_id, export_date, file_name, approved_at)
+            select district_id, export_date, file_name, coalesce(approved_at, recorded_at)
+            from {LEGACY_HOLDS_TABLE}
+            where status = 'approved'
+            """
+        )
+        cur.execute(f"drop table {LEGACY_HOLDS_TABLE}")
+
+
+def record_districts(conn, districts: list[District]) -> None:
+    """Write the districts' settings where dbt reads them: the thresholds (what is not set takes dbt's
+    defaults), the nights nothing is expected (no_delivery) and the country phone numbers are read in. Every
+    district of a run gets a row, so dbt knows which districts to expect a night from. A district whose
+    country changed has its landed phone values read again in the new one."""
+    from sis_sync.ingestion.phones import read_new_numbers
+
+    with conn.cursor() as cur:
+        ensure_safety(cur)
+        for district in districts:
+            cur.execute(f"select country from {SETTINGS_TABLE} where district_id = %s", (district.id,))
+            before = cur.fetchone()
+            cur.execute(
+                f"""
+                insert into {SETTINGS_TABLE} (district_id, thresholds, no_delivery, country) values (%s, %s, %s, %s)
+                on conflict (district_id) do update
+                set thresholds = excluded.thresholds, no_delivery = excluded.no_delivery,
+                    country = excluded.country, recorded_at = now()
+                where ({SETTINGS_TABLE}.thresholds, {SETTINGS_TABLE}.no_delivery, {SETTINGS_TABLE}.country)
+                    is distinct from (excluded.thresholds, excluded.no_delivery, excluded.country)
+                """,
+                (district.id, json.dumps(district.thresholds or {}, sort_keys=True),
+                 json.dumps(district.no_delivery or {}, sort_keys=True), district.country),
+            )
+            if before is not None and before[0] != district.country:
+                read_new_numbers(cur, district_id=district.id)
+    conn.commit()
+
+
+def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
+    """(file_name, message) of each file the district's night holds, as the last build decided, less what has
+    been approved since."""
+    with conn.cursor() as cur:
+        ensure_safety(cur)
+        cur.execute(f"select to_regclass('{HOLDS_MART}') is not null")
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return []
+        cur.execute(
+            f"""
+            select distinct on (holds.file_name) holds.file_name, holds.message
+            from {HOLDS_MART} as holds
+            where holds.district_id = %(district)s and holds.export_date <= %(night)s and holds.is_held
+              and not exists (
+                select 1 from {APPROVALS_TABLE} as approvals
+                where approvals.district_id = holds.district_id and approvals.file_name = holds.file_name
+                  and approvals.export_date >= holds.export_date)
+            order by holds.file_name, holds.export_date, holds.hold_rank
+            """,
+            {"district": district_id, "night": night},
+        )
+        held = cur.fetchall()
+    conn.commit()
+    return held
+
+
+def calendar_problem(conn, district_id: str) -> str | None:
+    """Why the district's calendar (the seasons seed) is invalid, as the last build found, or None."""
+    with conn.cursor() as cur:
+        cur.execute(f"select to_regclass('{CALENDAR_CONFLICTS}') is not null")
+        if not cur.fetchone()[0]:
+            conn.commit()
+            return None
+        cur.execute(f"select message from {CALENDAR_CONFLICTS} where district_id = %s", (district_id,))
+        row = cur.fetchone()
+    conn.commit()
+    return row[0] if row else None
+
+
+def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
+    """Release the files the district's night holds (and their earlier held nights); returns (file_name,
+    message) of each. The next build applies it."""
+    held = held_files(conn, district_id, night)
+    with conn.cursor() as cur:
+        for file_name, _message in held:
+            cur.execute(f"insert into {APPROVALS_TABLE} (district_id, export_date, file_name) values (%s, %s, %s)",
+                        (district_id, night, file_name))
+    conn.commit()
+    return held

@@ -1,0 +1,303 @@
+"""The nightly job's steps: ingest every district's export for a date, then `dbt build` with run_date = that
+date, then the summary. One bad district never stops the others. The commands that run them, and their exit
+codes, are in :mod:`sis_sync.commands`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from sis_sync import PROJECT_ROOT, db
+from sis_sync.config import ConfigError, District, drop_root_for, load_districts
+from sis_sync.project import mart_names
+from sis_sync.redact import redact
+
+MART_TABLES = mart_names()
+
+
+@dataclass
+class DistrictNight:
+    district_id: str
+    loaded: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    held: int = 0
+    added: int = 0  # records the night's files added, changed and retired (sis_sync/ingestion/versions.py)
+    changed: int = 0
+    retired: int = 0
+    problems: list[str] = field(default_factory=list)
+    failed: bool = False  # the delivery or the ingest failed (not a problem of the data)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.rejected and not self.held and not self.failed
+
+
+@dataclass
+class BuildOutcome:
+    ok: bool
+    passed: int = 0
+    failed: int = 0
+    warned: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # each warned test, with what it means
+    seconds: float = 0.0
+
+
+# What a warning of the build means, for the summary (the tests' own files say how to fix it).
+WARNING_MEANINGS = {
+    "districts_without_a_calendar": "expected for a district with no row in seeds/seasons.csv: it is always"
+                                    " in session (tests/integrity/districts_without_a_calendar.sql)",
+    "districts_late_by_their_calendar": "a district's calendar expected files tonight that did not arrive:"
+                                        " see `sis-sync status` (tests/integrity/districts_late_by_their_calendar.sql)",
+    "seasons": "a row of seeds/seasons.csv is invalid: its district does not sync until it is mended"
+               " (int_calendar_conflicts says how; sis-sync status)",
+}
+
+
+def _step(message: str) -> None:
+    click.echo(f"[{dt.datetime.now():%H:%M:%S}] {message}", err=True)
+
+
+def _districts(config_path: Path | None, drop_root: Path | None, only: tuple[str, ...]) -> list[District]:
+    districts = load_districts(config_path, drop_root)
+    if only:
+        known = {d.id for d in districts}
+        unknown = [d for d in only if d not in known]
+        if unknown:
+            raise ConfigError(f"unknown district(s): {', '.join(unknown)}")
+        districts = [d for d in districts if d.id in only]
+    return districts
+
+
+def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_root: Path | None,
+                     run_date: dt.date, only: tuple[str, ...]) -> list[DistrictNight]:
+    from sis_sync.ingestion import safety
+    from sis_sync.ingestion.ledger import record_attempt
+
+    prepare_warehouse(settings)
+    districts = _districts(config_path, drop_root, only)
+    with db.connect(settings) as conn:
+        safety.record_districts(conn, districts)
+    nights = []
+    for district in districts:
+        night = DistrictNight(district.id)
+        nights.append(night)
+        outcome, message = _ingest_district(settings, district, night, config_path, drop_root, run_date)
+        with db.connect(settings) as conn:
+            record_attempt(conn, district.id, run_date, outcome, message)
+    return nights
+
+
+def _ingest_district(settings: db.PgSettings, district: District, night: DistrictNight, config_path: Path | None,
+                     drop_root: Path | None, run_date: dt.date) -> tuple[str, str | None]:
+    """Fetch and ingest one district's night into ``night``; (the attempt's outcome, its message)."""
+    from sis_sync.ingestion.load import ingest_export
+
+    started = time.monotonic()
+    _step(f"{district.id}: ingesting the export of {run_date}")
+    try:
+        root = _fetch(district, config_path, drop_root, run_date)
+    except Exception as exc:  # one district's failure never stops the others
+        return _district_failed(district, night, f"delivery failed: {redact(exc)}")
+    try:
+        # a fetched copy (SFTP, S3) is complete when it is in place (the download checked its size): no wait
+        fetched = drop_root is None and district.delivery.get("method", "folder") != "folder"
+        result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone,
+                               settle=0 if fetched else None)
+    except Exception as exc:
+        return _district_failed(district, night, f"ingest failed: {redact(exc)}")
+    outcome, message = "delivered", None
+    if result.incomplete:
+        refused = result.incomplete.startswith("refused: ")
+        message = result.incomplete if refused else f"export incomplete: {result.incomplete}"
+        night.problems.append(message)
+        outcome = "incomplete"
+    elif result.missing:
+        message = f"no export for {run_date}"
+        night.problems.append(message)
+        outcome = "missing"
+    night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
+    night.added = sum(row.added_count or 0 for row in result.rows)
+    night.changed = sum(row.changed_count or 0 for row in result.rows)
+    night.retired = sum(row.retired_count or 0 for row in result.rows)
+    for row in result.rows:
+        if row.status == "rejected":
+            night.problems.append(row.message)
+    _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected"
+          f" in {time.monotonic() - started:.1f}s; records {night.added} added, {night.changed} changed,"
+          f" {night.retired} retired")
+    return outcome, message
+
+
+def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date) -> None:
+    """Add to each district's night the files the build held (the safety thresholds are dbt's)."""
+    from sis_sync.ingestion import safety
+
+    with db.connect(settings) as conn:
+        for night in nights:
+            held = safety.held_files(conn, night.district_id, run_date)
+            night.held = len(held)
+            night.problems += [f"{file_name} {message}" for file_name, message in held]
+            calendar = safety.calendar_problem(conn, night.district_id)
+            if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
+                night.problems.append(calendar)
+
+
+def prepare_warehouse(settings: db.PgSettings) -> None:
+    """Create the raw layer, the ledger and the safety tables when missing, so dbt's sources exist. A raw layer of
+    full copies (before versions) is refused: `sis-sync upgrade` converts it."""
+    from sis_sync import access
+    from sis_sync.ingestion import safety
+    from sis_sync.ingestion.ledger import ensure_attempts
+    from sis_sync.ingestion.load import ensure_raw_layer
+    from sis_sync.replay import needs_upgrade
+
+    with db.connect(settings) as conn:
+        if needs_upgrade(conn):
+            raise ConfigError("the raw layer holds a full copy of every night (it predates versions): run"
+                              " `sis-sync upgrade` first (see the README, \"Upgrading a warehouse\")")
+        ensure_raw_layer(conn)
+        with conn.cursor() as cur:
+            safety.ensure_safety(cur)
+            ensure_attempts(cur)
+            access.ensure_access_table(cur)
+            access.hand_raw_layer_to_loader(cur)
+        conn.commit()
+
+
+def _district_failed(district: District, night: DistrictNight, message: str) -> tuple[str, str]:
+    """A district's night that failed (the others go on): the message contains no secret and no row value."""
+    night.problems.append(message)
+    night.failed = True
+    _step(f"{district.id}: {message}")
+    return "failed", message
+
+
+def _fetch(district: District, config_path: Path | None, drop_root: Path | None, run_date: dt.date) -> Path:
+    """The local drop folder to ingest the district's night from, fetching it first for SFTP and S3."""
+    if drop_root is not None:
+        return drop_root
+    if district.delivery.get("method", "folder") == "folder":
+        return drop_root_for(district, config_path)
+    from sis_sync.ingestion.delivery import DEFAULT_DEST_ROOT, fetch_export
+
+    config_dir = (config_path or PROJECT_ROOT / "districts.yml").parent
+    fetched = fetch_export(district, run_date, DEFAULT_DEST_ROOT, config_dir)
+    _step(f"{district.id}: {fetched.message}")
+    return fetched.drop_root
+
+
+# Settings of dbt's Postgres sessions (PGOPTIONS, read by libpq), unless PGOPTIONS already sets them: no JIT
+# compilation (it cost more than it saved) and 64 MB for a sort or hash before it spills; parallel workers stay
+# on. The figures: bench/README.md, "What changed" (14) and "No parallel workers in dbt's sessions".
+DBT_SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
+@contextlib.contextmanager
+def _session_settings():
+    """PGOPTIONS with DBT_SESSION_SETTINGS added for the duration of the block (dbt's build), then as it was."""
+    before = os.environ.get("PGOPTIONS")
+    options = before or ""
+    for name, value in DBT_SESSION_SETTINGS.items():
+        if not re.search(rf"(^|\s)(-c\s*|--){name}=", options):
+            options = f"{options} -c {name}={value}".strip()
+    os.environ["PGOPTIONS"] = options
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = before
+
+
+def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = (),
+              unit_tests: bool = False) -> BuildOutcome:
+    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment.
+
+    The nightly job leaves dbt's unit tests out (they test the SQL, not the night's data; `make test` and a
+    hand-run `dbt build` run them).
+    """
+    from dbt.cli.main import dbtRunner
+
+    # The run date goes in as SIS_SYNC_RUN_DATE, which macros/run_date.sql reads like the `run_date` var:
+    # a changed var makes dbt parse the whole project again (3-4 s), a changed environment variable not.
+    os.environ["SIS_SYNC_RUN_DATE"] = run_date.isoformat()
+    args = ["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    if not unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    started = time.monotonic()
+    _step(f"dbt build for run date {run_date}{' (full refresh)' if full_refresh else ''}")
+    with _session_settings():
+        res = dbtRunner().invoke(args)
+    outcome = BuildOutcome(ok=bool(res.success), seconds=time.monotonic() - started)
+    if res.exception is not None:
+        outcome.errors.append(str(res.exception))
+    for r in getattr(res.result, "results", None) or []:
+        status = str(r.status)
+        if status in ("pass", "success"):
+            outcome.passed += 1
+        elif status == "warn":
+            outcome.warned += 1
+            outcome.warnings.append(f"{r.node.name}: {r.message}; {WARNING_MEANINGS.get(r.node.name, '')}".rstrip("; "))
+        elif status in ("fail", "error"):
+            outcome.failed += 1
+            outcome.errors.append(f"{r.node.name}: {r.message}")
+    return outcome
+
+
+def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
+    """Rows per mart per district."""
+    counts: dict[str, dict[str, int]] = {}
+    with db.connect(settings) as conn, conn.cursor() as cur:
+        for table in MART_TABLES:
+            cur.execute("select to_regclass(%s)", (f"marts.{table}",))
+            if cur.fetchone()[0] is None:
+                continue
+            cur.execute(f"select district_id, count(*) from marts.{table} group by district_id")
+            for district_id, n in cur.fetchall():
+                counts.setdefault(district_id, {})[table] = n
+    return counts
+
+
+def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
+                  counts: dict[str, dict[str, int]]) -> None:
+    click.echo("")
+    click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}{'held':>6}"
+               f"{'added':>9}{'changed':>9}{'retired':>9}  status")
+    for n in nights:
+        status = "ok" if n.ok else ("HELD" if n.held and n.held == len(n.problems) else "FAILED")
+        click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}{n.held:>6}"
+                   f"{n.added:>9}{n.changed:>9}{n.retired:>9}  {status}")
+        for problem in n.problems:
+            click.echo(f"    - {problem}")
+    if build is not None:
+        click.echo("")
+        verdict = "ok" if build.ok else "FAILED"
+        click.echo(f"dbt build: {verdict} in {build.seconds:.0f}s, {build.passed} passed, "
+                   f"{build.failed} failed, {build.warned} warned")
+        for error in build.errors[:20]:
+            click.echo(f"    - {error}")
+        for warning in build.warnings:
+            click.echo(f"    - warning: {warning}")
+    for district_id, tables in sorted(counts.items()):
+        click.echo("")
+        click.echo(f"rows in marts for {district_id}:")
+        width = max(map(len, MART_TABLES)) + 2
+        for table in MART_TABLES:
+            if table in tables:
+                click.echo(f"    {table:<{width}}{tables[table]:>10}")

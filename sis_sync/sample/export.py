@@ -1,0 +1,512 @@
+"""Evaluate the synthetic district at an export date: the rows of every file, the truth, the files on disk."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import os
+import random
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from sis_sync.ingestion.spec import MANIFEST, load_spec
+from sis_sync.sample.calendars import SchoolCalendar, sample_calendar, sis_school_year
+from sis_sync.sample.model import (
+    CATALOG,
+    GRADE_CODES,
+    TAG_ATTENDANCE,
+    Assignment,
+    Contact,
+    District,
+    StudentYear,
+    YearModel,
+    _mix,
+    fold_ascii,
+    school_day_at,
+)
+
+MANIFEST_HEADER = ("file_name", "row_count", "sha256")
+ROLE_PREFIX = {"teacher": "T", "administrator": "A", "counselor": "G", "staff": "S"}
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+
+Row = tuple[str, ...]
+
+
+@lru_cache(maxsize=4)
+def district(district_id: str, students: int, seed: int = 1) -> District:
+    """The (cached) model of one synthetic district."""
+    return District(district_id, students, seed)
+
+
+@lru_cache(maxsize=4096)
+def _iso(day: dt.date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def _started(t: tuple[int, float], day: dt.date, year: int, cal: SchoolCalendar) -> bool:
+    """Whether an event at time ``t`` = (school year, phase) is in the SIS on ``day`` of SIS year ``year``."""
+    if t[0] != year:
+        return t[0] < year
+    return t[1] == 0.0 or day >= school_day_at(cal, t[1])
+
+
+# ------------------------------------------------------------------------------------------------ rows
+
+
+def _students_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
+    year = str(ym.school_year)
+    rows = []
+    for s in ym.students:
+        if not s.visible(day):
+            continue
+        fam = s.kid.family
+        detail = d.detail(fam)
+        k = detail.kids[s.kid.m]
+        withdrawn = s.withdrawn(day)
+        rows.append((
+            s.student_id, k.state_id, k.first_name, k.middle_name, k.last_name, k.preferred_name,
+            k.birth_date.isoformat(), k.gender, GRADE_CODES[s.grade], s.school.school_id, year,
+            "inactive" if withdrawn else "active", s.entry.isoformat(), _iso(s.exit) if withdrawn else "",
+            detail.language,
+        ))
+    return rows
+
+
+def _staff_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
+    y = ym.school_year
+    tenures = d.tenures(y)
+    rows = []
+    for p, (school, role, _) in enumerate(d.positions):
+        for num, start, end in tenures[p]:
+            if not _started(start, day, y, ym.calendar):
+                continue
+            if end is not None and end <= (y - 1, 0.0):
+                continue
+            active = end is None or not _started(end, day, y, ym.calendar)
+            first, last = d.staff_name(num)
+            email = f"{fold_ascii(first)}.{fold_ascii(last)}{num}@{d.district_id}.example.org"
+            rows.append((num, (
+                f"{ROLE_PREFIX[role]}{num:04d}", first, last, email, school.school_id, role,
+                "Y" if active else "N",
+            )))
+    rows.sort(key=lambda r: r[0])
+    return [r for _, r in rows]
+
+
+def _courses_rows(d: District, ym: YearModel) -> list[Row]:
+    year = str(ym.school_year)
+    return [
+        (f"{school.school_id}-{code}", name, subject, school.school_id, year)
+        for school in d.schools
+        for code, (name, subject, _) in CATALOG[school.level].items()
+    ]
+
+
+def _teacher_at(d: District, ym: YearModel, position: int, day: dt.date) -> int:
+    for num, start, _ in reversed(d.tenures(ym.school_year)[position]):
+        if _started(start, day, ym.school_year, ym.calendar):
+            return num
+    return d.tenures(ym.school_year)[position][0][0]
+
+
+def _sections_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
+    year = str(ym.school_year)
+    rows = []
+    for sec in ym.sections:
+        ref = min(day, sec.term_end)
+        num = _teacher_at(d, ym, sec.position, ref)
+        rows.append((sec.section_id, sec.course_id, sec.school.school_id, f"T{num:04d}", sec.term,
+                     sec.term_start.isoformat(), sec.term_end.isoformat(), sec.period, sec.room, year))
+    return rows
+
+
+def _assignment_rows(s: StudentYear, a: Assignment, day: dt.date, cal: SchoolCalendar,
+                     year: str) -> list[Row]:
+    withdrawn = s.withdrawn(day)
+    if withdrawn and s.exit < a.term_start:
+        return []  # the withdrawal dropped the not-yet-started term
+    segments: list[tuple[int, dt.date, dt.date | None]] = []
+    idx: int | None = a.first
+    seg_start = max(a.term_start, s.entry)
+    for change_day, new, visible_from in a.changes:
+        if day < visible_from:
+            break
+        prev = cal.school_days[cal.school_day_index(change_day) - 1]
+        segments.append((idx, seg_start, prev))
+        idx, seg_start = new, change_day
+        if idx is None:
+            break
+    if idx is not None:
+        segments.append((idx, seg_start, None))
+    rows = []
+    for i, start, end in segments:
+        if end is None:
+            if withdrawn and s.exit <= a.term_end:
+                end = s.exit
+            elif day >= a.term_end:
+                end = a.term_end
+        rows.append((s.student_id, a.sections[i].section_id, year, _iso(start), _iso(end) if end else ""))
+    return rows
+
+
+def _enrollments_rows(ym: YearModel, day: dt.date) -> list[Row]:
+    year = str(ym.school_year)
+    rows = []
+    for s in ym.students:
+        if s.visible(day):
+            for a in s.assignments:
+                rows += _assignment_rows(s, a, day, ym.calendar, year)
+    return rows
+
+
+def _student_contacts(d: District, ym: YearModel, day: dt.date):
+    for s in ym.students:
+        if s.visible(day):
+            detail = d.detail(s.kid.family)
+            for priority, c in enumerate(detail.contacts, start=1):
+                yield s, detail, priority, c
+
+
+def _contacts_rows(d: District, ym: YearModel, day: dt.date, seen: dict[str, Contact]) -> list[Row]:
+    """contacts.csv's rows; ``seen`` collects the contacts by contact_id."""
+    rows = []
+    phones: dict[int, str] = {}
+    for s, detail, priority, c in _student_contacts(d, ym, day):
+        phone = phones.get(c.cn)
+        if phone is None:
+            phone = phones[c.cn] = d.mobile_phone(c, day)
+            seen[c.contact_id] = c
+        rows.append((
+            c.contact_id, s.student_id, c.first_name, c.last_name, c.relationship,
+            "Y" if priority == 1 else "N", c.lives_with, str(priority), phone, c.home_phone, c.work_phone,
+            c.email, detail.language, c.can_text, c.do_not_contact,
+        ))
+    return rows
+
+
+# attendance codes: (cumulative probability, code, minutes: fixed text or (low, high, step))
+_CODES = (
+    (0.22, "A", "390"),
+    (0.50, "AE", "390"),
+    (0.60, "ILL", "390"),
+    (0.65, "MED", (60, 240, 30)),
+    (0.88, "T", (5, 55, 5)),
+    (0.98, "ED", (30, 180, 15)),
+    (1.01, "FT", "0"),
+)
+
+
+_CODE_BY_PERCENT = [next((c, m) for cum, c, m in _CODES if p / 100 < cum) for p in range(100)]
+
+
+def _attendance_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
+    cal = ym.calendar
+    upto = cal.school_day_index(day + dt.timedelta(days=1)) - 1  # last school day on or before `day`
+    if upto < 0:
+        return []
+    iso = [x.isoformat() for x in cal.school_days]
+    year = str(ym.school_year)
+    minutes_text: dict[int, str] = {}
+    rows = []
+    yk = _mix(d.tag[TAG_ATTENDANCE] ^ ym.school_year)
+    for s in ym.students:
+        if s.entry_idx > upto:
+            continue
+        hi = min(upto, s.exit_idx)
+        rng = random.Random(_mix(yk ^ s.kid.num))
+        r = rng.random
+        x = r()
+        rate = 0.015 + 0.045 * r() if x < 0.78 else 0.06 + 0.08 * r() if x < 0.95 else 0.15 + 0.15 * r()
+        log_q = math.log(1.0 - rate)
+        events: dict[int, tuple[str, str]] = {}
+        i = s.entry_idx - 1
+        while True:
+            i += 1 + int(math.log(1.0 - r()) / log_q)
+            if i > hi:
+                break
+            code, minutes = _CODE_BY_PERCENT[int(r() * 100)]
+            if not isinstance(minutes, str):
+                low, high, step = minutes
+                value = low + step * int(r() * ((high - low) // step + 1))
+                minutes = minutes_text.get(value) or minutes_text.setdefault(value, str(value))
+            events[i] = (code, minutes)
+        for i, event in ym.suspensions.get(s.student_id, {}).items():
+            if s.entry_idx <= i <= hi:
+                events[i] = event
+        sid, school = s.student_id, s.school.school_id
+        for i in sorted(events):
+            code, minutes = events[i]
+            rows.append((sid, school, iso[i], code, minutes, year))
+    return rows
+
+
+def _discipline_rows(ym: YearModel, day: dt.date) -> list[Row]:
+    year = str(ym.school_year)
+    rows = []
+    for inc in ym.incidents:
+        if inc.date > day:
+            break
+        for s, action, start, end, removed in inc.participants:
+            rows.append((inc.incident_id, s.student_id, inc.school.school_id, inc.date.isoformat(),
+                         inc.incident_type, action, start.isoformat(), end.isoformat(), removed, year))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------- truth
+
+
+@dataclass(frozen=True)
+class PhoneChange:
+    contact_id: str
+    change_date: dt.date
+    old_phone: str
+    new_phone: str
+
+
+@dataclass
+class Truth:
+    """What the marts should show for one export (counts and facts computed from the generated rows)."""
+
+    district_id: str
+    export_date: dt.date
+    students_requested: int
+    seed: int
+    school_year: int  # the school year the SIS holds on export_date
+    calendar: SchoolCalendar
+    active_student_ids: frozenset[str]
+    student_count: int  # rows in students.csv
+    grade_by_student: dict[str, str]
+    school_by_student: dict[str, str]
+    roster_rows: int  # rows in enrollments.csv
+    active_roster_rows: int  # enrollments with end_date empty or >= export_date
+    current_roster_rows: int  # ... that have also started (start_date <= export_date)
+    contacts_per_student: dict[str, int]
+    contact_count: int  # distinct contact_id
+    phones_by_contact: dict[str, str]  # contact_id -> mobile phone as delivered
+    staff_count: int
+    active_staff_ids: frozenset[str]
+    section_count: int
+    attendance_rows: int
+    discipline_rows: int
+    files: dict[str, int]  # delivered file name -> data rows (files without rows are left out)
+    _contacts: dict[str, Contact] = field(default_factory=dict, repr=False, compare=False)
+
+    def _other(self, day: dt.date) -> Export:
+        return build_export(self.district_id, day, self.students_requested, self.seed)
+
+    def phone_changes_between(self, d1: dt.date, d2: dt.date) -> list[str]:
+        """Contacts in both exports whose mobile phone differs between the export of d1 and of d2."""
+        a = self._other(d1).truth.phones_by_contact if d1 != self.export_date else self.phones_by_contact
+        b = self._other(d2).truth.phones_by_contact if d2 != self.export_date else self.phones_by_contact
+        return sorted(c for c in a if c in b and a[c] != b[c])
+
+    def enrollment_changes_between(self, d1: dt.date, d2: dt.date) -> list[tuple[str, str, str]]:
+        """Keys (student_id, section_id, start_date) of enrollment rows added, removed or changed."""
+        rows1 = {r[0:2] + r[3:4]: r for r in self._other(d1).files.get("enrollments.csv", [])}
+        rows2 = {r[0:2] + r[3:4]: r for r in self._other(d2).files.get("enrollments.csv", [])}
+        return sorted(k for k in set(rows1) | set(rows2) if rows1.get(k) != rows2.get(k))
+
+    def phone_change_events(self, start: dt.date, end: dt.date) -> list[PhoneChange]:
+        """Mobile phone changes in the SIS on days start < day <= end, for this export's contacts.
+
+        A change on day X shows in the export of X (not in the export of X - 1).
+        """
+        d = district(self.district_id, self.students_requested, self.seed)
+        out = []
+        for cid in sorted(self._contacts):
+            c = self._contacts[cid]
+            for year in range(start.year, end.year + 1):
+                for day in d.phone_changes(c, year):
+                    if start < day <= end:
+                        old = d.mobile_phone(c, day - dt.timedelta(days=1))
+                        new = d.mobile_phone(c, day)
+                        if old != new:
+                            out.append(PhoneChange(cid, day, old, new))
+        out.sort(key=lambda x: (x.change_date, x.contact_id))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+@dataclass
+class Export:
+    """One night's export in memory: data rows per file (spec column order), only files with rows."""
+
+    district_id: str
+    export_date: dt.date
+    school_year: int
+    calendar: SchoolCalendar
+    files: dict[str, list[Row]]
+    truth: Truth
+
+    @staticmethod
+    def header(file_name: str) -> tuple[str, ...]:
+        return load_spec().file(file_name).column_names
+
+    def csv_bytes(self, file_name: str) -> bytes:
+        return _csv_bytes(self.header(file_name), self.files[file_name])
+
+    def manifest_rows(self) -> list[Row]:
+        """manifest.csv's data rows: file_name, row_count, sha256 of the file's bytes."""
+        return [(name, str(len(rows)), hashlib.sha256(self.csv_bytes(name)).hexdigest())
+                for name, rows in self.files.items()]
+
+
+def _csv_chunks(header, rows, batch: int = 20000):
+    """The file's bytes in chunks: RFC 4180 via the csv module, "\n" line ends, UTF-8 without BOM."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for i in range(0, len(rows), batch):
+        writer.writerows(rows[i:i + batch])
+        yield buf.getvalue().encode("utf-8")
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode("utf-8")
+
+
+def _csv_bytes(header, rows) -> bytes:
+    return b"".join(_csv_chunks(header, rows))
+
+
+def build_export(district_id: str, export_date: dt.date, students: int, seed: int = 1) -> Export:
+    """The export the synthetic SIS delivers on ``export_date``, in memory, with its truth."""
+    d = district(district_id, students, seed)
+    y = sis_school_year(district_id, export_date)
+    ym = d.year(y)
+    day = export_date
+    contacts: dict[str, Contact] = {}
+    by_entity = {
+        "schools": [(s.school_id, s.name, s.low_grade, s.high_grade, s.phone) for s in d.schools],
+        "students": _students_rows(d, ym, day),
+        "staff": _staff_rows(d, ym, day),
+        "courses": _courses_rows(d, ym),
+        "sections": _sections_rows(d, ym, day),
+        "enrollments": _enrollments_rows(ym, day),
+        "contacts": _contacts_rows(d, ym, day, contacts),
+        "attendance": _attendance_rows(d, ym, day),
+        "discipline": _discipline_rows(ym, day),
+    }
+    spec = load_spec()
+    files = {}
+    for f in spec.files:
+        rows = by_entity[f.name]
+        if rows:
+            if len(rows[0]) != len(f.columns):  # the spec grew a column the generator does not know
+                raise RuntimeError(f"sample generator out of date with the spec for {f.file_name}")
+            files[f.file_name] = rows
+    truth = _truth(d, ym, day, files, students, contacts)
+    return Export(district_id, export_date, y, ym.calendar, files, truth)
+
+
+def _truth(d: District, ym: YearModel, day: dt.date, files: dict[str, list[Row]], requested: int,
+           contact_objs: dict[str, Contact]) -> Truth:
+    iso_day = day.isoformat()
+    students = files.get("students.csv", [])
+    enrollments = files.get("enrollments.csv", [])
+    contacts = files.get("contacts.csv", [])
+    staff = files.get("staff.csv", [])
+    per_student: dict[str, int] = {}
+    phones: dict[str, str] = {}
+    for r in contacts:
+        per_student[r[1]] = per_student.get(r[1], 0) + 1
+        phones[r[0]] = r[8]
+    return Truth(
+        district_id=d.district_id,
+        export_date=day,
+        students_requested=requested,
+        seed=d.seed,
+        school_year=ym.school_year,
+        calendar=ym.calendar,
+        active_student_ids=frozenset(r[0] for r in students if r[11] == "active"),
+        student_count=len(students),
+        grade_by_student={r[0]: r[8] for r in students},
+        school_by_student={r[0]: r[9] for r in students},
+        roster_rows=len(enrollments),
+        active_roster_rows=sum(1 for r in enrollments if not r[4] or r[4] >= iso_day),
+        current_roster_rows=sum(1 for r in enrollments if r[3] <= iso_day and (not r[4] or r[4] >= iso_day)),
+        contacts_per_student=per_student,
+        contact_count=len(phones),
+        phones_by_contact=phones,
+        staff_count=len(staff),
+        active_staff_ids=frozenset(r[0] for r in staff if r[6] == "Y"),
+        section_count=len(files.get("sections.csv", [])),
+        attendance_rows=len(files.get("attendance.csv", [])),
+        discipline_rows=len(files.get("discipline.csv", [])),
+        files={name: len(rows) for name, rows in files.items()},
+        _contacts=contact_objs,
+    )
+
+
+def truth(district_id: str, export_date: dt.date, students: int, seed: int = 1) -> Truth:
+    return build_export(district_id, export_date, students, seed).truth
+
+
+def write_export(out_dir: Path, district_id: str, export_date: dt.date, students: int, seed: int = 1,
+                 zip: bool = False) -> Path:
+    """Write the export to ``out_dir/<district_id>/<YYYY-MM-DD>/`` (or ``.../<YYYY-MM-DD>.zip``).
+
+    The folder (or zip) is written under a temporary name and renamed into place, replacing an earlier one,
+    so a reader never sees half an export and no stale file survives.
+    """
+    export = build_export(district_id, export_date, students, seed)
+    parent = Path(out_dir) / district_id
+    parent.mkdir(parents=True, exist_ok=True)
+    stem = export_date.isoformat()
+    names = [*export.files, MANIFEST]
+    manifest: list[Row] = []
+
+    def chunks(name: str):
+        if name == MANIFEST:
+            return _csv_chunks(MANIFEST_HEADER, manifest)
+        return _csv_chunks(export.header(name), export.files[name])
+
+    def write(name: str, out) -> None:
+        digest = hashlib.sha256()
+        for chunk in chunks(name):
+            digest.update(chunk)
+            out.write(chunk)
+        if name != MANIFEST:
+            manifest.append((name, str(len(export.files[name])), digest.hexdigest()))
+
+    if zip:
+        target = parent / f"{stem}.zip"
+        tmp = parent / f"{stem}.zip.part"
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in names:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as out:
+                    write(name, out)
+        os.replace(tmp, target)
+        return target
+    target = parent / stem
+    tmp = parent / f".{stem}.part"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for name in names:
+        with open(tmp / name, "wb") as out:
+            write(name, out)
+    if target.exists():
+        for child in target.iterdir():
+            if not child.is_file():
+                raise FileExistsError(f"{target} holds a folder ({child.name}); not replacing it")
+        for child in target.iterdir():
+            child.unlink()
+        target.rmdir()
+    tmp.rename(target)
+    return target
+
+
+__all__ = ["Export", "PhoneChange", "Truth", "build_export", "district", "sample_calendar", "truth",
+           "write_export"]

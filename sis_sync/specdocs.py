@@ -1,0 +1,270 @@
+"""Files generated from the export spec: the dbt sources and the district data specification.
+
+Both are rendered from ``sis_sync/ingestion/spec/sis_export_v1.yml``; ``sis-sync spec --write`` rewrites them and
+``sis-sync spec`` (run by the test suite) fails when a committed copy has drifted from the spec.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import yaml
+
+from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+
+SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "sis" / "_sis__sources.yml"
+DATA_SPEC_PATH = PROJECT_ROOT / "docs" / "data-specification.md"
+
+GENERATED_NOTE = "Generated from sis_sync/ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit."
+
+TYPE_LABELS = {
+    "text": "text",
+    "grade": "grade level",
+    "date": "date (YYYY-MM-DD)",
+    "int": "integer",
+    "bool": "boolean (Y/N)",
+    "decimal": "decimal",
+}
+
+RAW_META_DESCRIPTIONS = {
+    "_district_id": "District that delivered the file.",
+    "_export_date": "Export date (the night) the file was delivered for.",
+    "_load_id": "The load that landed this row; the load ledger names the loads staging reads.",
+    "_line_number": "Line of the delivered file where this record starts (the header is line 1); null for a"
+                    " retired record.",
+    "_change": "What this version is: added (first seen), changed (content differs from the version before) or"
+               " retired (a delivered file no longer has the record: only its identity columns are set).",
+    "_key_hash": "64-bit hash of the record's identity (the key, and school_year where the file has one).",
+    "_row_hash": "64-bit hash of every spec column of the version (null for a retired record).",
+}
+
+LEDGER_COLUMNS = [
+    ("ledger_id", "bigint", "Surrogate key of the ledger row."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "Export date (night) of the delivery."),
+    ("file_name", "text", "Delivered file, e.g. students.csv."),
+    ("sha256", "text", "Lowercase hex sha256 of the delivered bytes."),
+    ("row_count", "bigint", "Data rows in the file (header excluded)."),
+    ("status", "text", "loaded, unchanged (same bytes as the night before's delivery) or rejected."),
+    ("message", "text", "Why a file was rejected (file, line, column), or what was ignored or flagged."),
+    ("load_id", "text", "The load holding the file's changes in the raw table (null when unchanged or"
+                        " rejected)."),
+    ("min_school_year", "integer", "Lowest school_year in the file, for files with that column."),
+    ("max_school_year", "integer", "Highest school_year in the file, for files with that column."),
+    ("recorded_at", "timestamp with time zone", "When the ledger row was written."),
+    ("added_count", "bigint", "Records the file added (not in the state of the night before)."),
+    ("changed_count", "bigint", "Records whose content differs from the night before."),
+    ("retired_count", "bigint", "Records of the file's school years that the file no longer has."),
+    ("main_school_year", "integer", "The school year most of the file's records carry (ties: the older): the"
+                                    " export's school year, which decides a rollover."),
+]
+
+CHANGES_COLUMNS = [
+    ("load_id", "text", "The load (a loaded file) the row describes."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "Export date (night) of the load."),
+    ("file_name", "text", "The loaded file."),
+    ("change", "text", "added, changed, retired (records, against the night before), filled (records with the"
+                       " column set), emptied (fewer records with the column set than before) or dropped (records"
+                       " of the night's earlier delivery this one no longer has)."),
+    ("column_name", "text", "The column, for changed (per column), filled and emptied; null for whole records."),
+    ("records", "bigint", "How many records."),
+    ("out_of", "bigint", "Of how many: the records (or, for emptied, the records with the column set) of the"
+                         " delivery compared with."),
+    ("example_keys", "text[]", "Keys (ids only) of up to five of them."),
+    ("recorded_at", "timestamp with time zone", "When the row was written (with the load's ledger row)."),
+]
+
+SETTINGS_COLUMNS = [
+    ("district_id", "text", "District."),
+    ("thresholds", "jsonb", "The district's `thresholds` from districts.yml (keys of the seed safety_thresholds)."),
+    ("recorded_at", "timestamp with time zone", "When they last changed."),
+    ("no_delivery", "jsonb", "The nights the district sends nothing: {weekdays: [...], dates: [...]}."),
+    ("country", "text", "The district's default country for phone numbers (ISO 3166, `country` in districts.yml)."),
+]
+
+PHONES_COLUMNS = [
+    ("country", "text", "The country the value is read in (a district's default country)."),
+    ("phone", "text", "A phone value as delivered."),
+    ("e164", "text", "The number in E.164 as libphonenumber reads it, or null when it cannot be one."),
+    ("recorded_at", "timestamp with time zone", "When ingestion first read the value."),
+]
+
+ATTEMPTS_COLUMNS = [
+    ("attempt_id", "bigint", "Surrogate key of the attempt."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "The night a run looked for."),
+    ("outcome", "text", "delivered, missing (no export), incomplete (left for a later poll) or failed."),
+    ("message", "text", "Why, when not delivered."),
+    ("recorded_at", "timestamp with time zone", "When the run recorded it."),
+]
+
+APPROVALS_COLUMNS = [
+    ("approval_id", "bigint", "Surrogate key of the approval."),
+    ("district_id", "text", "District."),
+    ("export_date", "date", "The night released: its file's held nights up to it are released."),
+    ("file_name", "text", "The file released."),
+    ("approved_at", "timestamp with time zone", "When `sis-sync approve` released it."),
+    ("approved_by", "text", "The database role that released it."),
+]
+
+
+def _column_doc(description: str, allowed: tuple[str, ...]) -> str:
+    if allowed:
+        return f"{description} One of: {', '.join(allowed)}."
+    return description
+
+
+def render_sources(spec: ExportSpec | None = None) -> str:
+    spec = spec or load_spec()
+    tables = []
+    for f in spec.files:
+        columns = []
+        for c in f.columns:
+            col = {"name": c.name, "data_type": c.pg_type, "description": _column_doc(c.description, c.allowed)}
+            if c.pii:
+                col["tags"] = ["pii"]
+            columns.append(col)
+        for name, pg_type in RAW_META_COLUMNS.items():
+            columns.append({"name": name, "data_type": pg_type, "description": RAW_META_DESCRIPTIONS[name]})
+        tables.append({
+            "name": f.name,
+            "description": f"{f.file_name}: {f.description} Key: {', '.join(f.key)}. Append-only versions: "
+                           "what each loaded file added, changed or retired, tagged with its load.",
+            "meta": {"file_name": f.file_name, "key": list(f.key)},
+            "columns": columns,
+        })
+    tables.append({
+        "name": "load_ledger",
+        "description": "One row per delivered file per night: what ingestion did with it.",
+        "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in LEDGER_COLUMNS],
+    })
+    for name, description, columns in (
+        ("load_changes", "What each load changed, per kind and column (sis_sync/ingestion/changes.py): what the safety"
+                         " thresholds and previews read.", CHANGES_COLUMNS),
+        ("district_settings", "Each district's safety thresholds from districts.yml"
+                              " (sis_sync/ingestion/safety.py).", SETTINGS_COLUMNS),
+        ("sync_approvals", "Held files released by `sis-sync approve` (sis_sync/ingestion/safety.py).",
+         APPROVALS_COLUMNS),
+        ("phone_numbers", "Each delivered phone value in E.164, read with a district's country"
+                          " (sis_sync/ingestion/phones.py).", PHONES_COLUMNS),
+        ("sync_attempts", "What each run found for each district's night, delivered or not"
+                          " (sis_sync/ingestion/ledger.py).", ATTEMPTS_COLUMNS),
+    ):
+        table = {"name": name, "description": description,
+                 "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]}
+        if name == "sync_attempts":
+            # every run records an attempt per district, delivered or not: none for a day means no run
+            table["loaded_at_field"] = "recorded_at"
+            table["freshness"] = {"warn_after": {"count": 30, "period": "hour"},
+                                  "error_after": {"count": 54, "period": "hour"}}
+        tables.append(table)
+    doc = {
+        "version": 2,
+        "sources": [{
+            "name": "sis",
+            "description": f"{spec.name}, version {spec.version}, as landed by sis_sync/ingestion/ (dlt).",
+            "schema": "raw_sis",
+            "tables": tables,
+        }],
+    }
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
+    return f"# {GENERATED_NOTE}\n{body}"
+
+
+def _example_csv(f: FileSpec) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(f.column_names)
+    writer.writerow([c.example for c in f.columns])
+    return buf.getvalue()
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_data_spec(spec: ExportSpec | None = None) -> str:
+    spec = spec or load_spec()
+    out = [
+        f"<!-- {GENERATED_NOTE} -->",
+        f"# {spec.name}, version {spec.version}",
+        "",
+        "This document is what your student information system (SIS) sends us every night. It is generated",
+        "from the same machine-readable specification that validates every file we receive, so it is",
+        "always exactly what the validator checks.",
+        "",
+        "## Delivery",
+        "",
+        "- One export per district per night: a folder `<district_id>/<YYYY-MM-DD>/` holding the CSV files",
+        "  below, or one zip archive `<district_id>/<YYYY-MM-DD>.zip` with the files at its root.",
+        "- By shared folder, SFTP or an S3-compatible bucket; the layout under the root is the same.",
+        "- Files still being uploaded must end in `.part` or `.tmp`; rename them when complete.",
+        "- `manifest.csv` is optional. When present its header is `file_name,row_count,sha256` (row_count",
+        "  excludes the header; sha256 is the lowercase hex digest of the file's bytes). An export whose",
+        "  files do not match its manifest is incomplete and is not loaded until it is complete.",
+        "- A night may carry only some files. A missing file means \"no delivery of that file tonight\",",
+        "  never \"delete everything\".",
+        "",
+        "## Format (every file)",
+        "",
+        "- CSV per RFC 4180: comma delimiter, double-quote quoting, header row first.",
+        "- Encoding UTF-8; a leading byte-order mark is tolerated. Any other encoding is rejected.",
+        "- Header names are matched case-insensitively after trimming spaces. Extra columns are ignored",
+        "  (and reported). A missing required column rejects the file.",
+        "- An empty field is NULL. Values are trimmed.",
+        "- Identifiers are text: `000123` and `123` are different ids.",
+        "- Dates are `YYYY-MM-DD`. Booleans accept `Y/N`, `YES/NO`, `TRUE/FALSE`, `T/F`, `1/0`",
+        "  (case-insensitive).",
+        "- `school_year` is the integer spring year: `2026` means the 2025-26 school year.",
+        f"- Grade levels: {', '.join(f'`{g}`' for g in GRADE_CODES)}. `1` is read as `01`, `K` as `KG`.",
+        "",
+        "## Rules we apply where the format leaves a choice",
+        "",
+        *[f"- {d}" for d in spec.decisions],
+        "",
+        "## Files",
+        "",
+        "Required columns are marked **yes**: the column must be in the header and every row must have a",
+        "value. Keys are unique within one file of one export. Columns marked *PII* hold personal data.",
+        "",
+    ]
+    for f in spec.files:
+        out += [
+            f"### {f.file_name}",
+            "",
+            f.description,
+            "",
+            f"Key: {', '.join(f'`{k}`' for k in f.key)}",
+            "",
+            "| column | type | required | description |",
+            "|---|---|---|---|",
+        ]
+        for c in f.columns:
+            desc = _column_doc(c.description, c.allowed) + (" *PII*" if c.pii else "")
+            out.append(f"| `{c.name}` | {TYPE_LABELS[c.type]} | {'yes' if c.required else ''} | {_md_cell(desc)} |")
+        out += ["", "Example:", "", "```csv", _example_csv(f).rstrip("\n"), "```", ""]
+    return "\n".join(out)
+
+
+def generated_files() -> dict[Path, str]:
+    spec = load_spec()
+    return {SOURCES_PATH: render_sources(spec), DATA_SPEC_PATH: render_data_spec(spec)}
+
+
+def write_generated() -> list[Path]:
+    written = []
+    for path, text in generated_files().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def check_generated() -> list[Path]:
+    """The generated files whose committed text differs from what the spec renders."""
+    return [p for p, text in generated_files().items()
+            if not p.exists() or p.read_text(encoding="utf-8") != text]
