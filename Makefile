@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATE ?= 2026-03-16
 DROP ?= sample_drop
 
-.PHONY: install run test test-fast lint pytest docs stop clean
+.PHONY: install run test test-fast lint pytest docs score stop clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,12 @@ test-fast: lint
 
 docs: install
 	$(BIN)/sis-sync spec --write
+
+# dbt-score over the project's metadata (descriptions, owners, tests); dbt parse needs a profile, not a server
+score: install
+	PGHOST=$${PGHOST:-127.0.0.1} PGPORT=$${PGPORT:-5432} PGUSER=$${PGUSER:-postgres} PGDATABASE=$${PGDATABASE:-postgres} \
+		$(BIN)/dbt parse --project-dir . --profiles-dir . --target-path target/score --quiet
+	$(BIN)/dbt-score lint --manifest target/score/manifest.json
 
 stop:
 	@if [ -x $(BIN)/sis-sync ]; then $(BIN)/sis-sync stop; fi
