@@ -332,8 +332,7 @@ def ingest_export(
     spill_dir: Path | None = None
     umask = os.umask(0o077)  # every working file (student data) is the owner's alone
     _private_dir(pipelines_dir)
-    archive_dir.mkdir(parents=True, exist_ok=True)
-    archive_dir.chmod(0o700)  # the delivered files: nobody else gets past the archive's root
+    _private_dir(archive_dir, recursive=False)  # the delivered files: nobody else gets past the archive's root
     conn = connect(settings)
     try:
         ensure_raw_layer(conn, spec)
@@ -389,12 +388,17 @@ def ingest_export(
         os.umask(umask)
 
 
-def _private_dir(path: Path) -> None:
-    """``path`` made, readable by the owner only (it and what it holds)."""
+def _private_dir(path: Path, *, recursive: bool = True) -> None:
+    """``path`` made, readable by the owner only (it and, ``recursive``, the folders it holds). A folder this
+    process does not own (an archive the operator shares) is left as it is, with a warning."""
     path.mkdir(parents=True, exist_ok=True)
-    for folder in (path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())):
+    folders = [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())] if recursive else [path]
+    for folder in folders:
         if folder.stat().st_mode & 0o077:
-            folder.chmod(0o700)
+            try:
+                folder.chmod(0o700)
+            except PermissionError:
+                log.warning("%s is readable by others and not ours to change: it holds student data", folder)
 
 
 def default_pipelines_dir(settings: PgSettings) -> Path:
