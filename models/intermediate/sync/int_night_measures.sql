@@ -1,0 +1,237 @@
+{{ config(materialized='table') }}
+
+-- Every safety measure (seed safety_measures) of every compared load: the records it affected, of how many,
+-- the threshold that applies (the rollover window's after a rollover), the cumulative window after the file's
+-- last approval, and whether the night fails.
+
+with
+
+compared_loads as (
+
+    select * from {{ ref('int_compared_loads') }}
+
+),
+
+load_changes as (
+
+    select * from {{ ref('stg_sis__load_changes') }}
+
+),
+
+safety_measures as (
+
+    select * from {{ ref('safety_measures') }}
+
+),
+
+sync_approvals as (
+
+    select * from {{ ref('stg_sis__sync_approvals') }}
+
+),
+
+district_thresholds as (
+
+    select * from {{ ref('int_district_thresholds') }}
+
+),
+
+rollovers as (
+
+    select * from {{ ref('int_district_rollovers') }}
+
+),
+
+measured as (
+
+    -- each measure's columns, with what the load changed in them
+    select
+        checked_loads.district_id,
+        checked_loads.export_date as night_date,
+        checked_loads.file_name,
+        checked_loads.load_id,
+        checked_loads.replaces_a_delivery,
+        safety_measures.measure,
+        safety_measures.kind,
+        safety_measures.column_name,
+        coalesce(load_changes.records, 0) as affected_records,
+        coalesce(load_changes.out_of, checked_loads.base_records) as out_of_records
+    from compared_loads as checked_loads
+    inner join safety_measures
+        on checked_loads.file_name = safety_measures.file_name
+    left join load_changes
+        on
+            checked_loads.load_id = load_changes.load_id
+            and safety_measures.column_name is not distinct from load_changes.column_name
+            and load_changes.change = case
+                when safety_measures.kind = 'emptied' then 'emptied'
+                when safety_measures.kind = 'removed' and safety_measures.column_name is null
+                    then case when checked_loads.replaces_a_delivery then 'dropped' else 'retired' end
+                else 'changed'
+            end
+
+),
+
+measure_shares as (
+
+    -- a measure over several columns takes its largest share
+    select distinct on (measured.load_id, measured.measure)
+        measured.district_id,
+        measured.night_date,
+        measured.file_name,
+        measured.load_id,
+        measured.replaces_a_delivery,
+        measured.measure,
+        measured.kind,
+        measured.affected_records,
+        measured.out_of_records,
+        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) as affected_share
+    from measured
+    order by
+        measured.load_id asc,
+        measured.measure asc,
+        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) desc
+
+),
+
+windows as (
+
+    -- each checked night: whether it is in the rollover window, and where its cumulative window starts (the
+    -- nights within cumulative_nights days, after the file's last approval before it)
+    select
+        measure_shares.*,
+        district_thresholds.removed_share,
+        district_thresholds.changed_share,
+        district_thresholds.cumulative_share,
+        district_thresholds.rollover_removed_share,
+        district_thresholds.rollover_changed_share,
+        district_thresholds.min_records,
+        exists(
+            select 1
+            from rollovers
+            where
+                rollovers.district_id = measure_shares.district_id
+                and rollovers.first_night <= measure_shares.night_date
+                and measure_shares.night_date - rollovers.first_night <= district_thresholds.rollover_days
+        ) as is_in_rollover_window,
+        greatest(
+            measure_shares.night_date - district_thresholds.cumulative_nights + 1,
+            (
+                select max(sync_approvals.export_date) + 1
+                from sync_approvals
+                where
+                    sync_approvals.district_id = measure_shares.district_id
+                    and sync_approvals.file_name = measure_shares.file_name
+                    and sync_approvals.export_date < measure_shares.night_date
+            )
+        ) as window_start,
+        exists(
+            select 1
+            from sync_approvals
+            where
+                sync_approvals.district_id = measure_shares.district_id
+                and sync_approvals.file_name = measure_shares.file_name
+                and sync_approvals.export_date >= measure_shares.night_date
+        ) as is_released
+    from measure_shares
+    inner join district_thresholds
+        on measure_shares.district_id = district_thresholds.district_id
+
+),
+
+cumulated as (
+
+    -- removals add up over the window: a few percent a night must not slip through
+    select
+        windows.*,
+        case when windows.kind = 'removed' then cumulative.records end as cumulative_records,
+        case when windows.kind = 'removed' then cumulative.out_of end as cumulative_out_of,
+        case
+            when windows.kind = 'removed'
+                then coalesce(cumulative.records::numeric / nullif(cumulative.out_of, 0), 0)
+        end as cumulative_share_value,
+        case
+            when windows.kind = 'changed' and windows.is_in_rollover_window then windows.rollover_changed_share
+            when windows.kind = 'changed' then windows.changed_share
+            when windows.is_in_rollover_window then windows.rollover_removed_share
+            else windows.removed_share
+        end as threshold,
+        case
+            when windows.is_in_rollover_window then greatest(windows.cumulative_share, windows.rollover_removed_share)
+            else windows.cumulative_share
+        end as cumulative_threshold
+    from windows
+    left join lateral (
+        select
+            sum(earlier.affected_records) as records,
+            (array_agg(earlier.out_of_records order by earlier.night_date))[1] as out_of
+        from measure_shares as earlier
+        where
+            earlier.district_id = windows.district_id
+            and earlier.file_name = windows.file_name
+            and earlier.measure = windows.measure
+            and earlier.night_date between windows.window_start and windows.night_date
+    ) as cumulative on true
+
+),
+
+judged as (
+
+    select
+        cumulated.*,
+        cumulated.affected_records >= cumulated.min_records
+        and cumulated.affected_share > cumulated.threshold as is_over_threshold,
+        coalesce(
+            cumulated.cumulative_records >= cumulated.min_records
+            and cumulated.cumulative_share_value > cumulated.cumulative_threshold,
+            false
+        ) as is_over_cumulative_threshold
+    from cumulated
+
+),
+
+final as (
+
+    select
+        judged.district_id,
+        judged.night_date,
+        judged.file_name,
+        judged.measure,
+        judged.kind,
+        judged.load_id,
+        judged.replaces_a_delivery,
+        judged.affected_records,
+        judged.out_of_records,
+        judged.affected_share,
+        judged.threshold,
+        judged.cumulative_records,
+        judged.cumulative_out_of,
+        judged.cumulative_share_value as cumulative_share,
+        judged.cumulative_threshold,
+        judged.window_start,
+        judged.is_in_rollover_window,
+        judged.is_over_threshold,
+        judged.is_over_cumulative_threshold,
+        judged.is_over_threshold or judged.is_over_cumulative_threshold as is_failing,
+        judged.is_released,
+        case
+            when judged.is_over_threshold
+                then
+                    'held: ' || judged.measure || ' in ' || judged.affected_records || ' of '
+                    || judged.out_of_records || ' records (' || round(100 * judged.affected_share, 1)
+                    || '%), over the ' || round(100 * judged.threshold) || '% threshold'
+            when judged.is_over_cumulative_threshold
+                then
+                    'held: ' || judged.measure || ' in ' || judged.cumulative_records || ' of '
+                    || judged.cumulative_out_of || ' records over the nights since ' || judged.window_start
+                    || ' (' || round(100 * judged.cumulative_share_value, 1) || '%), over the cumulative '
+                    || round(100 * judged.cumulative_threshold) || '% threshold'
+        end
+        || case when judged.is_in_rollover_window then ' (rollover window)' else '' end
+        || '; release with `sis-sync approve --district ' || judged.district_id || ' --date '
+        || judged.night_date || '`' as message
+    from judged
+
+)
+
+select * from final
