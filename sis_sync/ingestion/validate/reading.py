@@ -13,9 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from sis_sync.ingestion.spec import (
-    FileSpec,
-)
+from sis_sync.ingestion.spec import Column, FileSpec
 from sis_sync.ingestion.validate.common import (
     _PHONE_RE,
     BOM,
@@ -52,6 +50,26 @@ class _Layout:
 
 
 def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
+    """The file's header, matched against the spec's columns."""
+    bom, head, end, at_end = _read_head(opener, name)
+    raw_header = head[:end]
+    try:
+        text = raw_header.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(name, bom + e.start, 1 + raw_header.count(b"\n", 0, e.start),
+                        raw_header[e.start]) from None
+    names = next(csv.reader(io.StringIO(text, newline="")), [])
+    normalized = [n.strip().lower() for n in names]
+    positions = [_column_position(name, column, normalized) for column in spec.columns]
+    extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
+                   if normalized[i] not in spec.column_names)
+    header_only = at_end and not head[end:].strip(b"\r\n")
+    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only)
+
+
+def _read_head(opener: Opener, name: str) -> tuple[int, bytes, int, bool]:
+    """(bytes of the byte-order mark, the file's first bytes after it, where the header record ends in them,
+    whether they are the whole file). Reads at most MAX_HEADER_BYTES, in 64 KiB pieces."""
     with opener() as f:
         head = f.read(64 << 10)
         if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -77,27 +95,17 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
         if len(head) >= MAX_HEADER_BYTES:
             raise ValidationError(name, "the header row is longer than 1 MiB", 1)
         end = len(head)  # a header without a line break: a delivery of zero records
-    raw_header = head[:end]
-    try:
-        text = raw_header.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise _not_utf8(name, bom + e.start, 1 + raw_header.count(b"\n", 0, e.start),
-                        raw_header[e.start]) from None
-    names = next(csv.reader(io.StringIO(text, newline="")), [])
-    normalized = [n.strip().lower() for n in names]
-    positions: list[int | None] = []
-    for column in spec.columns:
-        found = [i for i, n in enumerate(normalized) if n == column.name]
-        if len(found) > 1:
-            raise ValidationError(name, f"the header has the column {column.name} {len(found)} times", 1,
-                                  column.name)
-        if not found and column.required:
-            raise ValidationError(name, "required column is missing from the header", 1, column.name)
-        positions.append(found[0] if found else None)
-    extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
-                   if normalized[i] not in spec.column_names)
-    header_only = at_end and not head[end:].strip(b"\r\n")
-    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only)
+    return bom, head, end, at_end
+
+
+def _column_position(name: str, column: Column, normalized: list[str]) -> int | None:
+    """Where the spec's column is in the header (names trimmed and lowercased), or None when it may be absent."""
+    found = [i for i, n in enumerate(normalized) if n == column.name]
+    if len(found) > 1:
+        raise ValidationError(name, f"the header has the column {column.name} {len(found)} times", 1, column.name)
+    if not found and column.required:
+        raise ValidationError(name, "required column is missing from the header", 1, column.name)
+    return found[0] if found else None
 
 
 def _header_end(head: bytes) -> int | None:
@@ -142,21 +150,7 @@ def _batches(
                     break
                 if batch.num_rows == 0:
                     continue
-                # Lines each record takes: 1 + the line breaks inside its (quoted) fields.
-                span = None
-                for column in batch.columns:
-                    if _holds_newline(column):
-                        breaks = pc.cast(pc.count_substring(column, "\n"), pa.int64())
-                        span = breaks if span is None else pc.add(span, breaks)
-                if span is None:
-                    ones = pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)
-                    lines = pc.add(pc.cumulative_sum(ones), next_line - 1)
-                    next_line += batch.num_rows
-                else:
-                    span = pc.add(span, 1)
-                    ends = pc.cumulative_sum(span)
-                    lines = pc.add(pc.subtract(ends, span), next_line)
-                    next_line += ends[-1].as_py()
+                lines, next_line = _record_lines(batch, next_line)
                 batch, lines = _drop_blank(batch, lines)
                 if batch.num_rows:
                     yield batch, lines
@@ -168,6 +162,22 @@ def _batches(
             # the process ("terminate called without an active exception", exit status 134).
             if reader is not None:
                 reader.close()
+
+
+def _record_lines(batch: pa.RecordBatch, next_line: int) -> tuple[pa.Array, int]:
+    """The line each record of the batch starts on (records take 1 + the line breaks inside their quoted
+    fields), and the line the next batch starts on."""
+    span = None
+    for column in batch.columns:
+        if _holds_newline(column):
+            breaks = pc.cast(pc.count_substring(column, "\n"), pa.int64())
+            span = breaks if span is None else pc.add(span, breaks)
+    if span is None:
+        ones = pa.repeat(pa.scalar(1, pa.int64()), batch.num_rows)
+        return pc.add(pc.cumulative_sum(ones), next_line - 1), next_line + batch.num_rows
+    span = pc.add(span, 1)
+    ends = pc.cumulative_sum(span)
+    return pc.add(pc.subtract(ends, span), next_line), next_line + ends[-1].as_py()
 
 
 def _holds_newline(column: pa.Array) -> bool:
