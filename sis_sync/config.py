@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from sis_sync import PROJECT_ROOT
+from sis_sync.redact import has_url_credentials
 
 
 class ConfigError(ValueError):
@@ -75,17 +76,27 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
 
 # A district id names its folders (the drop root's, the archive's): a plain name, never a path.
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def is_plain_id(district_id: str) -> bool:
+    """Letters, digits and ``. _ -``, starting with a letter or digit, never ``..``: the one rule for ids."""
+    return bool(_PLAIN_ID.match(district_id)) and ".." not in district_id
+
+
+def is_secret_key(key) -> bool:
+    """A key that would hold a secret (any case, ``-`` or ``_``), unless it names a variable (``*_env``)."""
+    name = str(key).lower().replace("-", "_")
+    return not name.endswith("_env") and _SECRET_KEY.search(name) is not None
+
 # Keys that would hold a secret, in any spelling (``password``, ``db-passwd``, ``aws_secret_access_key``,
 # ``apiKey``, ``auth: {token: ...}``); the ``*_env`` keys that name an environment variable are what to use.
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?$|^pwd$|secret|token|credential|private.?key|api.?key|access.?key|^key$|^auth$",
     re.IGNORECASE)
-# user-info in a URL: scheme://user[:password]@host
-_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s]+@", re.IGNORECASE)
 
 
 def check_id(path: Path, district_id: str) -> None:
-    if not _PLAIN_ID.match(district_id) or ".." in district_id:
+    if not is_plain_id(district_id):
         raise ConfigError(f"{path}: district id {district_id!r} must be a plain name (letters, digits, . _ -):"
                           " it names the district's folders, and nothing outside them is read")
 
@@ -97,9 +108,7 @@ def refuse_literal_secrets(path: Path, data, where: str = "") -> None:
     if isinstance(data, dict):
         for key, value in data.items():
             at = f"{where}.{key}" if where else str(key)
-            name = str(key).lower().replace("-", "_")
-            if (value not in (None, "", []) and not isinstance(value, dict) and not name.endswith("_env")
-                    and _SECRET_KEY.search(name)):
+            if value not in (None, "", []) and not isinstance(value, dict) and is_secret_key(key):
                 raise ConfigError(f"{path}: {at} holds a secret: credentials never go in the districts file;"
                                   " put the value in an environment variable and name that variable with a"
                                   f" *_env key (e.g. {key}_env)")
@@ -107,7 +116,7 @@ def refuse_literal_secrets(path: Path, data, where: str = "") -> None:
     elif isinstance(data, list):
         for i, value in enumerate(data):
             refuse_literal_secrets(path, value, f"{where}[{i}]")
-    elif isinstance(data, str) and _URL_USERINFO.search(data):
+    elif isinstance(data, str) and has_url_credentials(data):
         raise ConfigError(f"{path}: {where} is a URL with credentials (user-info before @) in it: give the"
                           " user and password through environment variables (*_env keys) instead")
 

@@ -32,6 +32,11 @@ def redact(text: object) -> str:
     return _CSV_ROW.sub(r"\1", out)
 
 
+def has_url_credentials(text: str) -> bool:
+    """``text`` holds a URL with user-info (``scheme://user[:password]@host``)."""
+    return _USERINFO.search(str(text)) is not None
+
+
 def url_without_userinfo(url: str | None) -> str | None:
     """A URL for messages: its user-info (credentials) left out."""
     return None if url is None else _USERINFO.sub(r"\1", str(url))

@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from sis_sync.ingestion.delivery.common import safe_name
+from sis_sync.config import is_plain_id
 from sis_sync.ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
 from sis_sync.ingestion.spec import IN_PROGRESS_SUFFIXES, MANIFEST, ExportSpec, load_spec
 from sis_sync.ingestion.validate import FileStats, KnownSchools
@@ -134,7 +134,7 @@ def find_export(
     complete (see :func:`_unsettled`): the export is ``incomplete`` then, and left for a later poll.
     """
     spec = spec or load_spec()
-    if not safe_name(district_id):
+    if not is_plain_id(district_id):
         raise ValueError(f"district id {district_id!r} must be a plain name, never a path")
     base = Path(drop_root) / district_id
     folder = base / export_date.isoformat()

@@ -498,6 +498,7 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
             return validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
                                  schools=schools.for_file(name))
 
+        rejected: ValidationError | None = None
         try:
             # the state of the school years the night before's file carried, and later (the years kept as
             # history are not read); a file that carries an older year is compared again with every year
@@ -510,16 +511,15 @@ def _plan(conn, spec: ExportSpec, source: ExportSource, result: IngestResult, bl
                     path.unlink(missing_ok=True)
                 stats = validate(BaseState.read(conn, file_spec, district_id, history[name], before.export_date))
                 conn.commit()
-            if f.changed():
-                raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
-                                    " nothing of the export was loaded: it is loaded once it has stopped changing")
         except ValidationError as e:
-            if f.changed():
-                raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
-                                    " nothing of the export was loaded") from None
-            log.warning("%s %s: rejected %s", district_id, export_date, e)
+            rejected = e
+        if f.changed():  # the bytes read are not the bytes hashed: neither a load nor a rejection stands
+            raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
+                                " nothing of the export was loaded: it is loaded once it has stopped changing")
+        if rejected is not None:
+            log.warning("%s %s: rejected %s", district_id, export_date, rejected)
             rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",
-                                  message=e.message))
+                                  message=rejected.message))
             continue
         schools.learn(name, stats)
         if name == "students.csv" and stats.max_school_year is not None:

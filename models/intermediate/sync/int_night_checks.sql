@@ -59,31 +59,10 @@ later_years as (
         'school_year' as kind,
         load_ledger.load_id,
         false as replaces_a_delivery,
-        null::bigint as affected_records,
         load_ledger.row_count as out_of_records,
-        null::numeric as affected_share,
-        0::numeric as threshold,
-        null::bigint as cumulative_records,
-        null::bigint as cumulative_out_of,
-        null::numeric as cumulative_share,
-        null::numeric as cumulative_threshold,
-        null::date as window_start,
-        false as is_in_rollover_window,
-        true as is_over_threshold,
-        false as is_over_cumulative_threshold,
-        true as is_failing,
-        exists(
-            select 1
-            from sync_approvals
-            where
-                sync_approvals.district_id = load_ledger.district_id
-                and sync_approvals.file_name = load_ledger.file_name
-                and sync_approvals.export_date >= load_ledger.export_date
-        ) as is_released,
-        'held: records of school year ' || load_ledger.max_school_year || ' in an export of school year '
+        'records of school year ' || load_ledger.max_school_year || ' in an export of school year '
         || load_ledger.main_school_year || ' (the year most of its records carry); the export as a whole'
-        || ' decides the rollover; release with `sis-sync approve --district ' || load_ledger.district_id
-        || ' --date ' || load_ledger.export_date || '`' as message
+        || ' decides the rollover' as reason
     from load_ledger
     inner join school_year_files
         on load_ledger.file_name = school_year_files.file_name
@@ -106,8 +85,38 @@ missing_records as (
         'removed' as kind,
         compared_loads.load_id,
         compared_loads.replaces_a_delivery,
-        null::bigint as affected_records,
         compared_loads.base_records as out_of_records,
+        'what this night changed was never recorded (its check did not complete)' as reason
+    from compared_loads
+    where
+        not exists (
+            select 1
+            from load_changes
+            where load_changes.load_id = compared_loads.load_id
+        )
+        and exists (
+            select 1
+            from load_changes
+            where
+                load_changes.district_id = compared_loads.district_id
+                and load_changes.export_date <= compared_loads.export_date
+        )
+
+),
+
+held_loads as (
+
+    -- the loads held by a rule rather than a measure: failing whatever their size, until approved
+    select
+        rules.district_id,
+        rules.night_date,
+        rules.file_name,
+        rules.measure,
+        rules.kind,
+        rules.load_id,
+        rules.replaces_a_delivery,
+        null::bigint as affected_records,
+        rules.out_of_records,
         null::numeric as affected_share,
         0::numeric as threshold,
         null::bigint as cumulative_records,
@@ -123,27 +132,17 @@ missing_records as (
             select 1
             from sync_approvals
             where
-                sync_approvals.district_id = compared_loads.district_id
-                and sync_approvals.file_name = compared_loads.file_name
-                and sync_approvals.export_date >= compared_loads.export_date
+                sync_approvals.district_id = rules.district_id
+                and sync_approvals.file_name = rules.file_name
+                and sync_approvals.export_date >= rules.night_date
         ) as is_released,
-        'held: what this night changed was never recorded (its check did not complete), release with'
-        || ' `sis-sync approve --district ' || compared_loads.district_id || ' --date '
-        || compared_loads.export_date || '`' as message
-    from compared_loads
-    where
-        not exists (
-            select 1
-            from load_changes
-            where load_changes.load_id = compared_loads.load_id
-        )
-        and exists (
-            select 1
-            from load_changes
-            where
-                load_changes.district_id = compared_loads.district_id
-                and load_changes.export_date <= compared_loads.export_date
-        )
+        'held: ' || rules.reason || '; release with `sis-sync approve --district ' || rules.district_id
+        || ' --date ' || rules.night_date || '`' as message
+    from (
+        select * from later_years
+        union all
+        select * from missing_records
+    ) as rules
 
 ),
 
@@ -176,11 +175,7 @@ checks as (
 
     union all
 
-    select * from later_years
-
-    union all
-
-    select * from missing_records
+    select * from held_loads
 
 ),
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sis_sync.config import is_plain_id, is_secret_key
 from sis_sync.ingestion.spec import IN_PROGRESS_SUFFIXES, MANIFEST
 
 DOWNLOAD_SUFFIX = ".download"
 CHUNK = 1 << 20
 
-# Keys that would put a secret into districts.yml: refused, pointing at the ``*_env`` key to use instead.
+# The ``*_env`` key to name instead of a secret key that has a different one.
 SECRET_KEYS = {
     "password": "password_env", "passphrase": "key_passphrase_env", "key_passphrase": "key_passphrase_env",
     "private_key": "key_file_env", "key": "key_file_env", "secret": "secret_access_key_env",
@@ -25,7 +25,6 @@ SECRET_KEYS = {
     "secret_access_key": "secret_access_key_env", "aws_secret_access_key": "secret_access_key_env",
     "session_token": "session_token_env", "aws_session_token": "session_token_env",
 }
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class DeliveryError(RuntimeError):
@@ -91,14 +90,16 @@ def safe_name(name: str) -> bool:
 
 
 def check_district_id(district_id: str) -> None:
-    if not _SAFE_ID.match(district_id) or ".." in district_id:
+    if not is_plain_id(district_id):
         raise DeliveryError(district_id, "the district id must be a plain folder name (letters, digits, ._-)")
 
 
 def refuse_inline_secrets(district_id: str, delivery: dict) -> None:
+    """A delivery built in code gets the districts file's rule (:func:`sis_sync.config.is_secret_key`), with
+    the ``*_env`` key to use instead."""
     for key in delivery:
-        instead = SECRET_KEYS.get(str(key).lower())
-        if instead:
+        if is_secret_key(key):
+            instead = SECRET_KEYS.get(str(key).lower(), f"{key}_env")
             raise DeliveryError(
                 district_id,
                 f"delivery.{key} is set in the districts file: credentials never go there; put the value "
