@@ -3,10 +3,10 @@
 The product lands validated files with dlt: the validator writes each file's rows as csv files ready for
 COPY, and dlt imports them into a load package and COPYs them (no extract or normalize of the rows), once
 every file is validated. This script measures the design beyond it, on the same export: validate each file
-(the same `validate_file`, spilling typed batches), and as soon as a file is valid, COPY its batches (spec
-columns + the four meta columns, as CSV written by pyarrow) into the raw table from a worker thread with a
-connection of its own, then ANALYZE it; the next file is validated meanwhile, so validation (client CPU)
-and COPY (server CPU) can use the two cores at once.
+(the same `validate_file`, its typed batches spilled to an Arrow IPC file), and as soon as a file
+is valid, COPY its batches (spec columns + the meta columns, as CSV written by pyarrow) into the raw
+table from a worker thread with a connection of its own, then ANALYZE it; the next file is validated
+meanwhile, so validation (client CPU) and COPY (server CPU) can use the two cores at once.
 
     .venv/bin/python bench/direct_copy.py --students 100000 [--workers 2] [--repeat 3]
 
@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
+import pyarrow as pa
 import pyarrow.csv as pcsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,8 +36,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sis_sync.bench import DEFAULT_DATA, DISTRICT, NIGHT1, export_folder, server_settings  # noqa: E402
 from sis_sync.db import ensure_database  # noqa: E402
 from sis_sync.ingestion.load import ensure_raw_layer  # noqa: E402
-from sis_sync.ingestion.spec import load_spec  # noqa: E402
-from sis_sync.ingestion.validate import arrow_schema, spilled_batches, validate_file  # noqa: E402
+from sis_sync.ingestion.spec import (
+    FileSpec,  # noqa: E402
+    load_spec,  # noqa: E402
+)
+from sis_sync.ingestion.validate import ARROW_TYPES, arrow_schema, raw_batch, validate_file  # noqa: E402
+
+
+class _Spill:
+    """The typed batches of one file, written as the validator hands them out (an uncompressed Arrow IPC file)
+    and read back with the meta columns."""
+
+    def __init__(self, spec: FileSpec, path: Path):
+        self.spec = spec
+        self.path = path
+        self.schema = pa.schema([*(pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns),
+                                 pa.field("_line_number", pa.int64())])
+        self.writer = pa.ipc.new_file(str(path), self.schema)
+
+    def __call__(self, columns: list[pa.Array], lines: pa.Array) -> None:
+        self.writer.write_batch(pa.RecordBatch.from_arrays([*columns, lines], schema=self.schema))
+
+    def batches(self, **meta):
+        with pa.memory_map(str(self.path)) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                columns = reader.get_batch(i).columns
+                yield raw_batch(self.spec, columns[:-1], columns[-1], **meta)
 
 
 class _CsvStream(io.RawIOBase):
@@ -97,12 +123,12 @@ def direct(settings, spec, folder: Path, spill_dir: Path, workers: int, analyze:
     files.sort(key=lambda f: -(folder / f.file_name).stat().st_size)
     spent = {"validate": 0.0, "copy": 0.0, "analyze": 0.0}
 
-    def land(f, spill: Path) -> None:
+    def land(f, spill: _Spill) -> None:
         c = psycopg2.connect(settings.dsn)
         try:
             t = time.perf_counter()
             columns = ", ".join(arrow_schema(f).names)
-            batches = spilled_batches(f, spill, district_id=DISTRICT, export_date=NIGHT1, load_id=load_id)
+            batches = spill.batches(district_id=DISTRICT, export_date=NIGHT1, load_id=load_id)
             with c.cursor() as cur:
                 cur.copy_expert(f"copy raw_sis.{f.name} ({columns}) from stdin with (format csv)",
                                 _CsvStream(batches), size=8 << 20)
@@ -120,9 +146,10 @@ def direct(settings, spec, folder: Path, spill_dir: Path, workers: int, analyze:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = []
         for f in files:
-            spill = spill_dir / f"{f.name}.arrow"
+            spill = _Spill(f, spill_dir / f"{f.name}.arrow")
             t = time.perf_counter()
-            validate_file(f, functools.partial(Path.open, folder / f.file_name, "rb"), spill=spill)
+            validate_file(f, functools.partial(Path.open, folder / f.file_name, "rb"), on_batch=spill)
+            spill.writer.close()
             spent["validate"] += time.perf_counter() - t
             futures.append(pool.submit(land, f, spill))
         for fut in futures:

@@ -73,13 +73,12 @@ minutes_absent; ISS/OSS days come from discipline actions. Discipline: about 1 (
 high) incident rows per 100 students a year, some incidents with two students, ids ``I2026-00017``
 numbered in date order over the whole year.
 
-``truth(...)`` / ``build_export(...).truth`` says what the marts should show for an export (see
-:class:`Truth`). Timing (mid-year date, one core): N = 10k about 2-4 s, N = 100k about 20-30 s
-and 650 MB of memory (about 77 MB of CSV).
+What the marts should show for an export is worked out by the tests (``tests/python/sample_truth.py``).
+Timing (mid-year date, one core): N = 10k about 2-4 s, N = 100k about 20-30 s and 650 MB of memory (about
+77 MB of CSV).
 """
 
 from sis_sync.sample.calendars import SchoolCalendar, sample_calendar, sis_school_year
-from sis_sync.sample.export import Export, PhoneChange, Truth, build_export, truth, write_export
+from sis_sync.sample.export import Export, build_export, write_export
 
-__all__ = ["Export", "PhoneChange", "SchoolCalendar", "Truth", "build_export", "sample_calendar",
-           "sis_school_year", "truth", "write_export"]
+__all__ = ["Export", "SchoolCalendar", "build_export", "sample_calendar", "sis_school_year", "write_export"]

@@ -1,4 +1,4 @@
-"""Evaluate the synthetic district at an export date: the rows of every file, the truth, the files on disk."""
+"""Evaluate the synthetic district at an export date: the rows of every file, the files on disk."""
 
 from __future__ import annotations
 
@@ -258,80 +258,6 @@ def _discipline_rows(ym: YearModel, day: dt.date) -> list[Row]:
     return rows
 
 
-# ----------------------------------------------------------------------------------------------- truth
-
-
-@dataclass(frozen=True)
-class PhoneChange:
-    contact_id: str
-    change_date: dt.date
-    old_phone: str
-    new_phone: str
-
-
-@dataclass
-class Truth:
-    """What the marts should show for one export (counts and facts computed from the generated rows)."""
-
-    district_id: str
-    export_date: dt.date
-    students_requested: int
-    seed: int
-    school_year: int  # the school year the SIS holds on export_date
-    calendar: SchoolCalendar
-    active_student_ids: frozenset[str]
-    student_count: int  # rows in students.csv
-    grade_by_student: dict[str, str]
-    school_by_student: dict[str, str]
-    roster_rows: int  # rows in enrollments.csv
-    active_roster_rows: int  # enrollments with end_date empty or >= export_date
-    current_roster_rows: int  # ... that have also started (start_date <= export_date)
-    contacts_per_student: dict[str, int]
-    contact_count: int  # distinct contact_id
-    phones_by_contact: dict[str, str]  # contact_id -> mobile phone as delivered
-    staff_count: int
-    active_staff_ids: frozenset[str]
-    section_count: int
-    attendance_rows: int
-    discipline_rows: int
-    files: dict[str, int]  # delivered file name -> data rows (files without rows are left out)
-    _contacts: dict[str, Contact] = field(default_factory=dict, repr=False, compare=False)
-
-    def _other(self, day: dt.date) -> Export:
-        return build_export(self.district_id, day, self.students_requested, self.seed)
-
-    def phone_changes_between(self, d1: dt.date, d2: dt.date) -> list[str]:
-        """Contacts in both exports whose mobile phone differs between the export of d1 and of d2."""
-        a = self._other(d1).truth.phones_by_contact if d1 != self.export_date else self.phones_by_contact
-        b = self._other(d2).truth.phones_by_contact if d2 != self.export_date else self.phones_by_contact
-        return sorted(c for c in a if c in b and a[c] != b[c])
-
-    def enrollment_changes_between(self, d1: dt.date, d2: dt.date) -> list[tuple[str, str, str]]:
-        """Keys (student_id, section_id, start_date) of enrollment rows added, removed or changed."""
-        rows1 = {r[0:2] + r[3:4]: r for r in self._other(d1).files.get("enrollments.csv", [])}
-        rows2 = {r[0:2] + r[3:4]: r for r in self._other(d2).files.get("enrollments.csv", [])}
-        return sorted(k for k in set(rows1) | set(rows2) if rows1.get(k) != rows2.get(k))
-
-    def phone_change_events(self, start: dt.date, end: dt.date) -> list[PhoneChange]:
-        """Mobile phone changes in the SIS on days start < day <= end, for this export's contacts.
-
-        A change on day X shows in the export of X (not in the export of X - 1).
-        """
-        d = district(self.district_id, self.students_requested, self.seed)
-        out = []
-        for cid in sorted(self._contacts):
-            c = self._contacts[cid]
-            for year in range(start.year, end.year + 1):
-                for day in d.phone_changes(c, year):
-                    if start < day <= end:
-                        old = d.mobile_phone(c, day - dt.timedelta(days=1))
-                        new = d.mobile_phone(c, day)
-                        if old != new:
-                            out.append(PhoneChange(cid, day, old, new))
-        out.sort(key=lambda x: (x.change_date, x.contact_id))
-        return out
-
-
 # ---------------------------------------------------------------------------------------------- export
 
 
@@ -344,7 +270,9 @@ class Export:
     school_year: int
     calendar: SchoolCalendar
     files: dict[str, list[Row]]
-    truth: Truth
+    students_requested: int
+    seed: int
+    contacts: dict[str, Contact] = field(default_factory=dict, repr=False)  # the contacts delivered, by id
 
     @staticmethod
     def header(file_name: str) -> tuple[str, ...]:
@@ -378,7 +306,7 @@ def _csv_bytes(header, rows) -> bytes:
 
 
 def build_export(district_id: str, export_date: dt.date, students: int, seed: int = 1) -> Export:
-    """The export the synthetic SIS delivers on ``export_date``, in memory, with its truth."""
+    """The export the synthetic SIS delivers on ``export_date``, in memory."""
     d = district(district_id, students, seed)
     y = sis_school_year(district_id, export_date)
     ym = d.year(y)
@@ -403,51 +331,7 @@ def build_export(district_id: str, export_date: dt.date, students: int, seed: in
             if len(rows[0]) != len(f.columns):  # the spec grew a column the generator does not know
                 raise RuntimeError(f"sample generator out of date with the spec for {f.file_name}")
             files[f.file_name] = rows
-    truth = _truth(d, ym, day, files, students, contacts)
-    return Export(district_id, export_date, y, ym.calendar, files, truth)
-
-
-def _truth(d: District, ym: YearModel, day: dt.date, files: dict[str, list[Row]], requested: int,
-           contact_objs: dict[str, Contact]) -> Truth:
-    iso_day = day.isoformat()
-    students = files.get("students.csv", [])
-    enrollments = files.get("enrollments.csv", [])
-    contacts = files.get("contacts.csv", [])
-    staff = files.get("staff.csv", [])
-    per_student: dict[str, int] = {}
-    phones: dict[str, str] = {}
-    for r in contacts:
-        per_student[r[1]] = per_student.get(r[1], 0) + 1
-        phones[r[0]] = r[8]
-    return Truth(
-        district_id=d.district_id,
-        export_date=day,
-        students_requested=requested,
-        seed=d.seed,
-        school_year=ym.school_year,
-        calendar=ym.calendar,
-        active_student_ids=frozenset(r[0] for r in students if r[11] == "active"),
-        student_count=len(students),
-        grade_by_student={r[0]: r[8] for r in students},
-        school_by_student={r[0]: r[9] for r in students},
-        roster_rows=len(enrollments),
-        active_roster_rows=sum(1 for r in enrollments if not r[4] or r[4] >= iso_day),
-        current_roster_rows=sum(1 for r in enrollments if r[3] <= iso_day and (not r[4] or r[4] >= iso_day)),
-        contacts_per_student=per_student,
-        contact_count=len(phones),
-        phones_by_contact=phones,
-        staff_count=len(staff),
-        active_staff_ids=frozenset(r[0] for r in staff if r[6] == "Y"),
-        section_count=len(files.get("sections.csv", [])),
-        attendance_rows=len(files.get("attendance.csv", [])),
-        discipline_rows=len(files.get("discipline.csv", [])),
-        files={name: len(rows) for name, rows in files.items()},
-        _contacts=contact_objs,
-    )
-
-
-def truth(district_id: str, export_date: dt.date, students: int, seed: int = 1) -> Truth:
-    return build_export(district_id, export_date, students, seed).truth
+    return Export(district_id, export_date, y, ym.calendar, files, students, seed, contacts)
 
 
 def write_export(out_dir: Path, district_id: str, export_date: dt.date, students: int, seed: int = 1,
@@ -508,5 +392,4 @@ def write_export(out_dir: Path, district_id: str, export_date: dt.date, students
     return target
 
 
-__all__ = ["Export", "PhoneChange", "Truth", "build_export", "district", "sample_calendar", "truth",
-           "write_export"]
+__all__ = ["Export", "build_export", "district", "sample_calendar", "write_export"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 from dbt.cli.main import dbtRunner
+from sample_truth import truth
 
 from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion import load
@@ -32,7 +33,7 @@ from sis_sync.ingestion.load import ensure_raw_layer
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.nightly import ingest_districts
 from sis_sync.project import mart_names
-from sis_sync.sample import truth, write_export
+from sis_sync.sample import write_export
 
 SPEC = load_spec()
 NIGHT1 = dt.date(2026, 3, 16)

@@ -1,6 +1,6 @@
 """Landing: the csv files the validator writes are COPYed by dlt into the raw tables exactly as validated.
 
-Every value lands as the typed batches say it is (:func:`sis_sync.ingestion.validate.typed_batches`): NULLs, text with
+Every value lands as the typed batches say it is (``typed.typed_batches``): NULLs, text with
 commas, quotes, line breaks, backslashes, the words NULL and \\N, non-ASCII characters; dates, booleans,
 decimals and integers at their edges. Then: a table split into several csv files lands in full, a file missing
 from the landing fails the run before the ledger is written, and no csv file of student data stays behind.
@@ -17,11 +17,12 @@ from pathlib import Path
 import psycopg2
 import pyarrow as pa
 import pytest
+from typed import typed_batches
 
 from sis_sync.ingestion import load
 from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.spec import load_spec
-from sis_sync.ingestion.validate import arrow_schema, typed_batches
+from sis_sync.ingestion.validate import arrow_schema
 
 SPEC = load_spec()
 DISTRICT = "d042"
@@ -124,7 +125,7 @@ def expected_rows(name: str, data: bytes, load_id: str) -> list[tuple]:
     spec = SPEC.file(name)
     batches = typed_batches(spec, lambda: io.BytesIO(data), district_id=DISTRICT, export_date=NIGHT,
                             load_id=load_id)
-    table = pa.Table.from_batches(list(batches), schema=arrow_schema(spec))
+    table = pa.Table.from_batches(batches, schema=arrow_schema(spec))
     return [tuple(row.values()) for row in table.to_pylist()]
 
 

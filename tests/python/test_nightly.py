@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sample_truth import truth
 
 from sis_sync.commands import run_nightly
-from sis_sync.sample import truth, write_export
+from sis_sync.sample import write_export
 
 STUDENTS = 300
 DISTRICTS = ("sample", "north")

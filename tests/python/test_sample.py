@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_truth import truth, truth_of
 
 from sis_sync.cli import main
 from sis_sync.ingestion.spec import BOOLEAN_FALSE, BOOLEAN_TRUE, GRADE_CODES, load_spec
-from sis_sync.sample import build_export, sample_calendar, truth, write_export
+from sis_sync.sample import build_export, sample_calendar, write_export
 from sis_sync.sample.calendars import sis_school_year
 
 N = 500
@@ -223,7 +224,7 @@ def test_size_schools_and_staff_scale_with_students():
 
 def test_schedules_contacts_attendance_and_discipline_look_real():
     e = build_export(DISTRICT, MID_YEAR, N)
-    t = e.truth
+    t = truth_of(e)
     # schedules: one homeroom in elementary, 6-8 courses in secondary
     per_student = Counter(r[0] for r in e.files["enrollments.csv"] if not r[4])
     for sid in t.active_student_ids:
@@ -316,8 +317,8 @@ def test_the_district_changes_from_night_to_night_in_session():
         # the withdrawn student's schedule ends on the exit date
         ends = {r[4] for r in b.files["enrollments.csv"] if r[0] == s and r[3] <= rows_b[s][13]}
         assert ends and all(e and e <= rows_b[s][13] for e in ends)
-    assert a.truth.phone_changes_between(d1, d2)
-    assert a.truth.enrollment_changes_between(d1, d2)
+    assert truth_of(a).phone_changes_between(d1, d2)
+    assert truth_of(a).enrollment_changes_between(d1, d2)
 
 
 def test_mid_year_schedule_changes_close_the_old_row():
@@ -348,7 +349,7 @@ def test_last_day_of_school_ends_every_schedule():
         assert r[3] <= r[4] <= last
     ends = Counter(r[4] for r in e.files["enrollments.csv"])
     assert ends.most_common(1)[0][0] == last
-    assert e.truth.active_roster_rows == ends[last]  # end_date >= export date
+    assert truth_of(e).active_roster_rows == ends[last]  # end_date >= export date
     before = build_export(DISTRICT, CAL.last_day - dt.timedelta(days=1), N)
     assert sum(1 for r in before.files["enrollments.csv"] if not r[4]) > len(before.files["enrollments.csv"]) / 2
 
@@ -359,13 +360,13 @@ def test_summer_keeps_the_old_year_until_rollover():
     assert summer.school_year == Y
     for name in ("students.csv", "attendance.csv", "discipline.csv", "courses.csv", "sections.csv"):
         assert last_day.csv_bytes(name) == summer.csv_bytes(name), name
-    assert summer.truth.active_student_ids == last_day.truth.active_student_ids
+    assert truth_of(summer).active_student_ids == truth_of(last_day).active_student_ids
     # ... but a clerk corrected some old-year schedules in July (the summer freeze must ignore it)
-    changed = last_day.truth.enrollment_changes_between(CAL.summer_change_date - dt.timedelta(days=1),
+    changed = truth_of(last_day).enrollment_changes_between(CAL.summer_change_date - dt.timedelta(days=1),
                                                         CAL.summer_change_date)
     assert changed
     assert all(section.startswith("S26-") for _, section, _ in changed)
-    assert last_day.truth.enrollment_changes_between(CAL.last_day, CAL.summer_change_date - dt.timedelta(1)) == []
+    assert truth_of(last_day).enrollment_changes_between(CAL.last_day, CAL.summer_change_date - dt.timedelta(1)) == []
 
 
 def test_a_phone_changes_in_july_and_shows_the_same_night():
@@ -388,7 +389,7 @@ def test_rollover_promotes_graduates_and_enrols_a_new_kindergarten():
     old = build_export(DISTRICT, CAL.rollover_date, N)
     new = build_export(DISTRICT, CAL.rollover_date + dt.timedelta(days=1), N)
     assert (old.school_year, new.school_year) == (Y, Y + 1)
-    old_grades, new_grades = old.truth.grade_by_student, new.truth.grade_by_student
+    old_grades, new_grades = truth_of(old).grade_by_student, truth_of(new).grade_by_student
     continuing = set(old_grades) & set(new_grades)
     assert len(continuing) > 0.8 * len(new_grades)
     for sid in continuing:
@@ -400,7 +401,7 @@ def test_rollover_promotes_graduates_and_enrols_a_new_kindergarten():
     arrivals = set(new_grades) - set(old_grades) - new_kg
     assert arrivals, "families who moved in over the summer"
     # the new year is registered and scheduled, but has no attendance or discipline yet
-    assert set(new.truth.active_student_ids) == set(new_grades)
+    assert set(truth_of(new).active_student_ids) == set(new_grades)
     assert {r[12] for r in new.files["students.csv"]} == {NEXT.first_day.isoformat()}
     assert "attendance.csv" not in new.files and "discipline.csv" not in new.files
     assert all(r[0].startswith("S27-") for r in new.files["sections.csv"])

@@ -12,10 +12,11 @@ import datetime as dt
 import re
 
 import pytest
+from sample_truth import truth
 
 from sis_sync.commands import run_build, run_nightly
 from sis_sync.project import mart_names
-from sis_sync.sample import truth, write_export
+from sis_sync.sample import write_export
 
 D = dt.date
 STUDENTS = 250

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from typed import typed_batches
 
 from sis_sync.ingestion import validate
 from sis_sync.ingestion.spec import load_spec
@@ -18,8 +19,6 @@ from sis_sync.ingestion.validate import (
     arrow_schema,
     key_hashes,
     keys,
-    spilled_batches,
-    typed_batches,
     validate_file,
 )
 
@@ -56,9 +55,8 @@ def rejected(spec, data, **kwargs) -> ValidationError:
 
 
 def rows(spec, data, **kwargs) -> list[dict]:
-    validate_file(spec, opener(data), **kwargs)
-    batches = list(typed_batches(spec, opener(data), district_id="d1", export_date=date(2025, 10, 14),
-                                 load_id="L1", **kwargs))
+    batches = typed_batches(spec, opener(data), district_id="d1", export_date=date(2025, 10, 14), load_id="L1",
+                            **kwargs)
     return pa.Table.from_batches(batches, schema=arrow_schema(spec)).to_pylist()
 
 
@@ -327,22 +325,23 @@ def test_bad_decimal(value):
     assert (e.line, e.column) == (2, "days_removed")
 
 
-def test_spill_gives_the_same_batches(tmp_path):
+def test_batches_in_blocks_are_the_file():
     data = students_file(*(student(f"{i:06d}") for i in range(50)))
-    spill = tmp_path / "students.arrow"
-    validate_file(STUDENTS, opener(data), spill=spill, block_size=1024)
     kwargs = dict(district_id="d1", export_date=date(2025, 10, 14), load_id="L1")
-    spilled = pa.Table.from_batches(list(spilled_batches(STUDENTS, spill, **kwargs)))
-    parsed = pa.Table.from_batches(list(typed_batches(STUDENTS, opener(data), block_size=1024, **kwargs)))
-    assert spilled.num_rows == 50
-    assert spilled.equals(parsed)
+    small = typed_batches(STUDENTS, opener(data), block_size=1024, **kwargs)
+    whole = typed_batches(STUDENTS, opener(data), **kwargs)
+    assert len(small) > 1 and len(whole) == 1
+    table = pa.Table.from_batches(small)
+    assert table.num_rows == 50
+    assert table.equals(pa.Table.from_batches(whole))
+    assert table.column("_line_number").to_pylist() == list(range(2, 52))
 
 
-def test_spill_removed_when_rejected(tmp_path):
-    spill = tmp_path / "students.arrow"
+def test_no_batch_handed_out_past_a_rejection():
+    seen = []
     with pytest.raises(ValidationError):
-        validate_file(STUDENTS, opener(students_file(student("1"), student("1"))), spill=spill)
-    assert not spill.exists()
+        validate_file(STUDENTS, opener(students_file(student("1"), "x,y")), on_batch=lambda c, n: seen.append(n))
+    assert seen == []
 
 
 # --- duplicate keys by hash ---------------------------------------------------------------------------------

@@ -8,12 +8,11 @@ find the exact line of a structural problem (a ragged row, an unclosed quote) or
 that is not UTF-8.
 
 A file is only ever landed when all of it is valid. :func:`validate_file` checks the whole file and returns
-its stats (or raises :class:`ValidationError`). To land it, either read it again with :func:`typed_batches`
-(a second parse), or let :func:`validate_file` write the rows as it goes: as CSV files ready for the raw
-table's COPY, holding only what differs from the state before tonight (:class:`CsvOutput`, what the loader
-does: dlt lands those files as they are; :mod:`sis_sync.ingestion.versions`), or as typed
-batches in a spill file (Arrow IPC) read back with :func:`spilled_batches`. Either output is removed again
-when the file is rejected.
+its stats (or raises :class:`ValidationError`). While it checks, it can write the rows as CSV files ready for
+the raw table's COPY, holding only what differs from the state before tonight (:class:`CsvOutput`, what the
+loader does: dlt lands those files as they are; :mod:`sis_sync.ingestion.versions`; removed again when the
+file is rejected), and hand each batch of typed values to a caller's ``on_batch`` (:func:`raw_batch` adds
+the meta columns).
 
 Beyond what pyarrow's reader checks (a row with the wrong number of fields), the double quotes read are
 counted: an odd count means an unbalanced quote, which pyarrow would otherwise take as a field running to the
@@ -46,7 +45,7 @@ Beyond the types, three rules of the spec's decisions are checked here (see ``de
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -82,9 +81,11 @@ from sis_sync.ingestion.validate.reading import (
 if TYPE_CHECKING:
     from sis_sync.ingestion.versions import BaseState
 
+BatchSink = Callable[[list[pa.Array], pa.Array], None]  # a batch's typed columns (spec order), its line numbers
+
 __all__ = [  # what the rest of the project uses
     "ARROW_TYPES", "DEFAULT_BLOCK_SIZE", "MAX_FIELD_BYTES", "CsvOutput", "FileStats", "KnownSchools",
-    "ValidationError", "arrow_schema", "key_hashes", "spilled_batches", "typed_batches", "validate_file",
+    "BatchSink", "ValidationError", "arrow_schema", "key_hashes", "raw_batch", "validate_file",
 ]
 
 
@@ -174,28 +175,22 @@ def validate_file(
     *,
     file_name: str | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    spill: Path | None = None,
+    on_batch: BatchSink | None = None,
     schools: KnownSchools | None = None,
     csv: CsvOutput | None = None,
 ) -> FileStats:
     """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`.
 
     With ``csv``, the rows are also written as CSV files for the raw table's COPY while the file is checked
-    (see :class:`CsvOutput`; listed in :attr:`FileStats.csv_files`). With ``spill``, the typed batches are
-    written to that path (an uncompressed Arrow IPC file; :func:`spilled_batches`). Either is removed again
-    when the file is rejected. With ``schools``, a file with a ``school_id`` column must name at least one of
-    those schools (else it is another district's file).
+    (see :class:`CsvOutput`; listed in :attr:`FileStats.csv_files`; removed again when the file is rejected).
+    ``on_batch`` is called with each batch's typed columns and line numbers once the batch passed its checks
+    (a later batch may still reject the file). With ``schools``, a file with a ``school_id`` column must name
+    at least one of those schools (else it is another district's file).
     """
     name = file_name or spec.file_name
-    writer = None
     csv_files = None if csv is None else _CsvFiles(spec, csv)
     try:
-        if spill is not None:
-            writer = pa.ipc.new_file(str(spill), _spill_schema(spec))
-        stats = _validate(spec, opener, name, block_size, writer, schools, csv_files)
-        if writer is not None:
-            writer.close()
-            writer = None
+        stats = _validate(spec, opener, name, block_size, on_batch, schools, csv_files)
         if csv_files is not None:
             years = (stats.min_school_year, stats.max_school_year)
             if stats.row_count == 0 and csv.empty_year is not None:
@@ -206,16 +201,12 @@ def validate_file(
                                         changes=(differ.added, differ.changed, differ.retired))
         return stats
     except BaseException:
-        if writer is not None:
-            writer.close()
-        if spill is not None:
-            Path(spill).unlink(missing_ok=True)
         if csv_files is not None:
             csv_files.discard()
         raise
 
 
-def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer,
+def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, on_batch: BatchSink | None,
               schools: KnownSchools | None, csv_files: _CsvFiles | None) -> FileStats:
     layout = _read_header(spec, opener, name)
     rows = 0
@@ -229,7 +220,6 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
     formulas = _Formulas(layout)
     counter = _QuoteCounter()
     filled = [0] * len(spec.columns)
-    schema = None if writer is None else _spill_schema(spec)
     for raw, lines in _batches(layout, opener, block_size, counter):
         columns = _checked_columns(spec, layout, raw, lines)
         formulas.scan(columns, lines)
@@ -243,8 +233,8 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, writer
         if year_at is not None:
             years.add(columns[year_at])
         hashes.append(key_hashes([columns[i] for i in key_at]))
-        if writer is not None:
-            writer.write_batch(pa.RecordBatch.from_arrays([*columns, lines], schema=schema))
+        if on_batch is not None:
+            on_batch(columns, lines)
         if csv_files is not None:
             csv_files.write(columns, lines)
     if counter.quotes % 2:
@@ -337,46 +327,6 @@ def _count_filled(columns: list[pa.Array], filled: list[int]) -> None:
             filled[i] += len(column) - column.null_count
 
 
-def typed_batches(
-    spec: FileSpec,
-    opener: Opener,
-    *,
-    district_id: str,
-    export_date: date,
-    load_id: str,
-    file_name: str | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
-) -> Iterator[pa.RecordBatch]:
-    """The file's records as typed batches (schema :func:`arrow_schema`), parsed again from the CSV. Call
-    after :func:`validate_file`: the checks that only reject are skipped here (a value that cannot be
-    converted still raises)."""
-    name = file_name or spec.file_name
-    layout = _read_header(spec, opener, name)
-    for raw, lines in _batches(layout, opener, block_size):
-        columns, problem = _convert(raw, layout, check=False)
-        if problem is not None:  # pragma: no cover - the file changed since it was validated
-            row, column, text = problem
-            raise ValidationError(name, text, int(lines[row].as_py()), column)
-        yield _with_meta(spec, columns, lines, district_id, export_date, load_id)
-
-
-def spilled_batches(
-    spec: FileSpec, spill: Path, *, district_id: str, export_date: date, load_id: str
-) -> Iterator[pa.RecordBatch]:
-    """The typed batches (schema :func:`arrow_schema`) of a file validated with ``spill``."""
-    with pa.memory_map(str(spill)) as source:
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            batch = reader.get_batch(i)
-            columns = batch.columns
-            yield _with_meta(spec, columns[:-1], columns[-1], district_id, export_date, load_id)
-
-
-def _spill_schema(spec: FileSpec) -> pa.Schema:
-    return pa.schema([*(pa.field(c.name, ARROW_TYPES[c.type]) for c in spec.columns),
-                      pa.field("_line_number", pa.int64())])
-
-
 class _CsvFiles:
     """The CSV files of one validated file (see :class:`CsvOutput`), written one batch at a time: only the
     records that differ from ``out.base`` (every record without one), then the tombstones of the records the
@@ -400,7 +350,7 @@ class _CsvFiles:
             columns = [pc.filter(c, land) for c in columns]
             lines, change, keys, rows = (pc.filter(a, land) for a in (lines, change, keys, rows))
         out = self.out
-        self._write(_with_meta(self.spec, columns, lines, out.district_id, out.export_date, out.load_id,
+        self._write(raw_batch(self.spec, columns, lines, out.district_id, out.export_date, out.load_id,
                                change, keys, rows))
 
     def _write(self, batch: pa.RecordBatch) -> None:
@@ -427,7 +377,7 @@ class _CsvFiles:
         columns = [gone.column(c.name).combine_chunks() if c.name in gone.column_names
                    else pa.nulls(n, ARROW_TYPES[c.type]) for c in self.spec.columns]
         out = self.out
-        self._write(_with_meta(self.spec, columns, pa.nulls(n, pa.int64()), out.district_id, out.export_date,
+        self._write(raw_batch(self.spec, columns, pa.nulls(n, pa.int64()), out.district_id, out.export_date,
                                out.load_id, pa.repeat(pa.scalar(RETIRED), n),
                                gone.column("_key_hash").combine_chunks(), pa.nulls(n, pa.int64())))
 
@@ -459,9 +409,10 @@ class _CsvFiles:
                 path.unlink(missing_ok=True)
 
 
-def _with_meta(spec, columns, lines, district_id, export_date, load_id, change=None, keys=None,
-               rows=None) -> pa.RecordBatch:
-    """A batch of the raw table's columns. Without ``change`` and the hashes, every record is ``added``."""
+def raw_batch(spec, columns, lines, district_id, export_date, load_id, change=None, keys=None,
+              rows=None) -> pa.RecordBatch:
+    """A batch of the raw table's columns (schema :func:`arrow_schema`) from a batch's typed columns and line
+    numbers. Without ``change`` and the hashes, every record is ``added``."""
     from sis_sync.ingestion.versions import ADDED, content_hashes, identity_hashes
 
     n = len(lines)
