@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATE ?= 2026-03-16
 DROP ?= sample_drop
 
-.PHONY: install run test test-fast lint pytest docs score stop clean
+.PHONY: install run test test-fast lint pytest docs score evaluate stop clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,11 @@ score: install
 	PGHOST=$${PGHOST:-127.0.0.1} PGPORT=$${PGPORT:-5432} PGUSER=$${PGUSER:-postgres} PGDATABASE=$${PGDATABASE:-postgres} \
 		$(BIN)/dbt parse --project-dir . --profiles-dir . --target-path target/score --quiet
 	$(BIN)/dbt-score lint --manifest target/score/manifest.json
+
+# dbt-project-evaluator from local checkouts (README, "Project checks"):
+# make evaluate EVALUATOR=../dbt-project-evaluator DBT_UTILS=../dbt-utils
+evaluate: install
+	scripts/evaluate.sh "$(EVALUATOR)" "$(DBT_UTILS)"
 
 stop:
 	@if [ -x $(BIN)/sis-sync ]; then $(BIN)/sis-sync stop; fi

@@ -41,7 +41,8 @@ school_years_seen as (
 rollovers as (
 
     -- the nights a district's SIS moved to a newer school year
-    select
+    -- one row per night: two school years first seen on the same night are one rollover
+    select distinct
         newer.district_id,
         newer.first_night
     from school_years_seen as newer
