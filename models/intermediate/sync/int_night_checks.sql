@@ -128,16 +128,8 @@ held_loads as (
         true as is_over_threshold,
         false as is_over_cumulative_threshold,
         true as is_failing,
-        exists(
-            select 1
-            from sync_approvals
-            where
-                sync_approvals.district_id = rules.district_id
-                and sync_approvals.file_name = rules.file_name
-                and sync_approvals.export_date >= rules.night_date
-        ) as is_released,
-        'held: ' || rules.reason || '; release with `sis-sync approve --district ' || rules.district_id
-        || ' --date ' || rules.night_date || '`' as message
+        {{ is_released('sync_approvals', 'rules.district_id', 'rules.file_name', 'rules.night_date') }} as is_released,
+        'held: ' || rules.reason || {{ release_hint('rules.district_id', 'rules.night_date') }} as message
     from (
         select * from later_years
         union all

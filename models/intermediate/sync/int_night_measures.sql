@@ -1,26 +1,14 @@
 {{ config(materialized='table') }}
 
--- Every safety measure (seed safety_measures) of every compared load: the records it affected, of how many,
--- the threshold that applies (the rollover window's after a rollover), the cumulative window after the file's
--- last approval, and whether the night fails.
+-- The safety thresholds, applied to every measure of every compared load (int_load_measures): the threshold
+-- that applies (the rollover window's after a rollover), the cumulative window after the file's last
+-- approval, and whether the night fails.
 
 with
 
-compared_loads as (
+load_measures as (
 
-    select * from {{ ref('int_compared_loads') }}
-
-),
-
-load_changes as (
-
-    select * from {{ ref('stg_sis__load_changes') }}
-
-),
-
-safety_measures as (
-
-    select * from {{ ref('safety_measures') }}
+    select * from {{ ref('int_load_measures') }}
 
 ),
 
@@ -42,64 +30,12 @@ rollovers as (
 
 ),
 
-measured as (
-
-    -- each measure's columns, with what the load changed in them
-    select
-        checked_loads.district_id,
-        checked_loads.export_date as night_date,
-        checked_loads.file_name,
-        checked_loads.load_id,
-        checked_loads.replaces_a_delivery,
-        safety_measures.measure,
-        safety_measures.kind,
-        safety_measures.column_name,
-        coalesce(load_changes.records, 0) as affected_records,
-        coalesce(load_changes.out_of, checked_loads.base_records) as out_of_records
-    from compared_loads as checked_loads
-    inner join safety_measures
-        on checked_loads.file_name = safety_measures.file_name
-    left join load_changes
-        on
-            checked_loads.load_id = load_changes.load_id
-            and safety_measures.column_name is not distinct from load_changes.column_name
-            and load_changes.change = case
-                when safety_measures.kind = 'emptied' then 'emptied'
-                when safety_measures.kind = 'removed' and safety_measures.column_name is null
-                    then case when checked_loads.replaces_a_delivery then 'dropped' else 'retired' end
-                else 'changed'
-            end
-
-),
-
-measure_shares as (
-
-    -- a measure over several columns takes its largest share
-    select distinct on (measured.load_id, measured.measure)
-        measured.district_id,
-        measured.night_date,
-        measured.file_name,
-        measured.load_id,
-        measured.replaces_a_delivery,
-        measured.measure,
-        measured.kind,
-        measured.affected_records,
-        measured.out_of_records,
-        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) as affected_share
-    from measured
-    order by
-        measured.load_id asc,
-        measured.measure asc,
-        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) desc
-
-),
-
 windows as (
 
     -- each checked night: whether it is in the rollover window, and where its cumulative window starts (the
     -- nights within cumulative_nights days, after the file's last approval before it)
     select
-        measure_shares.*,
+        load_measures.*,
         district_thresholds.removed_share,
         district_thresholds.changed_share,
         district_thresholds.cumulative_share,
@@ -110,32 +46,26 @@ windows as (
             select 1
             from rollovers
             where
-                rollovers.district_id = measure_shares.district_id
-                and rollovers.first_night <= measure_shares.night_date
-                and measure_shares.night_date - rollovers.first_night <= district_thresholds.rollover_days
+                rollovers.district_id = load_measures.district_id
+                and rollovers.first_night <= load_measures.night_date
+                and load_measures.night_date - rollovers.first_night <= district_thresholds.rollover_days
         ) as is_in_rollover_window,
         greatest(
-            measure_shares.night_date - district_thresholds.cumulative_nights + 1,
+            load_measures.night_date - district_thresholds.cumulative_nights + 1,
             (
                 select max(sync_approvals.export_date) + 1
                 from sync_approvals
                 where
-                    sync_approvals.district_id = measure_shares.district_id
-                    and sync_approvals.file_name = measure_shares.file_name
-                    and sync_approvals.export_date < measure_shares.night_date
+                    sync_approvals.district_id = load_measures.district_id
+                    and sync_approvals.file_name = load_measures.file_name
+                    and sync_approvals.export_date < load_measures.night_date
             )
         ) as window_start,
-        exists(
-            select 1
-            from sync_approvals
-            where
-                sync_approvals.district_id = measure_shares.district_id
-                and sync_approvals.file_name = measure_shares.file_name
-                and sync_approvals.export_date >= measure_shares.night_date
-        ) as is_released
-    from measure_shares
+        {{ is_released('sync_approvals', 'load_measures.district_id', 'load_measures.file_name',
+            'load_measures.night_date') }} as is_released
+    from load_measures
     inner join district_thresholds
-        on measure_shares.district_id = district_thresholds.district_id
+        on load_measures.district_id = district_thresholds.district_id
 
 ),
 
@@ -165,7 +95,7 @@ cumulated as (
         select
             sum(earlier.affected_records) as records,
             (array_agg(earlier.out_of_records order by earlier.night_date))[1] as out_of
-        from measure_shares as earlier
+        from load_measures as earlier
         where
             earlier.district_id = windows.district_id
             and earlier.file_name = windows.file_name
@@ -228,8 +158,7 @@ final as (
                     || round(100 * judged.cumulative_threshold) || '% threshold'
         end
         || case when judged.is_in_rollover_window then ' (rollover window)' else '' end
-        || '; release with `sis-sync approve --district ' || judged.district_id || ' --date '
-        || judged.night_date || '`' as message
+        || {{ release_hint('judged.district_id', 'judged.night_date') }} as message
     from judged
 
 )

@@ -2,21 +2,15 @@
 
 -- The season decision: per district, night and model group, whether the night's sync may change that group's
 -- marts. Each reason not to is a named flag; `decision` takes the first that holds, in this order:
--- calendar_invalid, paused, awaiting_rollover, held; else refresh. Driven by the seeds `seasons` (the
--- calendar) and `season_refresh_rules`, the load ledger (the rollover) and int_night_checks (the holds), so
--- the nightly incremental runs and a full refresh of any date decide alike.
+-- calendar_invalid, paused, awaiting_rollover, held; else refresh. Driven by the calendar (int_district_nights),
+-- the seed `season_refresh_rules` and the holds (int_night_checks), so the nightly incremental runs and a full
+-- refresh of any date decide alike.
 
 with
 
-load_ledger as (
+district_nights as (
 
-    select * from {{ ref('stg_sis__load_ledger') }}
-
-),
-
-seasons as (
-
-    select * from {{ ref('seasons') }}
+    select * from {{ ref('int_district_nights') }}
 
 ),
 
@@ -38,103 +32,28 @@ night_checks as (
 
 ),
 
-calendar_conflicts as (
+group_rules as (
 
-    select * from {{ ref('int_calendar_conflicts') }}
-
-),
-
-nights as (
-
-    -- every night a district delivered something, up to the run date, and the run date itself
-    select distinct
-        load_ledger.district_id,
-        load_ledger.export_date as night_date
-    from load_ledger
-    where load_ledger.export_date <= {{ run_date() }}
-
-    union
-
+    -- each model group's rule per season (null: the seed has none)
     select
-        load_ledger.district_id,
-        {{ run_date() }} as night_date
-    from load_ledger
-
-    union
-
-    select
-        seasons.district_id,
-        {{ run_date() }} as night_date
-    from seasons
-
-),
-
-model_groups as (
-
-    select distinct season_refresh_rules.model_group
+        season_refresh_rules.model_group,
+        bool_or(season_refresh_rules.refresh) filter (where season_refresh_rules.season = 'in_session') as in_session,
+        bool_or(season_refresh_rules.refresh) filter (where season_refresh_rules.season = 'summer_pause') as in_summer
     from season_refresh_rules
+    group by season_refresh_rules.model_group
 
 ),
 
 night_groups as (
 
+    -- every model group of every night, with its rules
     select
-        nights.district_id,
-        nights.night_date,
-        model_groups.model_group
-    from nights
-    cross join model_groups
-
-),
-
-calendar as (
-
-    -- the summer pause the night falls in (if any), and the school year of the last pause over before it
-    select
-        night_groups.*,
-        pause.school_year as paused_school_year,
-        last_pause.school_year as last_paused_school_year,
-        case when pause.school_year is not null then 'summer_pause' else 'in_session' end as season
-    from night_groups
-    left join lateral (
-        select seasons.school_year
-        from seasons
-        where
-            seasons.district_id = night_groups.district_id
-            and night_groups.night_date between seasons.summer_pause_start and seasons.summer_pause_end
-        order by seasons.school_year desc
-        limit 1
-    ) as pause on true
-    left join lateral (
-        select seasons.school_year
-        from seasons
-        where
-            seasons.district_id = night_groups.district_id
-            and seasons.summer_pause_end < night_groups.night_date
-        order by seasons.summer_pause_end desc
-        limit 1
-    ) as last_pause on true
-
-),
-
-exported_years as (
-
-    -- the newest school year the district's exports carried up to the night (each file as a whole)
-    select
-        calendar.*,
-        exported.newest_school_year
-    from calendar
-    left join lateral (
-        select max(load_ledger.main_school_year) as newest_school_year
-        from load_ledger
-        inner join export_file_groups
-            on load_ledger.file_name = export_file_groups.file_name
-        where
-            load_ledger.district_id = calendar.district_id
-            and export_file_groups.decides_school_year
-            and load_ledger.status in ('loaded', 'unchanged')
-            and load_ledger.export_date <= calendar.night_date
-    ) as exported on true
+        district_nights.*,
+        group_rules.model_group,
+        group_rules.in_session as refreshes_in_session,
+        group_rules.in_summer as refreshes_in_summer
+    from district_nights
+    cross join group_rules
 
 ),
 
@@ -144,9 +63,9 @@ holds as (
     -- corrected re-delivery of a night leaves that night showing the delivery it replaced
     -- (int_loads_effective), and holds the nights after it
     select
-        exported_years.*,
+        night_groups.*,
         held.hold_message
-    from exported_years
+    from night_groups
     left join lateral (  -- noqa: ST05
         select string_agg(checks.file_name || ' ' || checks.message, '; ' order by checks.file_name) as hold_message
         from (
@@ -159,12 +78,12 @@ holds as (
             where
                 night_checks.is_failing
                 and not night_checks.is_released
-                and night_checks.district_id = exported_years.district_id
+                and night_checks.district_id = night_groups.district_id
                 and (
-                    night_checks.night_date < exported_years.night_date
-                    or night_checks.night_date = exported_years.night_date and not night_checks.replaces_a_delivery
+                    night_checks.night_date < night_groups.night_date
+                    or night_checks.night_date = night_groups.night_date and not night_checks.replaces_a_delivery
                 )
-                and export_file_groups.model_group = exported_years.model_group
+                and export_file_groups.model_group = night_groups.model_group
             order by
                 night_checks.file_name asc,
                 night_checks.night_date asc,
@@ -183,26 +102,17 @@ flags as (
         holds.season,
         holds.newest_school_year,
         holds.hold_message,
-        calendar_conflicts.message as calendar_message,
-        calendar_conflicts.district_id is not null as has_calendar_conflict,
+        holds.calendar_message,
+        holds.has_calendar_conflict,
         -- a group without a rule for the season refreshes in session and pauses in summer
-        not coalesce(rules.refresh, holds.season = 'in_session') as is_paused,
-        holds.season = 'in_session'
-        and not coalesce(summer_rules.refresh, false)
-        and holds.last_paused_school_year is not null
-        and coalesce(holds.newest_school_year, 0) <= holds.last_paused_school_year as is_awaiting_rollover,
+        not coalesce(
+            case when holds.season = 'in_session' then holds.refreshes_in_session else holds.refreshes_in_summer end,
+            holds.season = 'in_session'
+        ) as is_paused,
+        -- a group that syncs over the summer does not wait for the rollover
+        holds.is_before_rollover and not coalesce(holds.refreshes_in_summer, false) as is_awaiting_rollover,
         holds.hold_message is not null as is_held
     from holds
-    left join calendar_conflicts
-        on holds.district_id = calendar_conflicts.district_id
-    left join season_refresh_rules as rules
-        on
-            holds.season = rules.season
-            and holds.model_group = rules.model_group
-    left join season_refresh_rules as summer_rules
-        on
-            summer_rules.season = 'summer_pause'
-            and holds.model_group = summer_rules.model_group
 
 ),
 

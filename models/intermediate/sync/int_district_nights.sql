@@ -1,0 +1,123 @@
+{{ config(materialized='table') }}
+
+-- Where each night of a district falls in its calendar (seed seasons): in session or in the summer pause, the
+-- school year of the last pause over before it, the newest school year its exports carried by then, and so
+-- whether its SIS has rolled over since that pause. The calendar half of the season decision (int_sync_nights).
+
+with
+
+load_ledger as (
+
+    select * from {{ ref('stg_sis__load_ledger') }}
+
+),
+
+seasons as (
+
+    select * from {{ ref('seasons') }}
+
+),
+
+export_file_groups as (
+
+    select * from {{ ref('export_file_groups') }}
+
+),
+
+calendar_conflicts as (
+
+    select * from {{ ref('int_calendar_conflicts') }}
+
+),
+
+nights as (
+
+    -- every night a district delivered something, up to the run date, and the run date itself
+    select distinct
+        load_ledger.district_id,
+        load_ledger.export_date as night_date
+    from load_ledger
+    where load_ledger.export_date <= {{ run_date() }}
+
+    union
+
+    select
+        load_ledger.district_id,
+        {{ run_date() }} as night_date
+    from load_ledger
+
+    union
+
+    select
+        seasons.district_id,
+        {{ run_date() }} as night_date
+    from seasons
+
+),
+
+calendar as (
+
+    -- the summer pause the night falls in (if any), and the school year of the last pause over before it
+    select
+        nights.*,
+        pauses.last_paused_school_year,
+        case when pauses.paused_school_year is not null then 'summer_pause' else 'in_session' end as season
+    from nights
+    left join lateral (
+        select
+            max(seasons.school_year) filter (
+                where nights.night_date between seasons.summer_pause_start and seasons.summer_pause_end
+            ) as paused_school_year,
+            (array_agg(seasons.school_year order by seasons.summer_pause_end desc) filter (
+                where seasons.summer_pause_end < nights.night_date
+            ))[1] as last_paused_school_year
+        from seasons
+        where seasons.district_id = nights.district_id
+    ) as pauses on true
+
+),
+
+exported_years as (
+
+    -- the newest school year the district's exports carried up to the night (each file as a whole)
+    select
+        calendar.*,
+        exported.newest_school_year
+    from calendar
+    left join lateral (
+        select max(load_ledger.main_school_year) as newest_school_year
+        from load_ledger
+        inner join export_file_groups
+            on load_ledger.file_name = export_file_groups.file_name
+        where
+            load_ledger.district_id = calendar.district_id
+            and export_file_groups.decides_school_year
+            and load_ledger.status in ('loaded', 'unchanged')
+            and load_ledger.export_date <= calendar.night_date
+    ) as exported on true
+
+),
+
+final as (
+
+    select
+        exported_years.district_id,
+        exported_years.night_date,
+        exported_years.season,
+        exported_years.last_paused_school_year,
+        exported_years.newest_school_year,
+        -- in session again after a pause, and no export has carried a school year newer than that pause's
+        (
+            exported_years.season = 'in_session'
+            and exported_years.last_paused_school_year is not null
+            and coalesce(exported_years.newest_school_year, 0) <= exported_years.last_paused_school_year
+        ) as is_before_rollover,
+        calendar_conflicts.district_id is not null as has_calendar_conflict,
+        calendar_conflicts.message as calendar_message
+    from exported_years
+    left join calendar_conflicts
+        on exported_years.district_id = calendar_conflicts.district_id
+
+)
+
+select * from final

@@ -1,0 +1,79 @@
+{{ config(materialized='table') }}
+
+-- What each compared load changed, per safety measure (seed safety_measures): the records it affected and
+-- of how many, read from the change record ingestion wrote (stg_sis__load_changes). A measure over several
+-- columns takes its largest share. int_night_measures judges them against the thresholds.
+
+with
+
+compared_loads as (
+
+    select * from {{ ref('int_compared_loads') }}
+
+),
+
+load_changes as (
+
+    select * from {{ ref('stg_sis__load_changes') }}
+
+),
+
+safety_measures as (
+
+    select * from {{ ref('safety_measures') }}
+
+),
+
+measured as (
+
+    -- each measure's columns, with what the load changed in them
+    select
+        checked_loads.district_id,
+        checked_loads.export_date as night_date,
+        checked_loads.file_name,
+        checked_loads.load_id,
+        checked_loads.replaces_a_delivery,
+        safety_measures.measure,
+        safety_measures.kind,
+        safety_measures.column_name,
+        coalesce(load_changes.records, 0) as affected_records,
+        coalesce(load_changes.out_of, checked_loads.base_records) as out_of_records
+    from compared_loads as checked_loads
+    inner join safety_measures
+        on checked_loads.file_name = safety_measures.file_name
+    left join load_changes
+        on
+            checked_loads.load_id = load_changes.load_id
+            and safety_measures.column_name is not distinct from load_changes.column_name
+            and load_changes.change = case
+                when safety_measures.kind = 'emptied' then 'emptied'
+                when safety_measures.kind = 'removed' and safety_measures.column_name is null
+                    then case when checked_loads.replaces_a_delivery then 'dropped' else 'retired' end
+                else 'changed'
+            end
+
+),
+
+measure_shares as (
+
+    -- a measure over several columns takes its largest share
+    select distinct on (measured.load_id, measured.measure)
+        measured.district_id,
+        measured.night_date,
+        measured.file_name,
+        measured.load_id,
+        measured.replaces_a_delivery,
+        measured.measure,
+        measured.kind,
+        measured.affected_records,
+        measured.out_of_records,
+        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) as affected_share
+    from measured
+    order by
+        measured.load_id asc,
+        measured.measure asc,
+        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) desc
+
+)
+
+select * from measure_shares
