@@ -89,6 +89,18 @@ def test_dbt_build_with_unit_tests_and_docs(fresh_db):
                               "--profiles-dir", str(PROJECT_ROOT), "--vars", "{run_date: '2026-03-16'}"])
     assert res.success, res.exception
 
+    # the record-level marts' grains are unique indexes, read from the catalog: without one the test fails
+    results = _dbt_test(dt.date(2026, 3, 16), "test_name:unique_index")
+    assert len(results) == 6 and all(str(r.status) == "pass" for r in results.values())
+    with psycopg2.connect(fresh_db.dsn) as conn, conn.cursor() as cur:
+        cur.execute("select indexrelid::regclass::text from pg_index "
+                    "where indrelid = 'marts.fct_roster'::regclass and indisunique")
+        (grain_index,) = cur.fetchone()
+        cur.execute(f"drop index {grain_index}")
+    results = _dbt_test(dt.date(2026, 3, 16), "test_name:unique_index")
+    failed = [name for name, r in results.items() if str(r.status) == "fail"]
+    assert len(failed) == 1 and "fct_roster" in failed[0]
+
 
 def _dbt_test(run_date: dt.date, select: str):
     os.environ["SIS_SYNC_RUN_DATE"] = run_date.isoformat()

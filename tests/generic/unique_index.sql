@@ -1,0 +1,50 @@
+{#- The model's grain as the database enforces it: fails unless the model has a valid unique index on exactly
+    `columns` (in any order), read from the catalog without a scan of the rows. Where the record-level marts
+    carry no index (engines without record-level deletes, the `portable_sql` var), fails for every
+    combination of `columns` that occurs more than once (unique_combination_of_columns). -#}
+{% test unique_index(model, columns) %}
+{#- changed_records_by_delete(), dispatched here: a test's context resolves no default__ macro by name -#}
+{%- if var('portable_sql', false) or not adapter.dispatch('changed_records_by_delete')() -%}
+    {{ return(test_unique_combination_of_columns(model, columns)) }}
+{%- endif %}
+
+with
+
+wanted as (
+
+    select array[{% for column in columns | sort %}'{{ column }}'{{ ", " if not loop.last }}{% endfor %}]::text [] as index_columns
+
+),
+
+unique_indexes as (
+
+    select
+        pg_index.indexrelid,
+        array(
+            select pg_attribute.attname::text
+            from pg_attribute
+            where pg_attribute.attrelid = pg_index.indrelid and pg_attribute.attnum = any(pg_index.indkey)
+            order by pg_attribute.attname::text
+        ) as index_columns
+    from pg_index
+    inner join pg_class
+        on pg_index.indrelid = pg_class.oid
+    inner join pg_namespace
+        on pg_class.relnamespace = pg_namespace.oid
+    where
+        pg_namespace.nspname = '{{ model.schema }}'
+        and pg_class.relname = '{{ model.identifier }}'
+        and pg_index.indisunique
+        and pg_index.indisvalid
+
+)
+
+select 'no unique index on ({{ columns | join(", ") }})' as problem
+from wanted
+where not exists (
+    select 1
+    from unique_indexes
+    where unique_indexes.index_columns = wanted.index_columns
+)
+
+{% endtest %}
