@@ -144,72 +144,103 @@ def find_export(
     if not locations and not links:
         return None
 
-    wanted = {name.lower(): name for name in (*spec.file_names, MANIFEST)}
     source = ExportSource(district_id, export_date, locations, files={})
-    if links:
-        return _refuse(source, f"{links[0]} is a symbolic link: only the district's own folder and the files in"
-                               " it are read, never what a link points to")
-    where = f" in {time_zone}" if time_zone else " anywhere on Earth" if today is None else ""
-    today = today or today_in(time_zone)
-    if export_date > today:
-        return _refuse(source, f"the export is dated {export_date.isoformat()}, a day that has not begun yet"
-                               f" (today is {today.isoformat()}{where}): a clock or naming mistake in the SIS?"
-                               " Nothing of it is read")
+    refusal = _refusal(links, export_date, time_zone, today)
+    if refusal is not None:
+        return _refuse(source, refusal)
+    wanted = {name.lower(): name for name in (*spec.file_names, MANIFEST)}
     found: dict[str, ExportFile] = {}
     problems: list[str] = []
     # The folder first: it wins over the zip for a file delivered both ways.
     for location in locations:
-        try:
-            if not location.is_dir():
-                bomb = _zip_bomb(location)
-                if bomb is not None:
-                    return _refuse(source, bomb)
-            candidates = list(_folder_entries(location) if location.is_dir() else _zip_entries(location))
-        except zipfile.BadZipFile as e:
-            problems.append(f"{location.name} is not a readable zip archive ({e})")
-            continue
-        seen_here: dict[str, str] = {}
-        for delivered, where, size, opener in candidates:
-            if opener is None:
-                problems.append(f"{where} is not a regular file (a symbolic link or a device): only the"
-                                " district's own files are read, never what a link points to")
-                continue
-            lowered = delivered.lower()
-            if lowered.endswith(IN_PROGRESS_SUFFIXES):
-                source.ignored_files.append(delivered)
-                continue
-            name = wanted.get(lowered)
-            if name is None:
-                if delivered not in source.unknown_files:
-                    source.unknown_files.append(delivered)
-                continue
-            if name in seen_here:
-                problems.append(f"two files are named like {name}: {seen_here[name]} and {delivered}")
-                continue
-            seen_here[name] = delivered
-            if name in found:  # already delivered in the folder
-                continue
-            try:
-                digest = _sha256(opener)
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
-                # e.g. a zip member failing its CRC check, or compressed with an unsupported method
-                problems.append(f"{where} cannot be read ({e})")
-                continue
-            stamp = _stamp(Path(where)) if location.is_dir() else None
-            found[name] = ExportFile(name, delivered, where, stamp[0] if stamp else size, digest, opener, stamp)
-
+        bomb = _read_location(location, wanted, source, found, problems)
+        if bomb is not None:
+            return _refuse(source, bomb)
     source.manifest = found.pop(MANIFEST, None)
     source.files = {name: found[name] for name in spec.file_names if name in found}
+    source.incomplete = _incompleteness(source, spec, problems, settle_seconds() if settle is None else settle)
+    return source
+
+
+def _refusal(links: list[Path], export_date: date, time_zone: str | None, today: date | None) -> str | None:
+    """Why the export is refused before any of it is read (a symbolic link, a future date), or None."""
+    if links:
+        return (f"{links[0]} is a symbolic link: only the district's own folder and the files in it are read,"
+                " never what a link points to")
+    where = f" in {time_zone}" if time_zone else " anywhere on Earth" if today is None else ""
+    today = today or today_in(time_zone)
+    if export_date > today:
+        return (f"the export is dated {export_date.isoformat()}, a day that has not begun yet (today is"
+                f" {today.isoformat()}{where}): a clock or naming mistake in the SIS? Nothing of it is read")
+    return None
+
+
+def _read_location(location: Path, wanted: dict[str, str], source: ExportSource, found: dict[str, ExportFile],
+                   problems: list[str]) -> str | None:
+    """Adds the spec's files of one location (the export's folder or its zip) to ``found`` unless an earlier
+    location delivered them, what is wrong to ``problems``, and the names it does not load to ``source``.
+    Returns why the location is refused (a zip bomb), or None."""
+    try:
+        if not location.is_dir():
+            bomb = _zip_bomb(location)
+            if bomb is not None:
+                return bomb
+        candidates = list(_folder_entries(location) if location.is_dir() else _zip_entries(location))
+    except zipfile.BadZipFile as e:
+        problems.append(f"{location.name} is not a readable zip archive ({e})")
+        return None
+    seen_here: dict[str, str] = {}
+    for delivered, where, size, opener in candidates:
+        name = _recognise(delivered, where, opener, wanted, source, problems)
+        if name is None:
+            continue
+        if name in seen_here:
+            problems.append(f"two files are named like {name}: {seen_here[name]} and {delivered}")
+            continue
+        seen_here[name] = delivered
+        if name in found:  # already delivered in the folder
+            continue
+        try:
+            digest = _sha256(opener)
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
+            # e.g. a zip member failing its CRC check, or compressed with an unsupported method
+            problems.append(f"{where} cannot be read ({e})")
+            continue
+        stamp = _stamp(Path(where)) if location.is_dir() else None
+        found[name] = ExportFile(name, delivered, where, stamp[0] if stamp else size, digest, opener, stamp)
+    return None
+
+
+def _recognise(delivered: str, where: str, opener, wanted: dict[str, str], source: ExportSource,
+               problems: list[str]) -> str | None:
+    """The spec's name of a delivered file (or the manifest's); None for one that is not loaded: not a regular
+    file (a problem), still being written (``source.ignored_files``) or not in the spec
+    (``source.unknown_files``)."""
+    if opener is None:
+        problems.append(f"{where} is not a regular file (a symbolic link or a device): only the district's own"
+                        " files are read, never what a link points to")
+        return None
+    lowered = delivered.lower()
+    if lowered.endswith(IN_PROGRESS_SUFFIXES):
+        source.ignored_files.append(delivered)
+        return None
+    name = wanted.get(lowered)
+    if name is None and delivered not in source.unknown_files:
+        source.unknown_files.append(delivered)
+    return name
+
+
+def _incompleteness(source: ExportSource, spec: ExportSpec, problems: list[str], settle: float) -> str | None:
+    """Why the gathered export is not a complete delivery (``problems`` found reading it, no file the spec
+    names, a file still being written, a mismatch with its manifest), or None."""
     if not source.files and not problems:
-        problems.append(_nothing_recognised(spec, source))
+        problems = [_nothing_recognised(spec, source)]
     if not problems:
         delivered = [*source.files.values(), *([source.manifest] if source.manifest else [])]
-        problems += _unsettled(delivered, source.manifest is None, settle_seconds() if settle is None else settle)
+        problems = _unsettled(delivered, source.manifest is None, settle)
     if problems:
-        source.incomplete = "; ".join(problems)
-    elif source.manifest is not None:
-        source.incomplete = _check_manifest(source)
-    return source
+        return "; ".join(problems)
+    return _check_manifest(source) if source.manifest is not None else None
 
 
 def _nothing_recognised(spec: ExportSpec, source: ExportSource) -> str:
@@ -354,8 +385,25 @@ def count_records(opener: Callable[[], BinaryIO]) -> int:
 
 def _check_manifest(source: ExportSource) -> str | None:
     """Why the export does not match its manifest, or None when it does."""
-    manifest = source.manifest
-    assert manifest is not None
+    assert source.manifest is not None
+    rows = _manifest_rows(source.manifest)
+    if isinstance(rows, str):
+        return rows
+    by_name = {name.lower(): f for name, f in source.files.items()}
+    unknown = {name.lower() for name in source.unknown_files}
+    problems = [problem for line, row in rows
+                if (problem := row if isinstance(row, str) else _manifest_line_problem(line, row, by_name, unknown))]
+    if problems:
+        return "export does not match manifest.csv: " + "; ".join(problems)
+    return None
+
+
+_MANIFEST_HEADER = ("file_name", "row_count", "sha256")
+
+
+def _manifest_rows(manifest: ExportFile) -> list[tuple[int, dict[str, str] | str]] | str:
+    """The manifest's lines that are not blank, numbered, each as its fields by header name (or, for a line
+    short of fields, what is wrong with it); or why the manifest cannot be read."""
     try:
         with manifest.open() as f:
             text = f.read().decode("utf-8-sig")
@@ -365,43 +413,37 @@ def _check_manifest(source: ExportSource) -> str | None:
     if not rows:
         return "manifest.csv is empty"
     header = [h.strip().lower() for h in rows[0]]
-    needed = ("file_name", "row_count", "sha256")
-    if any(h not in header for h in needed):
-        return f"manifest.csv must have the header {','.join(needed)} (found {','.join(rows[0])})"
-    at = {h: header.index(h) for h in needed}
-    by_name = {name.lower(): f for name, f in source.files.items()}
-    unknown = {name.lower() for name in source.unknown_files}
-    problems = []
-    for line, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            problems.append(f"manifest.csv line {line} has {len(row)} fields, expected {len(header)}")
-            continue
-        name = row[at["file_name"]].strip()
-        f = by_name.get(name.lower())
-        if f is None:
-            if name.lower() not in unknown:  # delivered files outside the spec are not loaded: not checked
-                problems.append(f"{name} is listed in manifest.csv but was not delivered")
-            continue
-        sha = row[at["sha256"]].strip().lower()
-        if sha != f.sha256:
-            problems.append(f"{name}: sha256 {f.sha256} does not match the manifest's {sha}")
-            continue
-        try:
-            expected = int(row[at["row_count"]].strip())
-        except ValueError:
-            problems.append(f"manifest.csv line {line}: row_count {row[at['row_count']]!r} is not a number")
-            continue
-        try:
-            actual = count_records(f.open) if f.size else 0
-        except pa.ArrowInvalid:
-            continue  # not parseable CSV: the sha256 matched, so the validator rejects it with the detail
-        if actual != expected:
-            problems.append(f"{name}: {actual} rows delivered, the manifest says {expected}")
-    if problems:
-        return "export does not match manifest.csv: " + "; ".join(problems)
-    return None
+    if any(h not in header for h in _MANIFEST_HEADER):
+        return f"manifest.csv must have the header {','.join(_MANIFEST_HEADER)} (found {','.join(rows[0])})"
+    at = {h: header.index(h) for h in _MANIFEST_HEADER}
+    return [
+        (line, {h: row[i] for h, i in at.items()} if len(row) >= len(header)
+         else f"manifest.csv line {line} has {len(row)} fields, expected {len(header)}")
+        for line, row in enumerate(rows[1:], start=2)
+        if any(cell.strip() for cell in row)
+    ]
+
+
+def _manifest_line_problem(line: int, row: dict[str, str], by_name: dict[str, ExportFile],
+                           unknown: set[str]) -> str | None:
+    """What is wrong with one line of the manifest against the delivered files (``by_name``: the spec's files
+    by lower-case name; ``unknown``: delivered files outside the spec, not loaded and so not checked)."""
+    name = row["file_name"].strip()
+    f = by_name.get(name.lower())
+    if f is None:
+        return None if name.lower() in unknown else f"{name} is listed in manifest.csv but was not delivered"
+    sha = row["sha256"].strip().lower()
+    if sha != f.sha256:
+        return f"{name}: sha256 {f.sha256} does not match the manifest's {sha}"
+    try:
+        expected = int(row["row_count"].strip())
+    except ValueError:
+        return f"manifest.csv line {line}: row_count {row['row_count']!r} is not a number"
+    try:
+        actual = count_records(f.open) if f.size else 0
+    except pa.ArrowInvalid:
+        return None  # not parseable CSV: the sha256 matched, so the validator rejects it with the detail
+    return f"{name}: {actual} rows delivered, the manifest says {expected}" if actual != expected else None
 
 
 class DistrictSchools:
