@@ -161,41 +161,53 @@ def _first_bad_record(opener: Opener, expected: int, block_size: int) -> tuple[i
     return None
 
 
+# Where a character of a CSV line stands, for _quote_problem.
+_FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED, _AFTER_QUOTE = range(5)
+
+
 def _quote_problem(opener: Opener) -> tuple[int | None, str]:
     """Where the file's quotes are unbalanced (RFC 4180): (line, message). Error path only: a Python loop
     over the characters of the lines that hold a quote."""
-    field_start, unquoted, quoted, quote_in_quoted, after_quote = range(5)
-    state, opened, number, line_start = field_start, 0, 0, True
+    state, opened, number, line_start = _FIELD_START, 0, 0, True
     with opener() as f:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
         # Lines are read in pieces of at most 64 Ki characters: a huge line never sits in memory whole.
         while line := text.readline(1 << 16):
             if line_start:
                 number += 1
-                if state != quoted:
-                    state = field_start  # a line break outside quotes ends the record
+                if state != _QUOTED:
+                    state = _FIELD_START  # a line break outside quotes ends the record
             line_start = line.endswith(("\n", "\r"))
             if '"' not in line:
                 continue
-            for ch in line:
-                if state == quoted:
-                    if ch == '"':
-                        state = quote_in_quoted
-                    continue
-                if state == quote_in_quoted:
-                    if ch == '"':
-                        state = quoted  # an escaped quote
-                        continue
-                    state = after_quote
-                if ch == ",":
-                    state = field_start
-                elif state == field_start:
-                    if ch == '"':
-                        state, opened = quoted, number
-                    elif ch not in "\r\n":
-                        state = unquoted
-                elif state == unquoted and ch == '"':
-                    return number, "a double quote inside a field that is not quoted (unbalanced quote)"
-    if state == quoted:
+            state, opens_quote = _after_quotes(line, state)
+            if state is None:
+                return number, "a double quote inside a field that is not quoted (unbalanced quote)"
+            if opens_quote:
+                opened = number
+    if state == _QUOTED:
         return opened, "a quoted field starting on this line is never closed (unbalanced quote)"
     return None, "the file has an unbalanced quote"
+
+
+def _after_quotes(piece: str, state: int) -> tuple[int | None, bool]:
+    """The quote state after a piece of a line, from ``state`` before it, and whether the piece opened a
+    quoted field; the state is None at a double quote inside a field that is not quoted."""
+    opens_quote = False
+    for ch in piece:
+        if state in (_QUOTED, _QUOTE_IN_QUOTED) and ch == '"':
+            state = _QUOTE_IN_QUOTED if state == _QUOTED else _QUOTED  # a closing or an escaped quote
+            continue
+        if state == _QUOTED:
+            continue
+        if state == _QUOTE_IN_QUOTED:
+            state = _AFTER_QUOTE
+        if ch == ",":
+            state = _FIELD_START
+        elif state == _FIELD_START and ch == '"':
+            state, opens_quote = _QUOTED, True
+        elif state == _FIELD_START and ch not in "\r\n":
+            state = _UNQUOTED
+        elif state == _UNQUOTED and ch == '"':
+            return None, opens_quote
+    return state, opens_quote
