@@ -84,30 +84,37 @@ def fetch(district: District, export_date: date, dest_root: Path, config_dir: Pa
         return asyncio.run(_fetch(fetcher, options, root))
     except DeliveryError:
         raise
-    except asyncssh.HostKeyNotVerifiable as exc:
+    except (asyncssh.Error, OSError, asyncio.TimeoutError) as exc:
+        raise _connection_error(exc, fetcher, host, port, timeout, username, known_hosts, known_hosts_file) from None
+
+
+def _connection_error(exc: BaseException, fetcher: Fetcher, host: str, port: int, timeout: float, username: str,
+                      known_hosts, known_hosts_file: Path) -> DeliveryError:
+    """What went wrong connecting to the server or reading from it, for the operator."""
+    did = fetcher.district_id
+    where = f"{host}:{port}"
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         pinned = asyncssh.match_known_hosts(known_hosts, host, "", port if port != 22 else None)[0]
         why = ("the server presented a different key than the one pinned for it (the host key changed, or "
                "someone is in the middle)" if pinned else f"the file has no key for {_pattern(host, port)}")
-        raise DeliveryError(
+        return DeliveryError(
             did, f"HostKeyError: the host key of {where} is not trusted by the pinned known_hosts file "
-                 f"{known_hosts_file}: {why}; refusing to connect ({exc.reason})") from None
-    except asyncssh.KeyExchangeFailed as exc:
-        raise DeliveryError(
+                 f"{known_hosts_file}: {why}; refusing to connect ({exc.reason})")
+    if isinstance(exc, asyncssh.KeyExchangeFailed):
+        return DeliveryError(
             did, f"key exchange with {where} failed ({exc.reason}); is the server's host key type among "
-                 f"those pinned in {known_hosts_file}?") from None
-    except asyncssh.PermissionDenied as exc:
-        raise DeliveryError(
-            did, f"authentication failed for user {username!r} at {where} ({exc.reason})") from None
-    except asyncssh.SFTPError as exc:
-        raise DeliveryError(did, f"SFTP error at {fetcher.source}: {exc.reason}") from None
-    except asyncssh.Error as exc:
-        raise DeliveryError(did, f"SSH error with {where}: {exc.reason}") from None
-    except (asyncio.TimeoutError, TimeoutError):
-        raise DeliveryError(did, f"timed out after {timeout:g}s connecting to {where}") from None
-    except ConnectionRefusedError:
-        raise DeliveryError(did, f"connection refused by {where}") from None
-    except OSError as exc:
-        raise DeliveryError(did, f"cannot connect to {where}: {exc}") from None
+                 f"those pinned in {known_hosts_file}?")
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return DeliveryError(did, f"authentication failed for user {username!r} at {where} ({exc.reason})")
+    if isinstance(exc, asyncssh.SFTPError):
+        return DeliveryError(did, f"SFTP error at {fetcher.source}: {exc.reason}")
+    if isinstance(exc, asyncssh.Error):
+        return DeliveryError(did, f"SSH error with {where}: {exc.reason}")
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return DeliveryError(did, f"timed out after {timeout:g}s connecting to {where}")
+    if isinstance(exc, ConnectionRefusedError):
+        return DeliveryError(did, f"connection refused by {where}")
+    return DeliveryError(did, f"cannot connect to {where}: {exc}")
 
 
 def _pattern(host: str, port: int) -> str:
@@ -179,20 +186,26 @@ async def _list(sftp: asyncssh.SFTPClient, fetcher: Fetcher, root: str) -> Listi
         attrs = await _resolve(sftp, path, entry.attrs)
         if name == night and attrs.type == asyncssh.FILEXFER_TYPE_DIRECTORY:
             listing.found = True
-            for child in sorted(await sftp.readdir(path), key=lambda e: str(e.filename)):
-                child_name = str(child.filename)
-                if child_name in (".", ".."):
-                    continue
-                child_path = posixpath.join(path, child_name)
-                if child.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK:
-                    listing.links.append(f"{night}/{child_name}")
-                    continue
-                child_attrs = await _resolve(sftp, child_path, child.attrs)
-                if child_attrs.type == asyncssh.FILEXFER_TYPE_REGULAR:
-                    classify(fetcher, listing, f"{night}/{child_name}", child_attrs.size, child_path)
+            await _list_night_folder(sftp, fetcher, listing, path)
         elif attrs.type == asyncssh.FILEXFER_TYPE_REGULAR:
             classify(fetcher, listing, name, attrs.size, path)
     return listing
+
+
+async def _list_night_folder(sftp: asyncssh.SFTPClient, fetcher: Fetcher, listing: Listing, folder: str) -> None:
+    """Adds the regular files of the night's folder to ``listing`` (its symbolic links as links)."""
+    night = fetcher.night
+    for child in sorted(await sftp.readdir(folder), key=lambda e: str(e.filename)):
+        child_name = str(child.filename)
+        if child_name in (".", ".."):
+            continue
+        child_path = posixpath.join(folder, child_name)
+        if child.attrs.type == asyncssh.FILEXFER_TYPE_SYMLINK:
+            listing.links.append(f"{night}/{child_name}")
+            continue
+        child_attrs = await _resolve(sftp, child_path, child.attrs)
+        if child_attrs.type == asyncssh.FILEXFER_TYPE_REGULAR:
+            classify(fetcher, listing, f"{night}/{child_name}", child_attrs.size, child_path)
 
 
 async def _resolve(sftp: asyncssh.SFTPClient, path: str, attrs: asyncssh.SFTPAttrs) -> asyncssh.SFTPAttrs:
