@@ -19,12 +19,9 @@ load_changes as (
 
 ),
 
-school_year_files as (
+export_file_groups as (
 
-    -- the file whose main school year is the district's (students.csv)
-    select export_file_groups.file_name
-    from {{ ref('export_file_groups') }} as export_file_groups
-    where export_file_groups.decides_school_year
+    select * from {{ ref('export_file_groups') }}
 
 ),
 
@@ -64,10 +61,11 @@ later_years as (
         || load_ledger.main_school_year || ' (the year most of its records carry); the export as a whole'
         || ' decides the rollover' as reason
     from load_ledger
-    inner join school_year_files
-        on load_ledger.file_name = school_year_files.file_name
+    inner join export_file_groups
+        on load_ledger.file_name = export_file_groups.file_name
     where
-        load_ledger.status = 'loaded'
+        export_file_groups.decides_school_year  -- students.csv: its main school year is the district's
+        and load_ledger.status = 'loaded'
         and load_ledger.max_school_year > load_ledger.main_school_year
 
 ),
@@ -173,10 +171,11 @@ checks as (
 
 ranked as (
 
-    -- the order in which a load's failing checks are told (the first one names a hold): removals first,
-    -- then emptied columns, then changes, each by the largest share
+    -- the model group a check holds, and the order in which a load's failing checks are told (the first one
+    -- names a hold): removals first, then emptied columns, then changes, each by the largest share
     select
         checks.*,
+        export_file_groups.model_group,
         row_number() over (
             partition by checks.load_id
             order by
@@ -187,6 +186,8 @@ ranked as (
                 checks.measure asc
         ) as hold_rank
     from checks
+    left join export_file_groups
+        on checks.file_name = export_file_groups.file_name
 
 )
 

@@ -20,12 +20,6 @@ season_refresh_rules as (
 
 ),
 
-export_file_groups as (
-
-    select * from {{ ref('export_file_groups') }}
-
-),
-
 night_checks as (
 
     select * from {{ ref('int_night_checks') }}
@@ -73,8 +67,6 @@ holds as (
                 night_checks.file_name,
                 night_checks.message
             from night_checks
-            inner join export_file_groups
-                on night_checks.file_name = export_file_groups.file_name
             where
                 night_checks.is_failing
                 and not night_checks.is_released
@@ -83,7 +75,7 @@ holds as (
                     night_checks.night_date < night_groups.night_date
                     or night_checks.night_date = night_groups.night_date and not night_checks.replaces_a_delivery
                 )
-                and export_file_groups.model_group = night_groups.model_group
+                and night_checks.model_group = night_groups.model_group
             order by
                 night_checks.file_name asc,
                 night_checks.night_date asc,
