@@ -57,23 +57,18 @@ nights as (
 
 calendar as (
 
-    -- the summer pause the night falls in (if any), and the school year of the last pause over before it
+    -- the night's season, and the school year of the last summer pause over before it
     select
         nights.*,
-        pauses.last_paused_school_year,
-        case when pauses.paused_school_year is not null then 'summer_pause' else 'in_session' end as season
+        {{ season_of('nights.district_id', 'nights.night_date') }} as season,
+        (
+            select seasons.school_year
+            from seasons
+            where seasons.district_id = nights.district_id and seasons.summer_pause_end < nights.night_date
+            order by seasons.summer_pause_end desc
+            limit 1
+        ) as last_paused_school_year
     from nights
-    left join lateral (
-        select
-            max(seasons.school_year) filter (
-                where nights.night_date between seasons.summer_pause_start and seasons.summer_pause_end
-            ) as paused_school_year,
-            (array_agg(seasons.school_year order by seasons.summer_pause_end desc) filter (
-                where seasons.summer_pause_end < nights.night_date
-            ))[1] as last_paused_school_year
-        from seasons
-        where seasons.district_id = nights.district_id
-    ) as pauses on true
 
 ),
 

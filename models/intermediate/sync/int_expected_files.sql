@@ -20,21 +20,15 @@ district_settings as (
 
 ),
 
-seasons as (
-
-    select * from {{ ref('seasons') }}
-
-),
-
 export_file_groups as (
 
     select * from {{ ref('export_file_groups') }}
 
 ),
 
-season_refresh_rules as (
+group_refresh_rules as (
 
-    select * from {{ ref('season_refresh_rules') }}
+    select * from {{ ref('int_group_refresh_rules') }}
 
 ),
 
@@ -100,16 +94,7 @@ night_seasons as (
     select
         nights.district_id,
         nights.night_date,
-        case
-            when exists (
-                select 1
-                from seasons
-                where
-                    seasons.district_id = nights.district_id
-                    and nights.night_date between seasons.summer_pause_start and seasons.summer_pause_end
-            ) then 'summer_pause'
-            else 'in_session'
-        end as season
+        {{ season_of('nights.district_id', 'nights.night_date') }} as season
     from nights
 
 ),
@@ -130,11 +115,11 @@ expected as (
             and night_seasons.night_date >= files_delivered.first_night
     inner join export_file_groups
         on files_delivered.file_name = export_file_groups.file_name
-    left join season_refresh_rules
+    inner join group_refresh_rules
         on
-            night_seasons.season = season_refresh_rules.season
-            and export_file_groups.model_group = season_refresh_rules.model_group
-    where coalesce(season_refresh_rules.refresh, night_seasons.season = 'in_session')
+            night_seasons.season = group_refresh_rules.season
+            and export_file_groups.model_group = group_refresh_rules.model_group
+    where group_refresh_rules.refreshes
 
 )
 

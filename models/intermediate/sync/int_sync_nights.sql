@@ -3,8 +3,8 @@
 -- The season decision: per district, night and model group, whether the night's sync may change that group's
 -- marts. Each reason not to is a named flag; `decision` takes the first that holds, in this order:
 -- calendar_invalid, paused, awaiting_rollover, held; else refresh. Driven by the calendar (int_district_nights),
--- the seed `season_refresh_rules` and the holds (int_night_checks), so the nightly incremental runs and a full
--- refresh of any date decide alike.
+-- the groups' refresh rules (int_group_refresh_rules) and the holds (int_night_checks), so the nightly
+-- incremental runs and a full refresh of any date decide alike.
 
 with
 
@@ -14,9 +14,9 @@ district_nights as (
 
 ),
 
-season_refresh_rules as (
+group_refresh_rules as (
 
-    select * from {{ ref('season_refresh_rules') }}
+    select * from {{ ref('int_group_refresh_rules') }}
 
 ),
 
@@ -28,13 +28,17 @@ night_checks as (
 
 group_rules as (
 
-    -- each model group's rule per season (null: the seed has none)
+    -- each model group's rules, one column per season
     select
-        season_refresh_rules.model_group,
-        bool_or(season_refresh_rules.refresh) filter (where season_refresh_rules.season = 'in_session') as in_session,
-        bool_or(season_refresh_rules.refresh) filter (where season_refresh_rules.season = 'summer_pause') as in_summer
-    from season_refresh_rules
-    group by season_refresh_rules.model_group
+        group_refresh_rules.model_group,
+        bool_or(group_refresh_rules.refreshes) filter (
+            where group_refresh_rules.season = 'in_session'
+        ) as refreshes_in_session,
+        bool_or(group_refresh_rules.refreshes) filter (
+            where group_refresh_rules.season = 'summer_pause'
+        ) as refreshes_in_summer
+    from group_refresh_rules
+    group by group_refresh_rules.model_group
 
 ),
 
@@ -44,8 +48,8 @@ night_groups as (
     select
         district_nights.*,
         group_rules.model_group,
-        group_rules.in_session as refreshes_in_session,
-        group_rules.in_summer as refreshes_in_summer
+        group_rules.refreshes_in_session,
+        group_rules.refreshes_in_summer
     from district_nights
     cross join group_rules
 
@@ -96,13 +100,11 @@ flags as (
         holds.hold_message,
         holds.calendar_message,
         holds.has_calendar_conflict,
-        -- a group without a rule for the season refreshes in session and pauses in summer
-        not coalesce(
-            case when holds.season = 'in_session' then holds.refreshes_in_session else holds.refreshes_in_summer end,
-            holds.season = 'in_session'
-        ) as is_paused,
+        not case
+            when holds.season = 'in_session' then holds.refreshes_in_session else holds.refreshes_in_summer
+        end as is_paused,
         -- a group that syncs over the summer does not wait for the rollover
-        holds.is_before_rollover and not coalesce(holds.refreshes_in_summer, false) as is_awaiting_rollover,
+        holds.is_before_rollover and not holds.refreshes_in_summer as is_awaiting_rollover,
         holds.hold_message is not null as is_held
     from holds
 
