@@ -212,8 +212,10 @@
     {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
         ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year
         ~ ((", also=" ~ also ~ "('applied')") if also else "") ~ ") }}" -%}
-    {#- the versions' join with their loads is estimated at a few rows (the school_year cast in staging has
-        no statistics): no nested loops or merge joins over them. The indexes: the mart's grain (the partition
+    {#- the versions' join with their loads is estimated at a few rows (the school_year cast in staging, and
+        export_date <= as_of_date): no nested loops or merge joins over them (without: minutes where seconds
+        do; an integer school_year without the cast is not enough: bench/README.md, "Structure, and why the
+        planner settings stay"). The indexes: the mart's grain (the partition
         and `unique`, by default `identity`), unique, so that no night can add a duplicate row (built after
         the rows on a full refresh); and the partition with its newest last_changed_date (the watermark)
         without a scan. -#}
