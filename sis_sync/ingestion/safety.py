@@ -1,10 +1,11 @@
 """Safety holds: what Python keeps for the thresholds that dbt applies.
 
-The rules live in dbt, beside the season decision: ``int_night_checks`` measures every loaded file of every
-night against the delivery before it (records removed, records changed per column family, values emptied;
-the seed ``safety_measures`` says which), over the district's thresholds, and over the nights since the
-last approval (the cumulative rule); an unreleased failing night holds its model group
-(``macros/seasons.sql``) until ``sis-sync approve`` releases it. The mart ``sync_holds`` lists them.
+The rules live in dbt, beside the season decision: ``int_load_measures`` and ``int_night_measures`` measure
+every loaded file of every night against the delivery before it (records removed, records changed per
+column family, values emptied; the seed ``safety_measures`` says which), over the district's thresholds,
+and over the nights since the last approval (the cumulative rule); ``int_night_checks`` adds the holds by
+rule, and an unreleased failing night holds its model group (``int_sync_nights``) until ``sis-sync
+approve`` releases it (``macros/holds.sql``). The mart ``sync_holds`` lists them.
 
 Python only feeds and reads it:
 
@@ -107,7 +108,7 @@ def record_districts(conn, districts: list[District]) -> None:
 
 def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     """(file_name, message) of each file the district's night holds, as the last build decided, less what has
-    been approved since."""
+    been approved since (the release rule of ``macros/holds.sql``, for approvals the marts have not seen)."""
     with conn.cursor() as cur:
         ensure_safety(cur)
         cur.execute(f"select to_regclass('{HOLDS_MART}') is not null")
