@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, SCHOOL_YEARS, ExportSpec, FileSpec, load_spec
 
 SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "sis" / "_sis__sources.yml"
 DATA_SPEC_PATH = PROJECT_ROOT / "docs" / "data-specification.md"
@@ -219,7 +219,8 @@ def render_data_spec(spec: ExportSpec | None = None) -> str:
         "- Identifiers are text: `000123` and `123` are different ids.",
         "- Dates are `YYYY-MM-DD`. Booleans accept `Y/N`, `YES/NO`, `TRUE/FALSE`, `T/F`, `1/0`",
         "  (case-insensitive).",
-        "- `school_year` is the integer spring year: `2026` means the 2025-26 school year.",
+        "- `school_year` is the integer spring year: `2026` means the 2025-26 school year"
+        f" ({SCHOOL_YEARS[0]} to {SCHOOL_YEARS[1]}).",
         f"- Grade levels: {', '.join(f'`{g}`' for g in GRADE_CODES)}. `1` is read as `01`, `K` as `KG`.",
         "",
         "## Rules we apply where the format leaves a choice",

@@ -100,6 +100,13 @@ def test_unparseable_integer(value):
     assert f'"{value}"' in str(e)
 
 
+@pytest.mark.parametrize("value", ["26", "20252026", "2147483648", "0"])
+def test_a_school_year_is_a_spring_year(value):
+    e = rejected(STUDENTS, students_file(student("1"), student("2", school_year=value)))
+    assert (e.line, e.column) == (3, "school_year")
+    assert str(e).endswith(f'"{value}" is not a school year: the spring year, 1900 to 2999 (2026 = 2025-26)')
+
+
 def test_signed_integers_are_integers():
     data = "student_id,school_id,attendance_date,attendance_code,minutes_absent,school_year\n" \
            "1,0101,2025-10-14,UA,+30,2026\n2,0101,2025-10-14,UA,-5,+2026\n3,0101,2025-10-14,UA,007,2026\n"

@@ -40,6 +40,9 @@ STORED_AS = {
 }
 PG_TYPES = {name: stored.pg for name, stored in STORED_AS.items()}
 
+# The school years a file may carry: spring years of four digits (a two-digit year, or two years run together,
+# is a mistake of the export; the marts store the year as an integer).
+SCHOOL_YEARS = (1900, 2999)
 GRADE_CODES = ("PK", "KG", *(f"{g:02d}" for g in range(1, 13)), "UG")
 BOOLEAN_TRUE = ("Y", "YES", "TRUE", "T", "1")
 BOOLEAN_FALSE = ("N", "NO", "FALSE", "F", "0")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sis_sync.ingestion.spec import COLUMN_TYPES, Column
+from sis_sync.ingestion.spec import COLUMN_TYPES, SCHOOL_YEARS, Column
 from sis_sync.ingestion.validate.common import (
     _DECIMAL_RE,
     _FALSE,
@@ -60,7 +60,14 @@ def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Arra
         values, present = trimmed, None
     if check and column.required and any_empty:
         return values, pc.index(empty, True).as_py(), "a value is required but the field is empty"
-    return _CONVERTERS[column.type](column, values, present, check)
+    typed, row, why = _CONVERTERS[column.type](column, values, present, check)
+    if check and row is None and column.name == "school_year":
+        row = _first_bad(pc.and_(pc.greater_equal(typed, SCHOOL_YEARS[0]), pc.less_equal(typed, SCHOOL_YEARS[1])),
+                         present)
+        why = (f"{{value}} is not a school year: the spring year, {SCHOOL_YEARS[0]} to {SCHOOL_YEARS[1]}"
+               " (2026 = 2025-26)")
+    return typed, row, why
+
 
 
 # One converter per spec type: (column, trimmed values with empty ones NULL, which are present or None when all
