@@ -158,7 +158,7 @@ def find_export(
             return _refuse(source, bomb)
     source.manifest = found.pop(MANIFEST, None)
     source.files = {name: found[name] for name in spec.file_names if name in found}
-    source.incomplete = _incompleteness(source, spec, problems, settle_seconds() if settle is None else settle)
+    source.incomplete = _incompleteness(source, spec, problems, settle)
     return source
 
 
@@ -230,14 +230,15 @@ def _recognise(delivered: str, where: str, opener, wanted: dict[str, str], sourc
     return name
 
 
-def _incompleteness(source: ExportSource, spec: ExportSpec, problems: list[str], settle: float) -> str | None:
+def _incompleteness(source: ExportSource, spec: ExportSpec, problems: list[str], settle: float | None) -> str | None:
     """Why the gathered export is not a complete delivery (``problems`` found reading it, no file the spec
-    names, a file still being written, a mismatch with its manifest), or None."""
+    names, a file still being written: ``settle`` seconds, default :func:`settle_seconds`; a mismatch with
+    its manifest), or None."""
     if not source.files and not problems:
         problems = [_nothing_recognised(spec, source)]
     if not problems:
         delivered = [*source.files.values(), *([source.manifest] if source.manifest else [])]
-        problems = _unsettled(delivered, source.manifest is None, settle)
+        problems = _unsettled(delivered, source.manifest is None, settle_seconds() if settle is None else settle)
     if problems:
         return "; ".join(problems)
     return _check_manifest(source) if source.manifest is not None else None

@@ -1,8 +1,9 @@
 {#- The model's grain as the database enforces it: fails unless the model has a valid unique index on exactly
-    `columns` (in any order), read from the catalog without a scan of the rows. Where the record-level marts
-    carry no index (engines without record-level deletes, the `portable_sql` var), fails for every
-    combination of `columns` that occurs more than once (unique_combination_of_columns). Which of the two is
-    changed_records_by_delete(), dispatched here: a test's context resolves no default__ macro by name. -#}
+    `columns` (in any order; of columns alone, over every row), read from the catalog without a scan of the
+    rows. Where the record-level marts carry no index (engines without record-level deletes, the `portable_sql`
+    var), fails for every combination of `columns` that occurs more than once (unique_combination_of_columns).
+    Which of the two is changed_records_by_delete(), dispatched here: a test's context resolves no default__
+    macro by name. -#}
 {% test unique_index(model, columns) %}
 {%- if var('portable_sql', false) or not adapter.dispatch('changed_records_by_delete')() -%}
     {{ return(test_unique_combination_of_columns(model, columns)) }}
@@ -12,7 +13,12 @@ with
 
 wanted as (
 
-    select array[{% for column in columns | sort %}'{{ column }}'{{ ", " if not loop.last }}{% endfor %}]::text [] as index_columns
+    select
+        array(
+            select wanted_columns.column_name
+            from unnest(array[{% for column in columns %}'{{ column }}'{{ ", " if not loop.last }}{% endfor %}]::text []) as wanted_columns (column_name)
+            order by wanted_columns.column_name collate "C"
+        ) as index_columns
 
 ),
 
@@ -20,11 +26,14 @@ unique_indexes as (
 
     select
         pg_index.indexrelid,
+        -- the key columns only (not an index's INCLUDE columns)
         array(
             select pg_attribute.attname::text
             from pg_attribute
-            where pg_attribute.attrelid = pg_index.indrelid and pg_attribute.attnum = any(pg_index.indkey)
-            order by pg_attribute.attname::text
+            where
+                pg_attribute.attrelid = pg_index.indrelid
+                and pg_attribute.attnum = any((pg_index.indkey::int2 [])[0:pg_index.indnkeyatts - 1])
+            order by pg_attribute.attname::text collate "C"
         ) as index_columns
     from pg_index
     inner join pg_class
@@ -36,6 +45,9 @@ unique_indexes as (
         and pg_class.relname = '{{ model.identifier }}'
         and pg_index.indisunique
         and pg_index.indisvalid
+        -- of columns alone, over every row: no expression, no partial index
+        and pg_index.indexprs is null
+        and pg_index.indpred is null
 
 )
 

@@ -17,6 +17,7 @@ row_conflicts as (
         seasons.district_id,
         seasons.school_year,
         case
+            when seasons.school_year is null then 'the school year is missing'
             when
                 seasons.first_day is null
                 or seasons.last_day is null
@@ -76,7 +77,7 @@ final as (
         count(*) as conflict_count,
         'the seasons seed contradicts itself: '
         || string_agg(
-            'school year ' || conflicts.school_year || ': ' || conflicts.problem,
+            coalesce('school year ' || conflicts.school_year || ': ', '') || conflicts.problem,
             '; ' order by conflicts.school_year, conflicts.problem
         ) as message
     from conflicts
