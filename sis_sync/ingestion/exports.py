@@ -180,12 +180,13 @@ def _read_location(location: Path, wanted: dict[str, str], source: ExportSource,
     """Adds the spec's files of one location (the export's folder or its zip) to ``found`` unless an earlier
     location delivered them, what is wrong to ``problems``, and the names it does not load to ``source``.
     Returns why the location is refused (a zip bomb), or None."""
+    is_folder = location.is_dir()
     try:
-        if not location.is_dir():
+        if not is_folder:
             bomb = _zip_bomb(location)
             if bomb is not None:
                 return bomb
-        candidates = list(_folder_entries(location) if location.is_dir() else _zip_entries(location))
+        candidates = list(_folder_entries(location) if is_folder else _zip_entries(location))
     except zipfile.BadZipFile as e:
         problems.append(f"{location.name} is not a readable zip archive ({e})")
         return None
@@ -206,7 +207,7 @@ def _read_location(location: Path, wanted: dict[str, str], source: ExportSource,
             # e.g. a zip member failing its CRC check, or compressed with an unsupported method
             problems.append(f"{where} cannot be read ({e})")
             continue
-        stamp = _stamp(Path(where)) if location.is_dir() else None
+        stamp = _stamp(Path(where)) if is_folder else None
         found[name] = ExportFile(name, delivered, where, stamp[0] if stamp else size, digest, opener, stamp)
     return None
 

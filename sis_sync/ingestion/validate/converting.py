@@ -69,7 +69,6 @@ def _convert_column(column: Column, raw: pa.Array, check: bool) -> tuple[pa.Arra
     return typed, row, why
 
 
-
 # One converter per spec type: (column, trimmed values with empty ones NULL, which are present or None when all
 # are, check) -> (typed array, row of the first bad value or None, message template).
 
