@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sis_sync.bench import DEFAULT_DATA, DISTRICT, NIGHT1, export_folder, server_settings  # noqa: E402
 from sis_sync.db import ensure_database  # noqa: E402
-from sis_sync.ingestion.load import ensure_raw_layer  # noqa: E402
+from sis_sync.ingestion.raw_layer import ensure_raw_layer  # noqa: E402
 from sis_sync.ingestion.spec import (
     FileSpec,  # noqa: E402
     load_spec,  # noqa: E402

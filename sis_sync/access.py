@@ -12,32 +12,20 @@ All roles are NOLOGIN group roles: grant them to the login roles people and tool
 ``create role tableau login password '...' in role sis_reader``. ``sis-sync roles`` creates them; it needs a
 role allowed to create roles (``CREATEROLE``) and is safe to run again.
 
-The raw layer's tables belong to ``sis_loader``, so that a login in that role alone runs ``sis-sync ingest``
-(its idempotent DDL, the BRIN summaries and ANALYZE need the owner). The warehouse owner, who runs
-``sis-sync roles``, ``nightly`` and ``build``, is made a member of ``sis_loader`` (a superuser needs nothing).
+The raw layer's tables belong to the warehouse owner, who runs ``sis-sync roles``, ``nightly``, ``build`` and
+``approve``. A login in ``sis_loader`` runs ``sis-sync ingest`` alone: it appends versions, ledger rows and
+change records and nothing more (no update or delete of what is recorded, no approval); the rights are
+:func:`sis_sync.ingestion.raw_layer.grant_loader_rights`.
 """
 
 from __future__ import annotations
 
+from sis_sync.ingestion import raw_layer
 from sis_sync.ingestion.ledger import RAW_SCHEMA
+from sis_sync.ingestion.raw_layer import ACCESS_SCHEMA, LOADER_ROLE
 
 READER_ROLE = "sis_reader"
-LOADER_ROLE = "sis_loader"
-ACCESS_SCHEMA = "access"
-
-ACCESS_DDL = f"""
-create schema if not exists {ACCESS_SCHEMA};
-create table if not exists {ACCESS_SCHEMA}.district_roles (
-    role_name text not null,
-    district_id text not null,
-    primary key (role_name, district_id)
-);
-alter table {ACCESS_SCHEMA}.district_roles add column if not exists role_oid oid;
-update {ACCESS_SCHEMA}.district_roles as mapped set role_oid = pg_roles.oid
-from pg_roles where mapped.role_oid is null and pg_roles.rolname = mapped.role_name;
-grant usage on schema {ACCESS_SCHEMA} to public;
-grant select on {ACCESS_SCHEMA}.district_roles to public;
-"""
+__all__ = ["ACCESS_SCHEMA", "LOADER_ROLE", "READER_ROLE", "ensure_roles", "map_district"]
 
 
 def _create_role_sql(name: str) -> str:
@@ -50,63 +38,31 @@ def _create_role_sql(name: str) -> str:
     """
 
 
-def ensure_access_table(cur) -> None:
-    """The role-to-district map the marts' row-level security reads (created with the raw layer; nothing is
-    done when it is already there, so a role without DDL rights, the loader, can run it)."""
-    cur.execute("select 1 from information_schema.columns where table_schema = %s"
-                " and table_name = 'district_roles' and column_name = 'role_oid'", (ACCESS_SCHEMA,))
-    if cur.fetchone() is None:
-        cur.execute(ACCESS_DDL)
-
-
 def ensure_roles(conn) -> None:
     """Create the loader and reader roles and grant them their schemas (idempotent)."""
     with conn.cursor() as cur:
         for role in (READER_ROLE, LOADER_ROLE):
             cur.execute(_create_role_sql(role))
-        ensure_access_table(cur)
-        cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+        cur.execute("select rolsuper from pg_roles where rolname = current_user")
+        if not cur.fetchone()[0]:  # so that the owner takes back the raw tables an older loader owned
+            cur.execute(f"grant {LOADER_ROLE} to current_user")
+    conn.commit()
+    raw_layer.ensure_raw_layer(conn)
+    with conn.cursor() as cur:
         cur.execute("create schema if not exists marts")
-        cur.execute(f"grant usage, create on schema {RAW_SCHEMA} to {LOADER_ROLE}")
-        cur.execute(f"grant select, insert on all tables in schema {RAW_SCHEMA} to {LOADER_ROLE}")
-        cur.execute(f"grant usage, select on all sequences in schema {RAW_SCHEMA} to {LOADER_ROLE}")
+        raw_layer.grant_loader_rights(cur)
         cur.execute(f"alter default privileges in schema {RAW_SCHEMA} grant select, insert on tables to {LOADER_ROLE}")
         cur.execute(f"alter default privileges in schema {RAW_SCHEMA} grant usage, select on sequences "
                     f"to {LOADER_ROLE}")
         cur.execute(f"revoke all on schema marts from {LOADER_ROLE}")
         cur.execute(f"grant usage on schema marts to {READER_ROLE}")
         cur.execute(f"grant select on all tables in schema marts to {READER_ROLE}")
-        cur.execute("select rolsuper from pg_roles where rolname = current_user")
-        if not cur.fetchone()[0]:
-            cur.execute(f"grant {LOADER_ROLE} to current_user")
-        hand_raw_layer_to_loader(cur)
     conn.commit()
-
-
-def hand_raw_layer_to_loader(cur) -> None:
-    """Make ``sis_loader`` the owner of the raw layer's tables it does not own yet (those created since, by
-    the warehouse owner: new raw tables, dlt's own). Nothing when that role does not exist or the current
-    role may not hand a table over."""
-    cur.execute(
-        f"""
-        select format('alter table %%I.%%I owner to {LOADER_ROLE}', n.nspname, c.relname)
-        from pg_class as c
-        inner join pg_namespace as n on c.relnamespace = n.oid
-        inner join pg_roles as loader on loader.rolname = %s
-        where n.nspname = %s and c.relkind in ('r', 'p') and c.relowner <> loader.oid
-            and pg_has_role(current_user, c.relowner, 'member') and pg_has_role(current_user, loader.oid, 'member')
-        order by c.relname
-        """,
-        (LOADER_ROLE, RAW_SCHEMA),
-    )
-    for (statement,) in cur.fetchall():
-        cur.execute(statement)
 
 
 def map_district(conn, role_name: str, district_id: str) -> None:
     """Restrict a role (and its members) to a district's rows in the marts; call again to add districts."""
     with conn.cursor() as cur:
-        ensure_access_table(cur)
         cur.execute(f"insert into {ACCESS_SCHEMA}.district_roles (role_name, district_id, role_oid)"
                     " select %s, %s, oid from pg_roles where rolname = %s"
                     " on conflict (role_name, district_id) do update set role_oid = excluded.role_oid",

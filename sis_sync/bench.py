@@ -332,8 +332,8 @@ def print_table(summary: dict, echo=print) -> None:
                  f"  {loads:<16} {runs}")
             if stage == "ingest":
                 echo(f"{'':>9} {'':<10}   = validate {e['validate_seconds']:.2f}s + land (dlt) {e['land_seconds']:.2f}s"
-                     f" + summarize {e.get('summarize_seconds') or 0:.2f}s"
-                     f" + check {e.get('check_seconds') or 0:.2f}s + analyze {e.get('analyze_seconds') or 0:.2f}s"
+                     f" + statistics (BRIN summary, analyze) {e.get('statistics_seconds') or 0:.2f}s"
+                     f" + check {e.get('check_seconds') or 0:.2f}s"
                      f" + the rest {e['ledger_seconds']:.2f}s")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
@@ -504,20 +504,18 @@ def stage_ingest(args: dict) -> dict:
 
     load._plan = timed("validate", load._plan)
     load._land = timed("land", load._land)
-    load._summarize_load_index = timed("summarize", load._summarize_load_index)
+    load._refresh_statistics = timed("statistics", load._refresh_statistics)
     load._check_landed = timed("check", load._check_landed)
-    load._analyze = timed("analyze", load._analyze)
     load._pipeline = recording_pipeline
     started = time.perf_counter()
     result = load.ingest_export(settings, Path(args["drop"]), DISTRICT, dt.date.fromisoformat(args["night"]))
     seconds = time.perf_counter() - started
     out = {"seconds": round(seconds, 3), "summary": result.summary(),
            "validate_seconds": round(phases.get("validate", 0), 3), "land_seconds": round(phases.get("land", 0), 3)}
-    out["analyze_seconds"] = round(phases.get("analyze", 0), 3)
+    out["statistics_seconds"] = round(phases.get("statistics", 0), 3)  # BRIN summary and analyze
     out["check_seconds"] = round(phases.get("check", 0), 3)  # the landed rows counted per load id
-    out["summarize_seconds"] = round(phases.get("summarize", 0), 3)  # the BRIN ranges just appended
-    out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"] - out["analyze_seconds"]
-                                  - out["check_seconds"] - out["summarize_seconds"], 3)
+    out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"]
+                                  - out["statistics_seconds"] - out["check_seconds"], 3)
     out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
     out["raw_mib"] = raw_mib(settings)
     if pipelines and pipelines[-1].last_trace is not None:

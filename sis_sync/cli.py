@@ -71,11 +71,14 @@ def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tu
 @main.command()
 @click.option("--date", "run_date", type=DATE, default=None, help="Run date (default: today).")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from the raw history.")
-def build(run_date, full_refresh: bool) -> None:
-    """Run `dbt build` for the run date (the dbt half of the nightly job)."""
+@click.option("--roll-back", is_flag=True,
+              help="Build the marts as of the run date although a later night was built (a full refresh).")
+def build(run_date, full_refresh: bool, roll_back: bool) -> None:
+    """Run `dbt build` for the run date (the dbt half of the nightly job). A date before the night the marts
+    already show builds nothing (exit 0) unless --roll-back."""
     from sis_sync.commands import run_build
 
-    sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh))
+    sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh, roll_back=roll_back))
 
 
 @main.command()

@@ -21,7 +21,7 @@ from sis_sync.nightly import (
     BuildOutcome,
     DistrictNight,
     _step,
-    dbt_build,
+    build_marts,
     ingest_districts,
     mart_counts,
     prepare_warehouse,
@@ -114,11 +114,11 @@ def run_upgrade() -> int:
 
 
 @exit_codes
-def run_build(run_date: dt.date, full_refresh: bool = False) -> int:
+def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = False) -> int:
     settings = db.resolve()
     with db.one_run_at_a_time(settings, "build"):
         prepare_warehouse(settings)
-        build = dbt_build(run_date, full_refresh=full_refresh)
+        build = build_marts(settings, run_date, full_refresh=full_refresh, roll_back=roll_back)
     print_summary([], build, mart_counts(settings))
     return night_code([], build)
 
@@ -129,7 +129,7 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
     _step(f"warehouse: {settings.describe()}")
     with db.one_run_at_a_time(settings, "nightly"):
         nights = ingest_districts(settings, config_path, drop_root, run_date, only)
-        build = dbt_build(run_date)
+        build = build_marts(settings, run_date)
         read_holds(settings, nights, run_date)
     counts = mart_counts(settings)
     print_summary(nights, build, counts)

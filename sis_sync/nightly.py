@@ -50,6 +50,7 @@ class BuildOutcome:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # each warned test, with what it means
     seconds: float = 0.0
+    skipped: str | None = None  # why nothing was built (the build would have rolled the marts back)
 
 
 # What a warning of the build means, for the summary (the tests' own files say how to fix it).
@@ -153,25 +154,16 @@ def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: d
 
 
 def prepare_warehouse(settings: db.PgSettings) -> None:
-    """Create the raw layer, the ledger and the safety tables when missing, so dbt's sources exist. A raw layer of
-    full copies (before versions) is refused: `sis-sync upgrade` converts it."""
-    from sis_sync import access
-    from sis_sync.ingestion import safety
-    from sis_sync.ingestion.ledger import ensure_attempts
-    from sis_sync.ingestion.load import ensure_raw_layer
+    """Create what the raw layer lacks (:mod:`sis_sync.ingestion.raw_layer`: nothing when it is whole), so dbt's
+    sources exist. A raw layer of full copies (before versions) is refused: `sis-sync upgrade` converts it."""
+    from sis_sync.ingestion.raw_layer import ensure_raw_layer
     from sis_sync.replay import needs_upgrade
 
-    with db.connect(settings) as conn:
+    with contextlib.closing(db.connect(settings)) as conn:
         if needs_upgrade(conn):
             raise ConfigError("the raw layer holds a full copy of every night (it predates versions): run"
                               " `sis-sync upgrade` first (see the README, \"Upgrading a warehouse\")")
         ensure_raw_layer(conn)
-        with conn.cursor() as cur:
-            safety.ensure_safety(cur)
-            ensure_attempts(cur)
-            access.ensure_access_table(cur)
-            access.hand_raw_layer_to_loader(cur)
-        conn.commit()
 
 
 def _district_failed(district: District, night: DistrictNight, message: str) -> tuple[str, str]:
@@ -260,6 +252,24 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
     return outcome
 
 
+def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: bool = False,
+                roll_back: bool = False) -> BuildOutcome:
+    """The marts built for ``run_date`` (:func:`dbt_build`), unless a build for a later night has already run:
+    then nothing is built, and the outcome says why (``roll_back``: build them as of ``run_date`` all the
+    same, as a full refresh). Every build is recorded (:mod:`sis_sync.builds`)."""
+    from sis_sync import builds
+
+    full_refresh = full_refresh or roll_back
+    with db.connect(settings) as conn, conn.cursor() as cur:
+        why = None if roll_back else builds.rolls_back(cur, run_date)
+        if why is None:
+            builds.record_build(cur, run_date, full_refresh)
+    if why is not None:
+        _step(f"dbt build: skipped: {why}")
+        return BuildOutcome(ok=True, skipped=why)
+    return dbt_build(run_date, full_refresh=full_refresh)
+
+
 def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
     """Rows per mart per district."""
     counts: dict[str, dict[str, int]] = {}
@@ -285,7 +295,10 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
                    f"{n.added:>9}{n.changed:>9}{n.retired:>9}  {status}")
         for problem in n.problems:
             click.echo(f"    - {problem}")
-    if build is not None:
+    if build is not None and build.skipped:
+        click.echo("")
+        click.echo(f"dbt build: skipped: {build.skipped}")
+    elif build is not None:
         click.echo("")
         verdict = "ok" if build.ok else "FAILED"
         click.echo(f"dbt build: {verdict} in {build.seconds:.0f}s, {build.passed} passed, "

@@ -42,7 +42,8 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
             say: Callable[[str], None] = print) -> list[Replayed]:
     """Ingest every archived delivery of each district (all, or ``districts``) into the warehouse."""
     from sis_sync import db
-    from sis_sync.ingestion.load import ensure_raw_layer, ingest_export
+    from sis_sync.ingestion.load import ingest_export
+    from sis_sync.ingestion.raw_layer import ensure_raw_layer
 
     found = archive.district_ids(archive_root)
     unknown = [d for d in districts if d not in found]
@@ -97,7 +98,8 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
     """
     from sis_sync import db
     from sis_sync.ingestion import safety
-    from sis_sync.ingestion.load import ensure_raw_layer, ingest_export
+    from sis_sync.ingestion.load import ingest_export
+    from sis_sync.ingestion.raw_layer import ensure_raw_layer
     from sis_sync.ingestion.spec import load_spec
 
     spec = load_spec()
@@ -109,7 +111,6 @@ def upgrade(settings: PgSettings, say: Callable[[str], None] = print) -> list[Re
         conn.commit()
         ensure_raw_layer(conn, spec)
         with conn.cursor() as cur:
-            safety.ensure_safety(cur)
             # each night's delivery of each file that counted (the newest loaded or unchanged one)
             cur.execute(f"""
                 select distinct on (district_id, export_date, file_name) district_id, export_date, file_name, load_id

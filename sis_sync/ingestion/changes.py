@@ -55,10 +55,6 @@ create index if not exists load_changes_night_idx on {CHANGES_TABLE} (district_i
 """
 
 
-def ensure_changes(cur) -> None:
-    cur.execute(CHANGES_DDL)
-
-
 def record_key(spec: FileSpec, alias: str = "") -> str:
     """SQL for a record's key as text: its identity columns joined by ' / ' (ids only)."""
     prefix = f"{alias}." if alias else ""

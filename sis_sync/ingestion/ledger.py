@@ -87,29 +87,10 @@ def new_load_id() -> str:
 _last_micros = 0
 
 
-# Columns added since the ledger was first created: a ledger of an older warehouse gets them (an ALTER only when
-# one is missing, since it locks the table).
-_ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint",
+# Columns added since the ledger was first created: a ledger of an older warehouse gets them
+# (sis_sync.ingestion.raw_layer; an ALTER only when one is missing, since it locks the table).
+ADDED_COLUMNS = {"added_count": "bigint", "changed_count": "bigint", "retired_count": "bigint",
                   "main_school_year": "int"}
-
-
-def ensure_schema(cur, name: str = RAW_SCHEMA) -> None:
-    """Create a schema when it does not exist. Checked first: ``create schema if not exists`` needs the right
-    to create in the database even when the schema is there, which the loader role does not have."""
-    cur.execute("select 1 from pg_namespace where nspname = %s", (name,))
-    if cur.fetchone() is None:
-        cur.execute(f"create schema if not exists {name}")
-
-
-def ensure_ledger(cur) -> None:
-    ensure_schema(cur)
-    cur.execute(LEDGER_DDL)
-    cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
-                (RAW_SCHEMA, LEDGER_TABLE.split(".")[1]))
-    present = {name for (name,) in cur.fetchall()}
-    for name, pg_type in _ADDED_COLUMNS.items():
-        if name not in present:
-            cur.execute(f"alter table {LEDGER_TABLE} add column {name} {pg_type}")
 
 
 def recorded_tonight(cur, district_id: str, export_date: date) -> set[tuple[str, str]]:
@@ -154,17 +135,11 @@ create index if not exists sync_attempts_night_idx on {ATTEMPTS_TABLE} (district
 """
 
 
-def ensure_attempts(cur) -> None:
-    ensure_schema(cur)
-    cur.execute(ATTEMPTS_DDL)
-
-
 def record_attempt(conn, district_id: str, export_date: date, outcome: str, message: str | None = None) -> None:
     """Record what a run found for a district's night: a delivery, nothing (missing), an export left
     incomplete, or a failure to fetch or ingest it. A night with no export is thus a row, not a silence."""
     assert outcome in OUTCOMES, outcome
     with conn.cursor() as cur:
-        ensure_attempts(cur)
         cur.execute(f"insert into {ATTEMPTS_TABLE} (district_id, export_date, outcome, message)"
                     " values (%s, %s, %s, %s)", (district_id, export_date, outcome, message))
     conn.commit()

@@ -45,10 +45,11 @@ from dlt.common.destination.configuration import CsvFormatConfiguration
 from sis_sync import PROJECT_ROOT
 from sis_sync.db import PgSettings, connect
 from sis_sync.ingestion.archive import archive_file
-from sis_sync.ingestion.changes import ensure_changes, record_load_changes
+from sis_sync.ingestion.changes import record_load_changes
 from sis_sync.ingestion.exports import DistrictSchools, ExportFile, ExportSource, find_export
-from sis_sync.ingestion.ledger import RAW_SCHEMA, LedgerRow, ensure_ledger, insert_rows, new_load_id, recorded_tonight
-from sis_sync.ingestion.phones import ensure_phones, read_new_numbers
+from sis_sync.ingestion.ledger import RAW_SCHEMA, LedgerRow, insert_rows, new_load_id, recorded_tonight
+from sis_sync.ingestion.phones import read_new_numbers
+from sis_sync.ingestion.raw_layer import STATISTICS_FUNCTION, ensure_raw_layer
 from sis_sync.ingestion.spec import (
     DECIMAL_PRECISION,
     DECIMAL_SCALE,
@@ -82,10 +83,6 @@ CSV_FORMAT = CsvFormatConfiguration(delimiter=",", include_header=True, quoting=
 # Rows per csv file: a big table is split into several files, which the loader COPYs in parallel (one
 # connection per file).
 CSV_FILE_MAX_ROWS = 250_000
-
-
-# The advisory locks that keep two ingests from racing (per district), and the DDL from racing itself.
-_DDL_LOCK = 0x5155_0001
 
 
 @dataclass
@@ -127,39 +124,8 @@ class IngestResult:
                 f" {self.rejected} rejected, {len(self.already_recorded)} already recorded")
 
 
-# --- the raw layer --------------------------------------------------------------------------------------
-
-
-def raw_table_ddl(spec: FileSpec) -> str:
-    """``create table if not exists`` for one raw table, with its ``_load_id`` index."""
-    columns = [f"    {c.name} {c.pg_type}" for c in spec.columns]
-    columns += [f"    {name} {pg_type}" for name, pg_type in RAW_META_COLUMNS.items()]
-    table = f"{RAW_SCHEMA}.{spec.name}"
-    return (
-        f"create table if not exists {table} (\n" + ",\n".join(columns) + "\n);\n"
-        # BRIN: rows of one load are appended together, so a block-range index finds them; unlike a btree
-        # it costs (almost) nothing per landed row (a btree made a big COPY ~50% slower).
-        f"create index if not exists {spec.name}__load_id_idx on {table}"
-        " using brin (_load_id) with (autosummarize = on);\n"
-    )
-
-
-def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> None:
-    """Create the raw schema, every raw table and the ledger if they do not exist (one transaction)."""
-    spec = spec or load_spec()
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-        ensure_ledger(cur)
-        ensure_changes(cur)
-        for file_spec in spec.files:
-            cur.execute(raw_table_ddl(file_spec))
-        if ensure_phones(cur):
-            read_new_numbers(cur, spec=spec)  # a warehouse from before the map: the values already landed
-    conn.commit()
-
-
 def dlt_columns(spec: FileSpec) -> dict[str, dict]:
-    """dlt column hints for one raw table (the same types as :func:`raw_table_ddl`)."""
+    """dlt column hints for one raw table (the same types as :func:`sis_sync.ingestion.raw_layer.raw_table_ddl`)."""
     hints: dict[str, dict] = {}
     for c in spec.columns:
         hint = {"name": c.name, "data_type": STORED_AS[c.type].dlt, "nullable": True}
@@ -259,20 +225,6 @@ def _remove_working_files(working_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _summarize_load_index(conn, landings: list[_Landing]) -> None:
-    """Summarise the block ranges just appended to the ``_load_id`` BRIN index of each raw table landed in.
-
-    A range BRIN has not summarised yet matches every query, and autovacuum's ``autosummarize`` comes a minute
-    or more later (or never while the night's job keeps the table busy): until then every read of a load by id
-    reads all unsummarised ranges too. Only the new ranges are read, about a tenth of the landing's COPY (the
-    figures: bench/README.md, "What changed").
-    """
-    with conn.cursor() as cur:
-        for name in sorted({landing.spec.name for landing in landings}):
-            cur.execute("select brin_summarize_new_values(%s::regclass)", (f"{RAW_SCHEMA}.{name}__load_id_idx",))
-    conn.commit()
-
-
 def _check_landed(conn, landings: list[_Landing]) -> None:
     """Each file landed in full, or the run fails (the ledger is not written): the rows its load id has in the
     raw table (found through the ``_load_id`` index) are the rows validated."""
@@ -287,21 +239,25 @@ def _check_landed(conn, landings: list[_Landing]) -> None:
     conn.commit()
 
 
-def _analyze(conn, landings: list[_Landing]) -> None:
-    """Refresh the planner's statistics of the raw tables just landed in.
+def _refresh_statistics(conn, landings: list[_Landing]) -> None:
+    """Summarise the new block ranges of the ``_load_id`` BRIN index, then ANALYZE, each raw table landed in
+    (through :data:`sis_sync.ingestion.raw_layer.STATISTICS_FUNCTION`, so that the loader role, which may only
+    append, gets them too).
 
-    Autovacuum analyzes a table a minute or more after a big append, while the safety check and ``dbt build``
+    A range BRIN has not summarised yet matches every query, and autovacuum's ``autosummarize`` comes a minute
+    or more later (or never while the night's job keeps the table busy): until then every read of a load by id
+    reads all unsummarised ranges too. Only the new ranges are read, about a tenth of the landing's COPY. And
+    autovacuum analyzes a table a minute or more after a big append, while the safety check and ``dbt build``
     read tonight's load seconds after it landed: without statistics that know tonight's ``_load_id`` the
-    planner picks nested loops that grow with the square of the district's size (bench/README.md). Only the
-    columns a load is selected or joined by are analyzed; ANALYZE reads a sample of fixed size.
+    planner picks nested loops that grow with the square of the district's size. Only the columns a load is
+    selected or joined by are analyzed; ANALYZE reads a sample of fixed size. (The figures: bench/README.md.)
     """
     with conn.cursor() as cur:
-        for landing in sorted({landing.spec.name: landing for landing in landings}.values(),
-                              key=lambda landing: landing.spec.name):
-            spec = landing.spec
+        for spec in sorted({landing.spec.name: landing.spec for landing in landings}.values(),
+                           key=lambda spec: spec.name):
             keys = [c for c in ("school_year", *spec.key) if c in spec.column_names]
-            columns = dict.fromkeys(["_load_id", "_export_date", "_district_id", *keys])
-            cur.execute(f"analyze {RAW_SCHEMA}.{spec.name} ({', '.join(columns)})")
+            columns = list(dict.fromkeys(["_load_id", "_export_date", "_district_id", *keys]))
+            cur.execute(f"select {STATISTICS_FUNCTION}(%s, %s)", (spec.name, columns))
     conn.commit()
 
 
@@ -368,9 +324,8 @@ def ingest_export(
                 future.result()
         if landings:
             _land(settings, district_id, landings, pipelines_dir)
-            _summarize_load_index(conn, landings)
+            _refresh_statistics(conn, landings)
             _check_landed(conn, landings)
-            _analyze(conn, landings)
         with conn.cursor() as cur:
             for landing in loaded:  # with the ledger rows, in one transaction
                 record_load_changes(cur, landing.spec, district_id, export_date, landing.load_id,

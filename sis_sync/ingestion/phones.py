@@ -48,16 +48,6 @@ def is_country(code: str) -> bool:
     return str(code).upper() in phonenumbers.SUPPORTED_REGIONS
 
 
-def ensure_phones(cur) -> bool:
-    """Create the map when missing; True when it was created (then :func:`read_new_numbers` fills it for the
-    values already landed)."""
-    cur.execute(f"select to_regclass('{PHONES_TABLE}') is not null")
-    if cur.fetchone()[0]:
-        return False
-    cur.execute(PHONES_DDL)
-    return True
-
-
 def _values_sql(spec: FileSpec, *, loads: bool, district: bool, settings: bool) -> str:
     """The distinct (country, value) pairs of a raw table's phone columns that the map does not have yet
     (``settings``: the districts' settings table exists, else every district reads in the default country)."""

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 
 from sis_sync.config import District
-from sis_sync.ingestion.ledger import RAW_SCHEMA, ensure_schema
+from sis_sync.ingestion.ledger import RAW_SCHEMA
 
 SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
@@ -30,12 +30,16 @@ LEGACY_HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"  # before the rules moved to dbt
 HOLDS_MART = "marts.sync_holds"
 CALENDAR_CONFLICTS = "intermediate.int_calendar_conflicts"
 
-SAFETY_DDL = f"""
+SETTINGS_DDL = f"""
 create table if not exists {SETTINGS_TABLE} (
     district_id text primary key,
     thresholds jsonb not null default '{{}}',
-    recorded_at timestamptz not null default now()
+    recorded_at timestamptz not null default now(),
+    no_delivery jsonb not null default '{{}}',
+    country text not null default 'US'
 );
+"""
+APPROVALS_DDL = f"""
 create table if not exists {APPROVALS_TABLE} (
     approval_id bigserial primary key,
     district_id text not null,
@@ -46,35 +50,24 @@ create table if not exists {APPROVALS_TABLE} (
 );
 """
 
+# Columns the settings table gained after it was first created (added by sis_sync.ingestion.raw_layer).
+ADDED_SETTINGS = {"no_delivery": "jsonb not null default '{}'", "country": "text not null default 'US'"}
 
-# Columns the settings table gained after it was first created.
-_ADDED_SETTINGS = {"no_delivery": "jsonb not null default '{}'", "country": "text not null default 'US'"}
 
-
-def ensure_safety(cur) -> None:
-    """The settings and approvals tables; approvals recorded before the rules moved to dbt are carried over."""
-    ensure_schema(cur)
-    cur.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
-                (SETTINGS_TABLE, APPROVALS_TABLE))
-    if not cur.fetchone()[0]:
-        cur.execute(SAFETY_DDL)
-    cur.execute("select column_name from information_schema.columns where table_schema = %s and table_name = %s",
-                tuple(SETTINGS_TABLE.split(".")))
-    present = {name for (name,) in cur.fetchall()}
-    for name, definition in _ADDED_SETTINGS.items():  # an ALTER (an exclusive lock) only when one is missing
-        if name not in present:
-            cur.execute(f"alter table {SETTINGS_TABLE} add column {name} {definition}")
-    cur.execute(f"select to_regclass('{LEGACY_HOLDS_TABLE}') is not null")
-    if cur.fetchone()[0]:
-        cur.execute(
-            f"""
-            insert into {APPROVALS_TABLE} (district_id, export_date, file_name, approved_at)
-            select district_id, export_date, file_name, coalesce(approved_at, recorded_at)
-            from {LEGACY_HOLDS_TABLE}
-            where status = 'approved'
-            """
-        )
-        cur.execute(f"drop table {LEGACY_HOLDS_TABLE}")
+def carry_over_legacy_holds(cur, present: dict[str, set[str]]) -> None:
+    """Approvals recorded before the rules moved to dbt (``raw_sis.sync_holds``) become approvals; that table
+    goes. ``present``: the raw layer's relations as the catalog had them."""
+    if LEGACY_HOLDS_TABLE not in present:
+        return
+    cur.execute(
+        f"""
+        insert into {APPROVALS_TABLE} (district_id, export_date, file_name, approved_at)
+        select district_id, export_date, file_name, coalesce(approved_at, recorded_at)
+        from {LEGACY_HOLDS_TABLE}
+        where status = 'approved'
+        """
+    )
+    cur.execute(f"drop table {LEGACY_HOLDS_TABLE}")
 
 
 def record_districts(conn, districts: list[District]) -> None:
@@ -85,7 +78,6 @@ def record_districts(conn, districts: list[District]) -> None:
     from sis_sync.ingestion.phones import read_new_numbers
 
     with conn.cursor() as cur:
-        ensure_safety(cur)
         for district in districts:
             cur.execute(f"select country from {SETTINGS_TABLE} where district_id = %s", (district.id,))
             before = cur.fetchone()
@@ -110,7 +102,6 @@ def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     """(file_name, message) of each file the district's night holds, as the last build decided, less what has
     been approved since (the release rule of ``macros/holds.sql``, for approvals the marts have not seen)."""
     with conn.cursor() as cur:
-        ensure_safety(cur)
         cur.execute(f"select to_regclass('{HOLDS_MART}') is not null")
         if not cur.fetchone()[0]:
             conn.commit()

@@ -165,6 +165,14 @@ def test_a_mapped_login_cannot_widen_its_rows_by_set_role_or_rename(synced, fres
 
 
 def test_the_loader_role_runs_ingest_and_cannot_read_the_marts(synced, fresh_db, tmp_path, monkeypatch):
+    with synced.cursor() as cur:  # a warehouse from when the loader owned the raw layer: the owner takes it back
+        cur.execute(f"alter table raw_sis.load_ledger owner to {access.LOADER_ROLE}")
+    synced.commit()
+    assert run_build(NIGHT) == 0
+    with synced.cursor() as cur:
+        cur.execute("select pg_get_userbyid(relowner) from pg_class where oid = 'raw_sis.load_ledger'::regclass")
+        assert cur.fetchone()[0] == fresh_db.user
+    synced.commit()
     _create_login(synced, "loader_login", access.LOADER_ROLE)
     night = NIGHT + dt.timedelta(days=1)
     drop = tmp_path / "drop"
@@ -177,6 +185,21 @@ def test_the_loader_role_runs_ingest_and_cannot_read_the_marts(synced, fresh_db,
     try:
         with pytest.raises(errors.InsufficientPrivilege):
             _districts(conn)
+        conn.rollback()
+        # it appends, and nothing more: no approval of its own held nights, no rewriting of the history
+        for statement in ("insert into raw_sis.sync_approvals (district_id, export_date, file_name)"
+                          " values ('north', date '2026-03-17', 'students.csv')",
+                          "delete from raw_sis.load_ledger",
+                          "update raw_sis.load_ledger set status = 'rejected'",
+                          "delete from raw_sis.students",
+                          "delete from raw_sis.load_changes",
+                          "truncate raw_sis.sync_attempts",
+                          "alter table raw_sis.load_ledger disable trigger all"):
+            with pytest.raises((errors.InsufficientPrivilege, errors.WrongObjectType)), conn.cursor() as cur:
+                cur.execute(statement)
+            conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from raw_sis.sync_approvals")  # it may read them
     finally:
         conn.close()
     with synced.cursor() as cur:

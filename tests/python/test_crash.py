@@ -29,7 +29,7 @@ from sample_truth import truth
 
 from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion import load
-from sis_sync.ingestion.load import ensure_raw_layer
+from sis_sync.ingestion.raw_layer import ensure_raw_layer
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.nightly import ingest_districts
 from sis_sync.project import mart_names

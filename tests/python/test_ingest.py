@@ -15,7 +15,8 @@ import pytest
 from sis_sync.commands import run_nightly
 from sis_sync.ingestion import load
 from sis_sync.ingestion.exports import find_export
-from sis_sync.ingestion.load import ensure_raw_layer, ingest_export
+from sis_sync.ingestion.load import ingest_export
+from sis_sync.ingestion.raw_layer import ensure_raw_layer
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.ingestion.validate import arrow_schema
 

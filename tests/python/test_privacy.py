@@ -141,7 +141,7 @@ def test_dlt_working_files_are_private_and_removed(fresh_db, tmp_path):
 
 
 def test_a_failed_load_leaves_no_row_on_disk(fresh_db, db_conn, tmp_path):
-    from sis_sync.ingestion.load import ensure_raw_layer
+    from sis_sync.ingestion.raw_layer import ensure_raw_layer
 
     folder = tmp_path / "drop" / "d1" / NIGHT.isoformat()
     folder.mkdir(parents=True)

@@ -217,10 +217,11 @@ OLD_NIGHTS = (dt.date(2026, 3, 16), dt.date(2026, 3, 17))
 
 def _old_raw_layer(conn, drop: Path) -> None:
     """The raw layer as it was before versions: every loaded file's rows, tagged with their load."""
-    from sis_sync.ingestion.ledger import ensure_ledger
+    from sis_sync.ingestion.ledger import LEDGER_DDL
 
     with conn.cursor() as cur:
-        ensure_ledger(cur)
+        cur.execute("create schema if not exists raw_sis")
+        cur.execute(LEDGER_DDL)
         for f in SPEC.files:
             columns = ", ".join(f"{c.name} {c.pg_type}" for c in f.columns)
             cur.execute(f"create table raw_sis.{f.name} ({columns}, _district_id text, _export_date date,"

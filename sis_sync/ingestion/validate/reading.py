@@ -232,8 +232,15 @@ def _drop_blank(batch: pa.RecordBatch, lines: pa.Array) -> tuple[pa.RecordBatch,
     return batch.filter(keep), lines.filter(keep)
 
 
+def _stored_columns(batch: pa.RecordBatch, layout: _Layout):
+    """(index, column) of each column of a raw batch that the spec stores (extra columns are never read)."""
+    stored = {position for position in layout.positions if position is not None}
+    return ((index, column) for index, column in enumerate(batch.columns) if index in stored)
+
+
 def _long_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None, int] | None:
-    """(row, column, bytes) of the first field longer than MAX_FIELD_BYTES in a raw batch, or None."""
+    """(row, column, bytes) of the first field longer than MAX_FIELD_BYTES in a raw batch, or None: in any
+    column, extra ones too (the limit bounds what a file may make the reader hold)."""
     first = None
     for index, column in enumerate(batch.columns):
         data = column.buffers()[2]
@@ -250,9 +257,11 @@ def _long_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None
 
 def _nul_field(batch: pa.RecordBatch, layout: _Layout) -> tuple[int, str | None] | None:
     """(row, column) of the first field holding a NUL byte in a raw batch (Postgres text cannot store one, so
-    its COPY would fail the whole load), or None. Only columns whose data holds a zero byte are searched."""
+    its COPY would fail the whole load), or None. Only the columns the spec stores, and of those only the ones
+    whose data holds a zero byte, are searched: an extra column is never stored, so a NUL there is ignored
+    like the rest of it."""
     first = None
-    for index, column in enumerate(batch.columns):
+    for index, column in _stored_columns(batch, layout):
         data = column.buffers()[2]
         if data is None or memoryview(data).tobytes().find(b"\x00") < 0:
             continue

@@ -1,0 +1,47 @@
+"""The builds of the marts, ``raw_sis.sync_builds``: one row per `dbt build` a command started, with its run
+date. The marts show the night of the newest row, so a build for an earlier date (a scheduler's retry, a late
+export's backfill) would roll them back: :func:`rolls_back` says so, and the commands then build nothing
+unless asked to roll back (``sis-sync build --date D --roll-back``, a full refresh as of D).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sis_sync.ingestion.ledger import RAW_SCHEMA
+
+BUILDS_TABLE = f"{RAW_SCHEMA}.sync_builds"
+
+BUILDS_DDL = f"""
+create table if not exists {BUILDS_TABLE} (
+    build_id bigserial primary key,
+    run_date date not null,
+    full_refresh boolean not null,
+    started_at timestamptz not null default now(),
+    started_by text not null default current_user
+);
+"""
+
+
+def last_build(cur) -> dt.date | None:
+    """The run date of the newest build started (what the marts show), or None before the first."""
+    cur.execute(f"select to_regclass('{BUILDS_TABLE}') is not null")
+    if not cur.fetchone()[0]:
+        return None
+    cur.execute(f"select run_date from {BUILDS_TABLE} order by build_id desc limit 1")
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def rolls_back(cur, run_date: dt.date) -> str | None:
+    """Why a build for ``run_date`` would roll the marts back (one line), or None when it goes forward."""
+    shown = last_build(cur)
+    if shown is None or run_date >= shown:
+        return None
+    return (f"the marts already show the night of {shown}: a build for {run_date} would roll them back, so"
+            f" nothing was built (to show {run_date} again: sis-sync build --date {run_date} --roll-back)")
+
+
+def record_build(cur, run_date: dt.date, full_refresh: bool) -> None:
+    """Record a build as it starts (a build that fails half-way has changed some marts already)."""
+    cur.execute(f"insert into {BUILDS_TABLE} (run_date, full_refresh) values (%s, %s)", (run_date, full_refresh))
