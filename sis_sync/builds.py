@@ -42,6 +42,14 @@ def rolls_back(cur, run_date: dt.date) -> str | None:
             f" nothing was built (to show {run_date} again: sis-sync build --date {run_date} --roll-back)")
 
 
-def record_build(cur, run_date: dt.date, full_refresh: bool) -> None:
-    """Record a build as it starts (a build that fails half-way has changed some marts already)."""
-    cur.execute(f"insert into {BUILDS_TABLE} (run_date, full_refresh) values (%s, %s)", (run_date, full_refresh))
+def start_build(conn, run_date: dt.date, *, full_refresh: bool = False, roll_back: bool = False) -> str | None:
+    """Record a build for ``run_date`` as it starts (a build that fails half-way has changed some marts
+    already) and return None; or, when it would roll the marts back and ``roll_back`` is not asked for, record
+    nothing and return why (one line)."""
+    with conn.cursor() as cur:
+        why = None if roll_back else rolls_back(cur, run_date)
+        if why is None:
+            cur.execute(f"insert into {BUILDS_TABLE} (run_date, full_refresh) values (%s, %s)",
+                        (run_date, full_refresh or roll_back))
+    conn.commit()
+    return why

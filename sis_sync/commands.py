@@ -51,7 +51,8 @@ def exit_codes(run):
             return _fail(exc, EXIT_BUSY)
         except (ConfigError, ValueError) as exc:
             return _fail(exc, EXIT_USAGE)
-        except (psycopg2.OperationalError, db.EmbeddedPortTaken) as exc:
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, db.EmbeddedPortTaken) as exc:
+            # InterfaceError: a connection already lost, used again (its rollback on the way out)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return _fail(f"the warehouse is unreachable or misconfigured: {first}", EXIT_WAREHOUSE, exc)
 

@@ -11,6 +11,7 @@ missed nights are in the run's metadata and in ``marts.sync_history``; the seaso
 thresholds and the build are the same as ``sis-sync nightly``'s.
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,6 +24,7 @@ from dagster import (
     AssetSpec,
     Config,
     Definitions,
+    Failure,
     MaterializeResult,
     ScheduleDefinition,
     define_asset_job,
@@ -84,7 +86,14 @@ def sis_raw_night(context: AssetExecutionContext, config: NightConfig):
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path)
 def sis_marts(context: AssetExecutionContext, dbt: DbtCliResource, config: NightConfig):
-    """`dbt build` for the night: models, seeds and data tests (unit tests are the suite's)."""
+    """`dbt build` for the night: models, seeds and data tests (unit tests are the suite's). A night before the one
+    the marts already show fails the step and builds nothing (sis_sync.builds)."""
+    from sis_sync import builds
+
+    with contextlib.closing(db.connect(db.resolve())) as conn:
+        why = builds.start_build(conn, config.night())
+    if why is not None:
+        raise Failure(description=why)
     night = json.dumps({"run_date": config.night().isoformat()})
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", night]
     yield from dbt.cli(args, context=context).stream()

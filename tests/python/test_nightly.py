@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 from sample_truth import truth
+from test_versions import digests
 
-from sis_sync.commands import run_nightly
+from sis_sync.commands import run_build, run_nightly
 from sis_sync.sample import write_export
 
 STUDENTS = 300
@@ -94,3 +95,30 @@ def test_districts_never_mix(fresh_db, db_conn, drop):
         left join marts.dim_staff as s on s.district_id = r.district_id and s.staff_id = r.teacher_id
         where s.staff_id is null""")
     assert cross == 0
+
+
+def test_a_late_older_night_after_a_newer_one_leaves_every_mart_as_it_was(fresh_db, db_conn, drop, capsys):
+    """A scheduler's retry or backfill of an earlier night, after a later one was synced: its files are refused
+    (nights are applied in order) and nothing is built; a build for that date builds nothing either, unless
+    asked to roll back."""
+    first, late, newer = dt.date(2026, 3, 16), dt.date(2026, 3, 17), dt.date(2026, 3, 18)
+    assert _sync(drop, first, ("sample",)) == 0
+    assert _sync(drop, newer, ("sample",)) == 0
+    before = digests(fresh_db)
+    capsys.readouterr()
+
+    write_export(drop, district_id="sample", export_date=late, students=STUDENTS)
+    assert run_nightly(None, drop, late, ()) == 1  # its files were refused: a person looks
+    out = capsys.readouterr().out
+    assert (f"dbt build: skipped: the marts already show the night of {newer}: a build for {late} would roll"
+            " them back") in out
+    assert digests(fresh_db) == before
+    assert run_build(late) == 0
+    assert digests(fresh_db) == before
+
+    assert run_build(late, roll_back=True) == 0  # asked for: the marts as of that night
+    assert _scalar(db_conn, "select max(export_date) from marts.sync_history") == late
+    assert run_build(newer) == 0  # and forward again
+    after = digests(fresh_db)
+    assert {m: d for m, d in after.items() if m != "sync_history"} == \
+        {m: d for m, d in before.items() if m != "sync_history"}
