@@ -67,9 +67,12 @@ def _fail(message, code: int, exc: BaseException | None = None) -> int:
 
 
 def night_code(nights: list[DistrictNight], build: BuildOutcome | None = None) -> int:
-    """The exit code of a run's district nights (and build): failed over needing a person over ok."""
+    """The exit code of a run's district nights (and build): failed over a district's configuration refused
+    over needing a person over ok."""
     if any(n.failed for n in nights) or (build is not None and not build.ok):
         return EXIT_FAILED
+    if any(n.refused for n in nights):
+        return EXIT_USAGE
     return EXIT_OK if all(n.ok for n in nights) else EXIT_ATTENTION
 
 
@@ -92,7 +95,7 @@ def run_restore(config_path, archive_root: Path, only: tuple[str, ...]) -> int:
         prepare_warehouse(settings)
         if config_path and Path(config_path).is_file():
             with db.connect(settings) as conn:
-                safety.record_districts(conn, load_districts(config_path, None))
+                safety.record_districts(conn, [d for d in load_districts(config_path, None) if not d.refused])
         done = restore(settings, archive_root, only, say=_step)
     for replayed in done:
         click.echo(f"{replayed.district_id}: {replayed.nights} nights, {replayed.deliveries} deliveries restored")

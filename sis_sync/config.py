@@ -7,13 +7,17 @@
         delivery: {method: folder, path: sample_drop}
 
 With ``--drop ROOT`` no file is needed: every ``ROOT/<district_id>/`` folder is a district delivered there.
+
+One district's problem never stops another: an entry that cannot be used (a threshold out of range, an id that
+is not a plain name, a country that is none ...) is a district refused (``District.refused`` says why), and the
+others sync. Only a file that cannot be read at all (missing, not YAML, a secret written in it) is refused whole.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -35,43 +39,63 @@ class District:
     thresholds: dict = field(default_factory=dict)
     no_delivery: dict = field(default_factory=dict)  # {weekdays: [...], dates: [...]}: nights nothing is expected
     country: str = "US"  # the default country of its phone numbers (ISO 3166)
+    refused: str | None = None  # why its entry (or folder) cannot be synced: the other districts still are
 
 
 def load_districts(config_path: Path | None, drop_root: Path | None) -> list[District]:
-    """The districts to sync: from the drop folder when one is given, else from the districts file."""
+    """The districts to sync: from the drop folder when one is given, else from the districts file. A district
+    whose entry is not usable is returned refused (``District.refused``); a file that cannot be read raises."""
     if drop_root is not None:
         if not drop_root.is_dir():
             raise ConfigError(f"drop folder {drop_root} does not exist")
         folders = [p for p in sorted(drop_root.iterdir())
                    if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]  # a link is not read
-        for folder in folders:
-            check_id(drop_root, folder.name)
-        return [District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)})
-                for p in folders]
+        return [District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)},
+                         refused=_id_problem(drop_root, p.name)) for p in folders]
     path = config_path or PROJECT_ROOT / "districts.yml"
     if not path.exists():
         raise ConfigError(f"no districts file at {path}; pass --drop ROOT or write one (see README)")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not a YAML file{where}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("districts") or [], list):
+        raise ConfigError(f"{path}: expected a mapping with a list `districts`")
     refuse_literal_secrets(path, data)
-    districts = []
-    for i, raw in enumerate(data.get("districts") or []):
-        if not isinstance(raw, dict) or not raw.get("id"):
-            raise ConfigError(f"{path}: district #{i + 1} has no id")
-        check_id(path, str(raw["id"]))
-        districts.append(District(
-            id=str(raw["id"]),
-            name=str(raw.get("name", raw["id"])),
+    districts = [_district(path, i, raw) for i, raw in enumerate(data.get("districts") or [])]
+    ids = [d.id for d in districts]
+    return [replace(d, refused=f"{path}: district id {d.id!r} is listed twice") if ids.count(d.id) > 1 else d
+            for d in districts]
+
+
+def _district(path: Path, i: int, raw) -> District:
+    """One entry of the districts file: its district, or that district refused (why, naming the key)."""
+    if not isinstance(raw, dict) or not raw.get("id"):
+        return District(id=f"#{i + 1}", refused=f"{path}: district #{i + 1} has no id")
+    district_id = str(raw["id"])
+    try:
+        check_id(path, district_id)
+        return District(
+            id=district_id,
+            name=str(raw.get("name", district_id)),
             time_zone=str(raw.get("time_zone", "UTC")),
             delivery=dict(raw.get("delivery") or {}),
-            thresholds=_thresholds(path, str(raw["id"]), raw.get("thresholds")),
-            no_delivery=_no_delivery(path, str(raw["id"]), raw.get("no_delivery")),
-            country=_country(path, str(raw["id"]), raw.get("country")),
-        ))
-    ids = [d.id for d in districts]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ConfigError(f"{path}: district ids listed twice: {', '.join(dupes)}")
-    return districts
+            thresholds=_thresholds(path, district_id, raw.get("thresholds")),
+            no_delivery=_no_delivery(path, district_id, raw.get("no_delivery")),
+            country=_country(path, district_id, raw.get("country")),
+        )
+    except (ConfigError, TypeError, ValueError) as exc:
+        return District(id=district_id, name=district_id, refused=str(exc))
+
+
+def _id_problem(where: Path, district_id: str) -> str | None:
+    try:
+        check_id(where, district_id)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 # A district id names its folders (the drop root's, the archive's): a plain name, never a path.

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from sis_sync import PROJECT_ROOT, db
-from sis_sync.config import ConfigError, District, drop_root_for, load_districts
+from sis_sync.config import ConfigError, District, drop_root_for, is_plain_id, load_districts
 from sis_sync.project import mart_names
 from sis_sync.redact import redact
 
@@ -35,10 +35,11 @@ class DistrictNight:
     retired: int = 0
     problems: list[str] = field(default_factory=list)
     failed: bool = False  # the delivery or the ingest failed (not a problem of the data)
+    refused: bool = False  # its entry in districts.yml (or its drop folder) cannot be used: not synced
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.rejected and not self.held and not self.failed
+        return not self.problems and not self.rejected and not self.held and not self.failed and not self.refused
 
 
 @dataclass
@@ -87,12 +88,20 @@ def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_roo
     prepare_warehouse(settings)
     districts = _districts(config_path, drop_root, only)
     with db.connect(settings) as conn:
-        safety.record_districts(conn, districts)
+        safety.record_districts(conn, [d for d in districts if not d.refused])
     nights = []
     for district in districts:
         night = DistrictNight(district.id)
         nights.append(night)
-        outcome, message = _ingest_district(settings, district, night, config_path, drop_root, run_date)
+        if district.refused:  # one district's configuration never stops the others
+            night.problems.append(f"refused: {district.refused}")
+            night.refused = True
+            _step(f"{district.id}: refused: {district.refused}")
+            if not is_plain_id(district.id):
+                continue  # not a name the warehouse may record
+            outcome, message = "failed", f"refused: {district.refused}"
+        else:
+            outcome, message = _ingest_district(settings, district, night, config_path, drop_root, run_date)
         with db.connect(settings) as conn:
             record_attempt(conn, district.id, run_date, outcome, message)
     return nights
@@ -287,7 +296,8 @@ def print_summary(nights: list[DistrictNight], build: BuildOutcome | None,
     click.echo(f"{'district':<16}{'loaded':>8}{'unchanged':>11}{'rejected':>10}{'held':>6}"
                f"{'added':>9}{'changed':>9}{'retired':>9}  status")
     for n in nights:
-        status = "ok" if n.ok else ("HELD" if n.held and n.held == len(n.problems) else "FAILED")
+        status = ("ok" if n.ok else "REFUSED" if n.refused
+                  else "HELD" if n.held and n.held == len(n.problems) else "FAILED")
         click.echo(f"{n.district_id:<16}{n.loaded:>8}{n.unchanged:>11}{n.rejected:>10}{n.held:>6}"
                    f"{n.added:>9}{n.changed:>9}{n.retired:>9}  {status}")
         for problem in n.problems:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sis_sync.config import ConfigError, load_districts
+from sis_sync.config import load_districts
 from sis_sync.ingestion.exports import find_export
 from sis_sync.ingestion.load import ingest_export
 
@@ -81,8 +81,8 @@ def test_a_linked_district_folder_is_not_a_district_of_the_drop(tmp_path):
 def test_district_ids_are_plain_names(tmp_path, district_id):
     path = tmp_path / "districts.yml"
     path.write_text(f"districts:\n  - id: '{district_id}'\n    delivery: {{method: folder, path: drop}}\n")
-    with pytest.raises(ConfigError, match="must be a plain name"):
-        load_districts(path, None)
+    [district] = load_districts(path, None)
+    assert "must be a plain name" in district.refused
     with pytest.raises(ValueError, match="plain name"):
         find_export(tmp_path, district_id if "/" in district_id else f"{district_id}/x", NIGHT, today=NIGHT)
 
