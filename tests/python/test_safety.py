@@ -391,3 +391,33 @@ def test_a_stray_next_year_student_neither_rolls_the_district_over_nor_passes_un
                         (DISTRICT,)) >= active - 1, "the district did not roll over"
     assert night.scalar("select current_school_year from intermediate.int_district_school_years"
                         " where district_id = %s", (DISTRICT,)) == 2026
+
+
+def rewrite_rows(path: Path, change) -> None:
+    """Rewrite a CSV with change(index, row) applied to each data row (a dict); drop the manifest."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(change(i, row) or row for i, row in enumerate(rows))
+    (path.parent / "manifest.csv").unlink(missing_ok=True)
+
+
+def test_a_mid_year_move_of_many_students_to_one_school_is_held(night):
+    """Two thirds of the students move to one school in March: 66% changed is under the 75% any-column share,
+    but over the 20% of the "school changed" measure (seed safety_measures)."""
+    first, second = dt.date(2026, 3, 16), dt.date(2026, 3, 17)
+    night.export(first)
+    assert run_nightly(None, night.drop, first, ()) == 0
+    schools = night.scalar("select count(*) from marts.dim_student_years where district_id = %s"
+                           " and school_id = '0301'", (DISTRICT,))
+
+    folder = night.export(second)
+    rewrite_rows(folder / "students.csv", lambda i, row: {**row, "school_id": "0301"} if i % 3 else None)
+    assert run_nightly(None, night.drop, second, ()) == 1
+    status, reason = night.history(second, "students.csv")
+    assert status == "held" and "school changed" in reason and "over the 20% threshold" in reason, reason
+    assert night.scalar("select count(*) from marts.dim_student_years where district_id = %s"
+                        " and school_id = '0301'", (DISTRICT,)) == schools, "the marts keep yesterday's schools"

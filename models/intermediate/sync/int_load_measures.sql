@@ -36,6 +36,7 @@ measured as (
         safety_measures.measure,
         safety_measures.kind,
         safety_measures.column_name,
+        safety_measures.share as measure_share,
         coalesce(load_changes.records, 0) as affected_records,
         coalesce(load_changes.out_of, checked_loads.base_records) as out_of_records
     from compared_loads as checked_loads
@@ -65,6 +66,7 @@ measure_shares as (
         measured.replaces_a_delivery,
         measured.measure,
         measured.kind,
+        measured.measure_share,
         measured.affected_records,
         measured.out_of_records,
         coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) as affected_share

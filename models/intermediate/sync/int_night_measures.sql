@@ -80,11 +80,12 @@ cumulated as (
             when windows.kind = 'removed'
                 then coalesce(cumulative.records::numeric / nullif(cumulative.out_of, 0), 0)
         end as cumulative_share_value,
+        -- a measure's own share (seed safety_measures) replaces the district's outside the rollover window
         case
             when windows.kind = 'changed' and windows.is_in_rollover_window then windows.rollover_changed_share
-            when windows.kind = 'changed' then windows.changed_share
+            when windows.kind = 'changed' then coalesce(windows.measure_share, windows.changed_share)
             when windows.is_in_rollover_window then windows.rollover_removed_share
-            else windows.removed_share
+            else coalesce(windows.measure_share, windows.removed_share)
         end as threshold,
         case
             when windows.is_in_rollover_window then greatest(windows.cumulative_share, windows.rollover_removed_share)
