@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATE ?= 2026-03-16
 DROP ?= sample_drop
 
-.PHONY: install run test test-fast lint pytest docs score evaluate stop clean
+.PHONY: install prereqs run test test-fast lint pytest docs score evaluate stop clean
 
 install: $(VENV)/.installed
 
@@ -21,20 +21,24 @@ run: install
 	$(BIN)/sis-sync sample --out $(DROP) --students 400 --date $(DATE)
 	$(BIN)/sis-sync nightly --drop $(DROP) --date $(DATE)
 
+# Chromium and a Postgres server for the suite: found, installed or started, or a stop naming the command to run
+prereqs:
+	@scripts/test-prereqs.sh
+
 lint: install
 	$(BIN)/ruff check sis_sync tests bench
 	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
 # two workers (each test has a database of its own); the tests that create and drop the cluster-wide roles
 # run after them, alone, since every mart's build grants to those roles
-pytest: install
+pytest: install prereqs
 	$(BIN)/pytest -n 2 -m "not cluster_roles"
 	$(BIN)/pytest -m cluster_roles
 
-test: lint pytest
+test: prereqs lint pytest
 
 # a quick subset (under 3 minutes): the linters and every test that does not build the marts with dbt
-test-fast: lint
+test-fast: prereqs lint
 	$(BIN)/pytest -q -n 2 -m "not slow and not cluster_roles"
 
 docs: install
@@ -54,6 +58,8 @@ evaluate: install
 stop:
 	@if [ -x $(BIN)/sis-sync ]; then $(BIN)/sis-sync stop; fi
 
-# stops the embedded Postgres first: its data folder is under .sis-sync
+# stops the embedded Postgres servers first (make run's, the suite's): their data folders are under .sis-sync
 clean: stop
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -c 'from pathlib import Path; from sis_sync import db; \
+		db.stop_embedded(Path(".sis-sync/test-pg"))'; fi
 	rm -rf $(VENV) target logs .sis-sync $(DROP)

@@ -1,8 +1,10 @@
-"""Shared fixtures: a real Postgres database per test session, and the project's paths.
+"""Shared fixtures: a real Postgres database per test, and the project's paths.
 
-Tests talk to the machine's PostgreSQL given by the PG* variables (default 127.0.0.1:5432, user postgres).
-Each test session works in a database of its own, created here and dropped at the end, so parallel runs
-and a developer's warehouse never meet.
+Tests talk to the PostgreSQL server the PG* variables name, else the machine's on 127.0.0.1:5432 (user
+postgres); when neither answers, the suite starts a server of its own, the embedded Postgres, in
+``.sis-sync/test-pg`` (apart from the one ``make run`` uses), and leaves it running for the next run (``sis-sync
+stop`` does not touch it; ``make clean`` removes it). Each test works in a database of its own, created here
+and dropped at the end, so parallel runs and a developer's warehouse never meet.
 """
 
 from __future__ import annotations
@@ -16,12 +18,26 @@ import psycopg2
 import pytest
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.db import PgSettings, ensure_database
+from sis_sync.db import PgSettings, ensure_database, port_open, start_embedded
 from sis_sync.ingestion.load import default_archive_dir, default_pipelines_dir
 
 # The tests write each export themselves just before ingesting it: they do not wait for the files to settle
 # (the rule is tested in test_hostile_deliveries.py with a writer still at work).
 os.environ.setdefault("SIS_SYNC_SETTLE_SECONDS", "0")
+
+
+TEST_SERVER_DIR = PROJECT_ROOT / ".sis-sync" / "test-pg"
+
+
+def pytest_configure(config):
+    """With no server named and none on 127.0.0.1:5432, start the suite's own, and name it in PG* for every
+    worker (xdist's workers start after this, with this environment)."""
+    if os.environ.get("PGHOST") or os.environ.get("PGPORT") or port_open("127.0.0.1", 5432):
+        return
+    if hasattr(config, "workerinput"):
+        return  # a worker of a controller that found a server: it named it in PG*
+    server = start_embedded(TEST_SERVER_DIR)
+    os.environ.update(PGHOST=server.host, PGPORT=str(server.port), PGUSER=server.user)
 
 
 def _server_settings() -> PgSettings:
