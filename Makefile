@@ -26,7 +26,7 @@ prereqs:
 	@scripts/test-prereqs.sh
 
 lint: install
-	$(BIN)/ruff check sis_sync tests bench
+	$(BIN)/ruff check sis_sync ingestion tests bench
 	$(BIN)/sqlfluff lint models macros tests seeds --processes 1
 
 # two workers (each test has a database of its own); the tests that create and drop the cluster-wide roles

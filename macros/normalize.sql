@@ -10,7 +10,7 @@
 
 {#- A phone number in E.164 (`+15552017788`), or null when the value cannot be one: the delivered value as
     libphonenumber read it with the district's default country (raw_sis.phone_numbers, filled by ingestion:
-    sis_sync/ingestion/phones.py). A scalar lookup by the map's primary key (country, phone). -#}
+    ingestion/phones.py). A scalar lookup by the map's primary key (country, phone). -#}
 {% macro phone_e164(column, district_column) -%}
     (
         select phone_numbers.e164

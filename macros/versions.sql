@@ -57,7 +57,7 @@
 {#- The rows of one export file that a mart shows: for each district and school year that `loads` selects (a
     CTE or table with columns district_id, school_year, as_of_date: see int_loads_current), the file's state
     as of that night. The raw tables hold versions (what each night added, changed or retired:
-    sis_sync/ingestion/versions.py), so the state as of a night is each record's newest version up to that night,
+    ingestion/versions.py), so the state as of a night is each record's newest version up to that night,
     unless it was retired. Only the versions of effective loads count (the newest delivery of each night;
     int_loads_effective): a corrected re-delivery replaces its night's changes, and rows of a crashed run are
     never read. `identity`: the columns that identify a record (the spec's key; school_year is added for files

@@ -30,7 +30,7 @@ class DistrictNight:
     unchanged: int = 0
     rejected: int = 0
     held: int = 0
-    added: int = 0  # records the night's files added, changed and retired (sis_sync/ingestion/versions.py)
+    added: int = 0  # records the night's files added, changed and retired (ingestion/versions.py)
     changed: int = 0
     retired: int = 0
     problems: list[str] = field(default_factory=list)

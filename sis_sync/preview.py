@@ -60,7 +60,7 @@ def _night_rows(cur, district_id: str, night: dt.date) -> dict[str, tuple]:
 
 
 def _recorded(cur, load_id: str, limit: int) -> list[tuple]:
-    """What ingestion recorded of the load (sis_sync/ingestion/changes.py): (change, column, records, out_of, keys)."""
+    """What ingestion recorded of the load (ingestion/changes.py): (change, column, records, out_of, keys)."""
     cur.execute(f"select change, column_name, records, out_of, example_keys[1:%s] from {CHANGES_TABLE}"
                 " where load_id = %s and change <> %s order by records desc, column_name",
                 (limit, load_id, FILLED))

@@ -1,6 +1,6 @@
 """Files generated from the export spec: the dbt sources and the district data specification.
 
-Both are rendered from ``sis_sync/ingestion/spec/sis_export_v1.yml``; ``sis-sync spec --write`` rewrites them and
+Both are rendered from ``ingestion/spec/sis_export_v1.yml``; ``sis-sync spec --write`` rewrites them and
 ``sis-sync spec`` (run by the test suite) fails when a committed copy has drifted from the spec.
 """
 
@@ -18,7 +18,7 @@ from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, SCHOOL_YEARS,
 SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "sis" / "_sis__sources.yml"
 DATA_SPEC_PATH = PROJECT_ROOT / "docs" / "data-specification.md"
 
-GENERATED_NOTE = "Generated from sis_sync/ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit."
+GENERATED_NOTE = "Generated from ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit."
 
 TYPE_LABELS = {
     "text": "text",
@@ -143,16 +143,16 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in LEDGER_COLUMNS],
     })
     for name, description, columns in (
-        ("load_changes", "What each load changed, per kind and column (sis_sync/ingestion/changes.py): what the safety"
+        ("load_changes", "What each load changed, per kind and column (ingestion/changes.py): what the safety"
                          " thresholds and previews read.", CHANGES_COLUMNS),
         ("district_settings", "Each district's safety thresholds from districts.yml"
-                              " (sis_sync/ingestion/safety.py).", SETTINGS_COLUMNS),
-        ("sync_approvals", "Held files released by `sis-sync approve` (sis_sync/ingestion/safety.py).",
+                              " (ingestion/safety.py).", SETTINGS_COLUMNS),
+        ("sync_approvals", "Held files released by `sis-sync approve` (ingestion/safety.py).",
          APPROVALS_COLUMNS),
         ("phone_numbers", "Each delivered phone value in E.164, read with a district's country"
-                          " (sis_sync/ingestion/phones.py).", PHONES_COLUMNS),
+                          " (ingestion/phones.py).", PHONES_COLUMNS),
         ("sync_attempts", "What each run found for each district's night, delivered or not"
-                          " (sis_sync/ingestion/ledger.py).", ATTEMPTS_COLUMNS),
+                          " (ingestion/ledger.py).", ATTEMPTS_COLUMNS),
     ):
         table = {"name": name, "description": description,
                  "columns": [{"name": n, "data_type": t, "description": d} for n, t, d in columns]}
@@ -166,7 +166,7 @@ def render_sources(spec: ExportSpec | None = None) -> str:
         "version": 2,
         "sources": [{
             "name": "sis",
-            "description": f"{spec.name}, version {spec.version}, as landed by sis_sync/ingestion/ (dlt).",
+            "description": f"{spec.name}, version {spec.version}, as landed by ingestion/ (dlt).",
             "schema": "raw_sis",
             "tables": tables,
         }],

@@ -2,7 +2,7 @@
 file, the line and the column; nothing is lost (the delivered file stays in the drop folder, the ledger
 records it); the rest of the night still loads.
 
-The rules are decisions of the spec (``decisions:`` in ``sis_sync/ingestion/spec/sis_export_v1.yml``). Ragged rows,
+The rules are decisions of the spec (``decisions:`` in ``ingestion/spec/sis_export_v1.yml``). Ragged rows,
 unbalanced quotes and header spelling are tested one by one at the validator's level in test_validate.py;
 here they are tested through ``ingest_export`` (ledger rows) in one night.
 """

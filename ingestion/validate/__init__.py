@@ -1,7 +1,7 @@
 """Streaming validation of one export file against the spec, and its conversion to typed Arrow batches.
 
 The file is read with pyarrow's streaming CSV reader (every column as a string, in blocks of
-``block_size`` bytes), and every rule of the spec (``sis_sync/ingestion/spec/sis_export_v1.yml``, decisions included)
+``block_size`` bytes), and every rule of the spec (``ingestion/spec/sis_export_v1.yml``, decisions included)
 is checked with pyarrow.compute on whole batches: the whole file is never in memory and no Python code runs
 per row on the normal path. Only when a file is already known to be bad is it scanned again, in Python, to
 find the exact line of a structural problem (a ragged row, an unclosed quote) or the offset of the first byte

@@ -53,7 +53,7 @@ RAW_META_COLUMNS = {
     "_export_date": "date",
     "_load_id": "text",
     "_line_number": "bigint",
-    "_change": "text",  # added | changed | retired (sis_sync/ingestion/versions.py)
+    "_change": "text",  # added | changed | retired (ingestion/versions.py)
     "_key_hash": "bigint",
     "_row_hash": "bigint",
 }
@@ -70,7 +70,7 @@ class Column:
     allowed: tuple[str, ...] = ()
     pii: bool = False
     example: str = ""
-    phone: bool = False  # a phone number: staging reads it in E.164 (sis_sync/ingestion/phones.py)
+    phone: bool = False  # a phone number: staging reads it in E.164 (ingestion/phones.py)
 
     @property
     def pg_type(self) -> str:
