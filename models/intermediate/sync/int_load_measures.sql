@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 
--- What each compared load changed, per safety measure (seed safety_measures): the records it affected and
+-- What each compared load changed, per safety measure (seed safety_measures, and records removed and changed for
+-- every file of export_file_groups the seed has no such row for): the records it affected and
 -- of how many, read from the change record ingestion wrote (stg_sis__load_changes). A measure over several
 -- columns takes its largest share. int_night_measures judges them against the thresholds.
 
@@ -18,9 +19,60 @@ load_changes as (
 
 ),
 
-safety_measures as (
+seeded_measures as (
 
     select * from {{ ref('safety_measures') }}
+
+),
+
+export_file_groups as (
+
+    select * from {{ ref('export_file_groups') }}
+
+),
+
+default_measures as (
+
+    -- every file is measured for records removed and changed, unless the seed has its own row of that name
+    select
+        export_file_groups.file_name,
+        standard.measure,
+        standard.kind,
+        null::text as column_name,
+        null::numeric as measure_share
+    from export_file_groups
+    cross join (
+        values ('records removed', 'removed'), ('records changed', 'changed')
+    ) as standard (measure, kind)
+    where not exists (
+        select 1
+        from seeded_measures
+        where
+            seeded_measures.file_name = export_file_groups.file_name
+            and seeded_measures.measure = standard.measure
+    )
+
+),
+
+safety_measures as (
+
+    select
+        seeded_measures.file_name,
+        seeded_measures.measure,
+        seeded_measures.kind,
+        seeded_measures.column_name,
+        seeded_measures.share
+    from seeded_measures
+
+    union all
+
+    select
+        default_measures.file_name,
+        default_measures.measure,
+        default_measures.kind,
+        default_measures.column_name,
+        default_measures.measure_share
+    from default_measures
 
 ),
 
