@@ -23,6 +23,7 @@ from sis_sync import builds
 from sis_sync.ingestion import changes, ledger, phones, safety
 from sis_sync.ingestion.ledger import RAW_SCHEMA
 from sis_sync.ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+from sis_sync.ingestion.versions import ROW_HASH_VERSION, rehash_versions
 
 # The advisory lock that keeps two runs' DDL from racing (taken only when something is missing).
 _DDL_LOCK = 0x5155_0001
@@ -70,6 +71,7 @@ def raw_table_ddl(spec: FileSpec) -> str:
         # it costs (almost) nothing per landed row (a btree made a big COPY ~50% slower).
         f"create index if not exists {spec.name}__load_id_idx on {table}"
         " using brin (_load_id) with (autosummarize = on);\n"
+        f"comment on column {table}._row_hash is '{ROW_HASH_VERSION}';\n"
     )
 
 
@@ -167,11 +169,12 @@ def _added_columns(table: Table, columns: set[str]) -> list[str]:
 
 
 def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> bool:
-    """Create what the raw layer lacks, and give its owner back the tables the loader owns (one transaction);
-    True when something was done. Nothing runs, and no lock is taken, when the layer is whole."""
+    """Create what the raw layer lacks, give its owner back the tables the loader owns, and rehash the versions of
+    a table hashed by an earlier content hash (one transaction); True when something was done. Nothing runs, and
+    no lock is taken, when the layer is whole."""
     spec = spec or load_spec()
     with conn.cursor() as cur:
-        if not _missing(_catalog(cur), spec) and not _reclaims(cur):
+        if not _missing(_catalog(cur), spec) and not _reclaims(cur) and not _stale_hashes(cur, spec):
             conn.commit()
             return False
         cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
@@ -184,8 +187,27 @@ def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> bool:
         if phones.PHONES_TABLE not in present:
             phones.read_new_numbers(cur, spec=spec)  # a warehouse from before the map: the values already landed
         safety.carry_over_legacy_holds(cur, present)
+        stale = _stale_hashes(cur, spec)
+    for file_spec in stale:
+        rehash_versions(conn, file_spec)
     conn.commit()
-    return bool(statements)
+    return bool(statements or stale)
+
+
+def _stale_hashes(cur, spec: ExportSpec) -> list[FileSpec]:
+    """The files whose table of versions was hashed by an earlier content hash (its ``_row_hash`` comment)."""
+    cur.execute(
+        """
+        select c.relname
+        from pg_class as c
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        inner join pg_attribute as a on a.attrelid = c.oid and a.attname = '_row_hash'
+        where n.nspname = %s and c.relname = any(%s) and col_description(c.oid, a.attnum) is distinct from %s
+        """,
+        (RAW_SCHEMA, [f.name for f in spec.files], ROW_HASH_VERSION),
+    )
+    stale = {name for (name,) in cur.fetchall()}
+    return [f for f in spec.files if f.name in stale]
 
 
 def _grant_to_loader(cur, spec: ExportSpec) -> None:

@@ -5,7 +5,8 @@ plus ``school_year`` in files that have one) is stored the night it first appear
 again each night its content changes (``'changed'``), and once more, as a tombstone holding only its
 identity, the night a delivered file no longer has it (``'retired'``). So a night costs what it changed,
 not the size of the export. Each version carries two 64-bit hashes (``_key_hash`` of the identity,
-``_row_hash`` of every spec column), which is what the next night is compared by.
+``_row_hash`` of the set values with their columns' names: :func:`content_hashes`), which is what the next night
+is compared by.
 
 The state of a file *as of* night N is, for each identity, its newest version among the district's
 *effective* loads of the nights up to N, unless that version is a tombstone. The effective load of a night is
@@ -20,6 +21,7 @@ Nights are applied in order. A night older than one already loaded for the same 
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,16 +53,6 @@ def _hashable(column: pa.Array) -> pa.Array:
     return column
 
 
-def _nulls(columns: list[pa.Array]) -> pa.Array:
-    """Which columns are NULL, as one integer per record (bit i: column i), so that NULL never hashes like a
-    value (0, or an empty text)."""
-    flags = None
-    for i, column in enumerate(columns):
-        bit = pc.multiply(pc.cast(pc.is_null(column), pa.int64()), pa.scalar(1 << (i % 62), pa.int64()))
-        flags = bit if flags is None else pc.bit_wise_or(flags, bit)
-    return flags
-
-
 def identity_hashes(spec: FileSpec, columns: list[pa.Array]) -> pa.Array:
     """``_key_hash`` per record of typed columns in spec order."""
     from sis_sync.ingestion.validate import key_hashes
@@ -69,11 +61,31 @@ def identity_hashes(spec: FileSpec, columns: list[pa.Array]) -> pa.Array:
     return pc.cast(key_hashes([_hashable(columns[i]) for i in at]), _HASH, safe=False)
 
 
-def content_hashes(columns: list[pa.Array]) -> pa.Array:
-    """``_row_hash`` per record: every spec column, NULLs told apart from values."""
+# The version of the content hash a raw table's ``_row_hash`` values were made by, kept as the comment of that
+# column (sis_sync.ingestion.raw_layer rehashes a table of another version once).
+ROW_HASH_VERSION = "row hash 2: the set values, each with the name of its column"
+
+
+def _name_salt(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+
+
+def content_hashes(spec: FileSpec, columns: list[pa.Array]) -> pa.Array:
+    """``_row_hash`` per record of typed columns in spec order: the sum (modulo 2^64) of one hash per set value,
+    of the value with its column's name; an empty value (NULL) adds nothing. So a column added to the spec, or
+    sent by a district for the first time, changes the hash of no record that leaves it empty, and the order of
+    the spec's columns does not matter. A NULL is still told apart from every value (a value's hash is never 0
+    but by chance)."""
     from sis_sync.ingestion.validate import key_hashes
 
-    return pc.cast(key_hashes([*(_hashable(c) for c in columns), _nulls(columns)]), _HASH, safe=False)
+    total = None
+    for column_spec, column in zip(spec.columns, columns, strict=True):
+        salt = pa.repeat(pa.scalar(_name_salt(column_spec.name), pa.int64()), len(column))
+        value = key_hashes([salt, _hashable(column)])
+        if column.null_count:
+            value = pc.if_else(pc.is_null(column), pa.scalar(0, value.type), value)
+        total = value if total is None else pc.add(total, value)  # unsigned: wraps around
+    return pc.cast(total, _HASH, safe=False)
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,7 @@ class Differ:
     def batch(self, columns: list[pa.Array]) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
         """(mask of the records to land, their ``_change``, ``_key_hash``, ``_row_hash``) for one batch."""
         keys = identity_hashes(self.spec, columns)
-        rows = content_hashes(columns)
+        rows = content_hashes(self.spec, columns)
         self._seen.append(keys)
         at = pc.index_in(keys, value_set=self._base_keys)
         is_new = pc.is_null(at)
@@ -258,3 +270,37 @@ class Differ:
         if not self.retired:
             return retired
         return self.base.identities(retired.column("_key_hash").combine_chunks())
+
+
+def rehash_versions(conn, spec: FileSpec) -> int:
+    """Give every version of a file's raw table the ``_row_hash`` of :func:`content_hashes` (a table hashed by an
+    earlier version of it), in the caller's transaction; the number of versions rehashed. Streamed: the versions
+    go out by COPY and their new hashes come back by COPY, a batch at a time."""
+    from sis_sync.ingestion.validate import ARROW_TYPES
+
+    names = list(spec.column_names)
+    types = {c.name: ARROW_TYPES[c.type] for c in spec.columns} | {"_load_id": pa.string(), "_key_hash": _HASH}
+    table = f"{RAW_SCHEMA}.{spec.name}"
+    done = 0
+    with conn.cursor() as cur, tempfile.TemporaryFile() as versions, tempfile.TemporaryFile() as hashes:
+        cur.copy_expert(f"copy (select {', '.join(names)}, _load_id, _key_hash from {table}"
+                        f" where _change <> '{RETIRED}') to stdout with (format csv, header true)", versions)
+        versions.seek(0)
+        reader = pcsv.open_csv(versions, convert_options=pcsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False,
+            true_values=["t"], false_values=["f"]))
+        for batch in reader:
+            rows = content_hashes(spec, [batch.column(name) for name in names])
+            pcsv.write_csv(pa.table({"_load_id": batch.column("_load_id"), "_key_hash": batch.column("_key_hash"),
+                                     "_row_hash": rows}), hashes,
+                           write_options=pcsv.WriteOptions(include_header=False))
+            done += batch.num_rows
+        hashes.seek(0)
+        cur.execute("create temp table rehashed (_load_id text, _key_hash bigint, _row_hash bigint)")
+        cur.copy_expert("copy rehashed from stdin with (format csv)", hashes)
+        cur.execute(f"update {table} as versions set _row_hash = rehashed._row_hash from rehashed"
+                    " where versions._load_id = rehashed._load_id and versions._key_hash = rehashed._key_hash"
+                    f" and versions._change <> '{RETIRED}'")
+        cur.execute("drop table rehashed")
+        cur.execute(f"comment on column {table}._row_hash is '{ROW_HASH_VERSION}'")
+    return done

@@ -38,7 +38,7 @@ RAW_META_DESCRIPTIONS = {
     "_change": "What this version is: added (first seen), changed (content differs from the version before) or"
                " retired (a delivered file no longer has the record: only its identity columns are set).",
     "_key_hash": "64-bit hash of the record's identity (the key, and school_year where the file has one).",
-    "_row_hash": "64-bit hash of every spec column of the version (null for a retired record).",
+    "_row_hash": "64-bit hash of the version's set values, each with its column's name (null for a retired record).",
 }
 
 LEDGER_COLUMNS = [

@@ -140,9 +140,14 @@ def _column(raw: dict) -> Column:
     )
 
 
+def load_spec(path: Path | None = None) -> ExportSpec:
+    """The export spec: ``path``, else the module's ``SPEC_PATH`` (read once per file)."""
+    return _read_spec(Path(path or SPEC_PATH))
+
+
 @cache
-def load_spec(path: Path = SPEC_PATH) -> ExportSpec:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+def _read_spec(path: Path) -> ExportSpec:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     files = []
     for f in data["files"]:
         columns = tuple(_column(c) for c in f["columns"])

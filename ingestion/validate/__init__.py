@@ -422,5 +422,5 @@ def raw_batch(spec, columns, lines, district_id, export_date, load_id, change=No
             lines,
             pa.repeat(pa.scalar(ADDED), n) if change is None else change,
             identity_hashes(spec, columns) if keys is None else keys,
-            content_hashes(columns) if rows is None else rows]
+            content_hashes(spec, columns) if rows is None else rows]
     return pa.RecordBatch.from_arrays([*columns, *meta], schema=arrow_schema(spec))
