@@ -276,7 +276,7 @@ class Export:
 
     @staticmethod
     def header(file_name: str) -> tuple[str, ...]:
-        return load_spec().file(file_name).column_names
+        return COLUMNS[load_spec().file(file_name).name]
 
     def csv_bytes(self, file_name: str) -> bytes:
         return _csv_bytes(self.header(file_name), self.files[file_name])
@@ -326,12 +326,45 @@ def build_export(district_id: str, export_date: dt.date, students: int, seed: in
     spec = load_spec()
     files = {}
     for f in spec.files:
-        rows = by_entity[f.name]
+        rows = by_entity.get(f.name)  # a file the generator does not write yet: not delivered
         if rows:
-            if len(rows[0]) != len(f.columns):  # the spec grew a column the generator does not know
-                raise RuntimeError(f"sample generator out of date with the spec for {f.file_name}")
+            _check_columns(f)
             files[f.file_name] = rows
     return Export(district_id, export_date, y, ym.calendar, files, students, seed, contacts)
+
+
+# The columns of each file's rows, in the order the row builders above write them: the header the generator
+# writes. A column the spec adds is not delivered until the generator writes it (a district that does not send
+# an optional column yet); a required one it lacks stops it.
+COLUMNS = {
+    "schools": ("school_id", "school_name", "low_grade", "high_grade", "phone"),
+    "students": ("student_id", "state_student_id", "first_name", "middle_name", "last_name", "preferred_name",
+                 "birth_date", "gender", "grade_level", "school_id", "school_year", "enrollment_status",
+                 "entry_date", "exit_date", "home_language"),
+    "staff": ("staff_id", "first_name", "last_name", "email", "school_id", "role", "is_active"),
+    "courses": ("course_id", "course_name", "subject", "school_id", "school_year"),
+    "sections": ("section_id", "course_id", "school_id", "teacher_id", "term_name", "term_start", "term_end",
+                 "period", "room", "school_year"),
+    "enrollments": ("student_id", "section_id", "school_year", "start_date", "end_date"),
+    "contacts": ("contact_id", "student_id", "first_name", "last_name", "relationship", "is_primary",
+                 "lives_with", "contact_priority", "mobile_phone", "home_phone", "work_phone", "email",
+                 "preferred_language", "can_text", "do_not_contact"),
+    "attendance": ("student_id", "school_id", "attendance_date", "attendance_code", "minutes_absent",
+                   "school_year"),
+    "discipline": ("incident_id", "student_id", "school_id", "incident_date", "incident_type", "action_taken",
+                   "action_start_date", "action_end_date", "days_removed", "school_year"),
+}
+
+
+def _check_columns(f) -> None:
+    """The generator writes spec columns only, every required one among them."""
+    written = COLUMNS[f.name]
+    unknown = [c for c in written if c not in f.column_names]
+    missing = [c.name for c in f.columns if c.required and c.name not in written]
+    if unknown or missing:
+        raise RuntimeError(f"the sample generator is out of date with the spec for {f.file_name}: "
+                           + "; ".join(filter(None, [unknown and f"not in the spec: {', '.join(unknown)}",
+                                                     missing and f"required, not written: {', '.join(missing)}"])))
 
 
 def write_export(out_dir: Path, district_id: str, export_date: dt.date, students: int, seed: int = 1,
