@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import shutil
 
-import yaml
 from dbt.cli.main import dbtRunner
 
 from sis_sync import PROJECT_ROOT
