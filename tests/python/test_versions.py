@@ -16,9 +16,10 @@ import pytest
 from sis_sync.commands import run_build, run_ingest, run_nightly
 from sis_sync.db import ensure_database
 from sis_sync.ingestion import archive
-from sis_sync.ingestion.load import default_archive_dir, default_pipelines_dir, ingest_export
+from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.ingestion.versions import deliveries, state_params, state_sql
+from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir
 from sis_sync.project import mart_names
 from sis_sync.replay import restore
 from sis_sync.sample import write_export

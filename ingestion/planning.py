@@ -1,0 +1,126 @@
+"""Planning a night's ingest: for each delivered file, what to record (loaded, unchanged, rejected) and, for a
+valid file, its versions against the state before tonight (validated and diffed as it is read, written as csv
+files to land: :mod:`sis_sync.ingestion.versions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+
+from sis_sync.ingestion.exports import DistrictSchools, ExportSource
+from sis_sync.ingestion.landing import Landing
+from sis_sync.ingestion.ledger import LedgerRow, new_load_id, recorded_tonight
+from sis_sync.ingestion.spec import ExportSpec, FileSpec
+from sis_sync.ingestion.validate import CsvOutput, FileStats, ValidationError, validate_file
+from sis_sync.ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
+
+log = logging.getLogger(__name__)
+
+# Rows per csv file: a big table is split into several files, which the loader COPYs in parallel (one
+# connection per file).
+CSV_FILE_MAX_ROWS = 250_000
+
+
+class ExportChanged(Exception):
+    """A delivered file changed between the moment it was hashed and the end of its validation."""
+
+
+def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, int] | None) -> int | None:
+    """The school year a file of zero records retires (spec decision; a file without a school year retires
+    everything): the newest year its last delivery carried, when that year is still the district's current one
+    (its students are of it; for students.csv, always). So a header-only students file removes everyone, and
+    is held by the thresholds; a header-only attendance file of a new school year that has not started
+    retires nothing of the year before."""
+    if "school_year" not in spec.column_names:
+        return None
+    last = next((d.max_school_year for d in history if d.export_date < night and d.max_school_year is not None),
+                None)
+    if last is None or spec.file_name == "students.csv":
+        return last
+    return last if current is not None and current[0] <= last <= current[1] else None
+
+
+def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
+         spill_dir: Path) -> tuple[list[LedgerRow], list[Landing], list[str]]:
+    """The ledger rows to record, the files loaded (in spec order; each valid file's changes written as csv
+    files to land: see :mod:`sis_sync.ingestion.versions`) and the files this night already has recorded."""
+    district_id, export_date = source.district_id, source.export_date
+    with conn.cursor() as cur:
+        done = recorded_tonight(cur, district_id, export_date)
+        todo = [(name, f) for name, f in source.files.items() if (name, f.sha256) not in done]
+        history = {name: deliveries(cur, district_id, name) for name, _ in todo}
+        schools = DistrictSchools.from_warehouse(cur, district_id)
+        students = history.get("students.csv") or deliveries(cur, district_id, "students.csv")
+        current = next(((d.min_school_year, d.max_school_year) for d in students
+                        if d.export_date <= export_date and d.max_school_year is not None), None)
+    conn.commit()  # no transaction stays open while the files are validated
+    already_recorded = [name for name in source.files if name not in history]
+
+    rows: list[LedgerRow] = []
+    loaded: list[Landing] = []
+    for name, f in todo:
+        file_spec = spec.file(name)
+        later = later_delivery(history[name], export_date)
+        if later is not None:
+            message = (f"{name}: refused, the night of {later.export_date.isoformat()} was already loaded; nights"
+                       " are applied in order, so an earlier night's file can no longer be")
+            log.warning("%s %s: %s", district_id, export_date, message)
+            rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected", message=message))
+            continue
+        before = base_delivery(history[name], export_date)
+        if before is not None and before.sha256 == f.sha256:
+            rows.append(LedgerRow(
+                district_id, export_date, name, f.sha256, status="unchanged", row_count=before.row_count,
+                message=f"same bytes as delivered for {before.export_date.isoformat()}",
+                min_school_year=before.min_school_year, max_school_year=before.max_school_year,
+                main_school_year=before.main_school_year,
+                added_count=0, changed_count=0, retired_count=0))
+            continue
+        load_id = new_load_id()  # written into every row: a rejected file's id is never used
+
+        empty_year = _empty_year(file_spec, history[name], export_date, current)
+
+        def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id,
+                     empty_year=empty_year) -> FileStats:
+            csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base,
+                            empty_year=empty_year)
+            return validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
+                                 schools=schools.for_file(name))
+
+        rejected: ValidationError | None = None
+        try:
+            # the state of the school years the night before's file carried, and later (the years kept as
+            # history are not read); a file that carries an older year is compared again with every year
+            base = (BaseState.read(conn, file_spec, district_id, history[name], before.export_date,
+                                   from_year=before.min_school_year) if before else None)
+            conn.commit()
+            stats = validate(base)
+            if base is not None and not base.covers(stats.min_school_year):
+                for path, _rows in stats.csv_files:
+                    path.unlink(missing_ok=True)
+                stats = validate(BaseState.read(conn, file_spec, district_id, history[name], before.export_date))
+                conn.commit()
+        except ValidationError as e:
+            rejected = e
+        if f.changed():  # the bytes read are not the bytes hashed: neither a load nor a rejection stands
+            raise ExportChanged(f"{f.delivered_name} changed while it was read (still being written?);"
+                                " nothing of the export was loaded: it is loaded once it has stopped changing")
+        if rejected is not None:
+            log.warning("%s %s: rejected %s", district_id, export_date, rejected)
+            rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",
+                                  message=rejected.message))
+            continue
+        schools.learn(name, stats)
+        if name == "students.csv" and stats.max_school_year is not None:
+            current = (stats.min_school_year, stats.max_school_year)
+        added, changed, retired = stats.changes
+        rows.append(LedgerRow(
+            district_id, export_date, name, f.sha256, status="loaded", row_count=stats.row_count,
+            message=stats.notes, load_id=load_id, min_school_year=stats.min_school_year,
+            max_school_year=stats.max_school_year, main_school_year=stats.main_school_year,
+            added_count=added, changed_count=changed,
+            retired_count=retired))
+        loaded.append(Landing(file_spec, f, load_id, stats))
+    return rows, loaded, already_recorded
