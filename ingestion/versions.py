@@ -31,8 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from sis_sync.ingestion.hashing import key_hashes
 from sis_sync.ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
-from sis_sync.ingestion.spec import FileSpec
+from sis_sync.ingestion.spec import ARROW_TYPES, FileSpec
 
 ADDED, CHANGED, RETIRED = "added", "changed", "retired"
 _HASH = pa.int64()  # stored as bigint: the uint64 hash's bits
@@ -55,8 +56,6 @@ def _hashable(column: pa.Array) -> pa.Array:
 
 def identity_hashes(spec: FileSpec, columns: list[pa.Array]) -> pa.Array:
     """``_key_hash`` per record of typed columns in spec order."""
-    from sis_sync.ingestion.validate import key_hashes
-
     at = [spec.column_names.index(c) for c in identity_columns(spec)]
     return pc.cast(key_hashes([_hashable(columns[i]) for i in at]), _HASH, safe=False)
 
@@ -76,8 +75,6 @@ def content_hashes(spec: FileSpec, columns: list[pa.Array]) -> pa.Array:
     sent by a district for the first time, changes the hash of no record that leaves it empty, and the order of
     the spec's columns does not matter. A NULL is still told apart from every value (a value's hash is never 0
     but by chance)."""
-    from sis_sync.ingestion.validate import key_hashes
-
     total = None
     for column_spec, column in zip(spec.columns, columns, strict=True):
         salt = pa.repeat(pa.scalar(_name_salt(column_spec.name), pa.int64()), len(column))
@@ -198,8 +195,6 @@ class BaseState:
             from_year = None
         if not effective_load_ids(history, night):
             return cls.empty(spec)
-        from sis_sync.ingestion.validate import ARROW_TYPES
-
         names = cls.empty(spec).table.column_names
         params = {**state_params(district_id, history, night), "from_year": from_year}
         scoped = from_year is not None
@@ -276,8 +271,6 @@ def rehash_versions(conn, spec: FileSpec) -> int:
     """Give every version of a file's raw table the ``_row_hash`` of :func:`content_hashes` (a table hashed by an
     earlier version of it), in the caller's transaction; the number of versions rehashed. Streamed: the versions
     go out by COPY and their new hashes come back by COPY, a batch at a time."""
-    from sis_sync.ingestion.validate import ARROW_TYPES
-
     names = list(spec.column_names)
     types = {c.name: ARROW_TYPES[c.type] for c in spec.columns} | {"_load_id": pa.string(), "_key_hash": _HASH}
     table = f"{RAW_SCHEMA}.{spec.name}"

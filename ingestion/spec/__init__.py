@@ -39,6 +39,7 @@ STORED_AS = {
     "decimal": StoredAs("numeric", "decimal", pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)),
 }
 PG_TYPES = {name: stored.pg for name, stored in STORED_AS.items()}
+ARROW_TYPES = {name: stored.arrow for name, stored in STORED_AS.items()}  # the validator's typed batches
 
 # The school years a file may carry: spring years of four digits (a two-digit year, or two years run together,
 # is a mistake of the export; the marts store the year as an integer).

@@ -49,12 +49,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from sis_sync.ingestion.hashing import key_hashes
 from sis_sync.ingestion.spec import FileSpec
 from sis_sync.ingestion.validate.common import (
     ARROW_TYPES,
@@ -67,7 +67,7 @@ from sis_sync.ingestion.validate.common import (
 )
 from sis_sync.ingestion.validate.converting import _convert, _show
 from sis_sync.ingestion.validate.diagnostics import _quote_problem
-from sis_sync.ingestion.validate.keys import _check_duplicate_keys, _invisible_in_ids, key_hashes
+from sis_sync.ingestion.validate.keys import _check_duplicate_keys, _invisible_in_ids
 from sis_sync.ingestion.validate.reading import (
     _batches,
     _Formulas,
@@ -77,15 +77,13 @@ from sis_sync.ingestion.validate.reading import (
     _QuoteCounter,
     _read_header,
 )
-
-if TYPE_CHECKING:
-    from sis_sync.ingestion.versions import BaseState
+from sis_sync.ingestion.versions import ADDED, RETIRED, BaseState, Differ, content_hashes, identity_hashes
 
 BatchSink = Callable[[list[pa.Array], pa.Array], None]  # a batch's typed columns (spec order), its line numbers
 
 __all__ = [  # what the rest of the project uses
     "ARROW_TYPES", "DEFAULT_BLOCK_SIZE", "MAX_FIELD_BYTES", "CsvOutput", "FileStats", "KnownSchools",
-    "BatchSink", "ValidationError", "arrow_schema", "key_hashes", "raw_batch", "validate_file",
+    "BatchSink", "ValidationError", "arrow_schema", "raw_batch", "validate_file",
 ]
 
 
@@ -333,8 +331,6 @@ class _CsvFiles:
     file no longer has (:mod:`sis_sync.ingestion.versions`)."""
 
     def __init__(self, spec: FileSpec, out: CsvOutput):
-        from sis_sync.ingestion.versions import BaseState, Differ
-
         self.spec = spec
         self.out = out
         self.differ = Differ(spec, out.base if out.base is not None else BaseState.empty(spec))
@@ -368,8 +364,6 @@ class _CsvFiles:
 
     def retire(self, min_year: int | None, max_year: int | None) -> None:
         """Write the tombstones: the base's records of the file's school years that the file does not have."""
-        from sis_sync.ingestion.versions import RETIRED
-
         gone = self.differ.retirements(min_year, max_year)
         if not gone.num_rows:
             return
@@ -413,8 +407,6 @@ def raw_batch(spec, columns, lines, district_id, export_date, load_id, change=No
               rows=None) -> pa.RecordBatch:
     """A batch of the raw table's columns (schema :func:`arrow_schema`) from a batch's typed columns and line
     numbers. Without ``change`` and the hashes, every record is ``added``."""
-    from sis_sync.ingestion.versions import ADDED, content_hashes, identity_hashes
-
     n = len(lines)
     meta = [pa.repeat(pa.scalar(district_id, pa.string()), n),
             pa.repeat(pa.scalar(export_date, pa.date32()), n),

@@ -8,12 +8,12 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from sis_sync.ingestion.spec import (
+    ARROW_TYPES,
     BOOLEAN_FALSE,
     BOOLEAN_TRUE,
     GRADE_CODES,
     META_STORED_AS,
     RAW_META_COLUMNS,
-    STORED_AS,
 )
 
 DEFAULT_BLOCK_SIZE = 8 << 20
@@ -21,7 +21,6 @@ MAX_HEADER_BYTES = 1 << 20
 MAX_FIELD_BYTES = 64 << 10  # the longest field accepted, in bytes of UTF-8 (a spec decision)
 FORMULA_CHARACTERS = ("=", "+", "-", "@")  # a spreadsheet reads a cell starting with one as a formula
 MAX_LISTED = 10  # flagged values listed by position in the ledger message (then a count)
-ARROW_TYPES = {name: stored.arrow for name, stored in STORED_AS.items()}
 DECIMAL_TYPE = ARROW_TYPES["decimal"]
 META_TYPES = {name: META_STORED_AS[pg_type].arrow for name, pg_type in RAW_META_COLUMNS.items()}
 

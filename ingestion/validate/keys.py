@@ -1,4 +1,4 @@
-"""Keys: 64-bit key hashes, duplicate keys in a file (found by hash, confirmed on the values), and ids holding
+"""Keys: duplicate keys in a file (found by hash, confirmed on the values), and ids holding
 invisible characters."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sis_sync.ingestion.hashing import U64, key_hashes
 from sis_sync.ingestion.spec import (
     Column,
     FileSpec,
@@ -54,77 +55,23 @@ def _invisible_in_ids(spec: FileSpec, columns: list[pa.Array]) -> tuple[int, str
 # collision costs a second read, never a wrong rejection, and the error names the same lines as an exact
 # comparison of every key would.
 
-_U64 = pa.uint64()
-_NO_SEPARATOR = pa.scalar(b"", pa.binary())
-_MULTIPLIER = pa.scalar(0x9E3779B97F4A7C15, _U64)  # 2^64 / golden ratio, odd
-_FINAL_1 = pa.scalar(0xFF51AFD7ED558CCD, _U64)  # MurmurHash3's 64-bit finaliser
-_FINAL_2 = pa.scalar(0xC4CEB9FE1A85EC53, _U64)
 _PARTITION_ROWS = 1 << 20  # hashes checked for repeats per pass (the memory of one hash table)
-
-
-def _mix(h: pa.Array | None, value: pa.Array) -> pa.Array:
-    """Fold a uint64 array into the running hash (integer arithmetic wraps around modulo 2^64)."""
-    if h is not None:
-        value = pc.bit_wise_xor(h, value)
-    value = pc.multiply(value, _MULTIPLIER)
-    return pc.bit_wise_xor(value, pc.shift_right(value, pa.scalar(29, _U64)))
-
-
-def _as_u64(array: pa.Array) -> pa.Array:
-    """The 8 bytes of each value of a fixed-width array of 8-byte values, read as uint64 (no copy)."""
-    return pa.Array.from_buffers(_U64, len(array), [None, array.buffers()[1]], offset=array.offset)
-
-
-def key_hashes(columns: list[pa.Array]) -> pa.Array:
-    """One 64-bit hash (uint64) per record of the typed key columns; equal keys always hash equal.
-
-    A text value is hashed from its length and its UTF-8 bytes, 8 at a time (vectorised over the whole batch:
-    one pass per 8 bytes of the column's longest value); a date or integer from its value. NULL hashes as an
-    empty text or a zero would (a collision at worst: the exact comparison tells them apart).
-    """
-    h = None
-    for column in columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            raw = pc.cast(column, pa.binary())
-            if raw.null_count:
-                raw = pc.fill_null(raw, b"")
-            lengths = pc.binary_length(raw)
-            h = _mix(h, pc.cast(lengths, _U64))
-            bounds = pc.min_max(lengths).as_py()
-            shortest, longest = bounds["min"] or 0, bounds["max"] or 0
-            pieces = max(1, -(-longest // 8))
-            # Zeros after every value, so that each 8-byte piece up to the longest value's is whole.
-            padded = pc.binary_join_element_wise(raw, pa.scalar(b"\0" * (8 * pieces), pa.binary()), _NO_SEPARATOR)
-            for start in range(0, 8 * pieces, 8):
-                piece = _as_u64(pc.cast(pc.binary_slice(padded, start, start + 8), pa.binary(8)))
-                mixed = _mix(h, piece)
-                # Only the pieces a value has: its hash must not depend on the other values of its batch.
-                h = mixed if start == 0 or shortest > start else pc.if_else(pc.greater(lengths, start), mixed, h)
-        else:
-            if pa.types.is_date32(column.type):
-                column = pc.cast(column, pa.int32())
-            h = _mix(h, pc.fill_null(pc.cast(pc.cast(column, pa.int64()), _U64, safe=False), 0))
-    h = pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
-    h = pc.multiply(h, _FINAL_1)
-    h = pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
-    h = pc.multiply(h, _FINAL_2)
-    return pc.bit_wise_xor(h, pc.shift_right(h, pa.scalar(33, _U64)))
 
 
 def _repeated_hashes(hashes: list[pa.Array]) -> pa.Array:
     """The hash values that occur more than once. The hashes are split by their top bits into partitions of
     about _PARTITION_ROWS records, each checked on its own, so the hash table needed stays that size."""
-    every = pa.chunked_array(hashes, type=_U64)
+    every = pa.chunked_array(hashes, type=U64)
     bits = max(0, (len(every) - 1) // _PARTITION_ROWS).bit_length()
     found: list[pa.Array] = []
-    top = pc.cast(pc.shift_right(every, pa.scalar(64 - bits, _U64)), pa.uint16()) if bits else None
+    top = pc.cast(pc.shift_right(every, pa.scalar(64 - bits, U64)), pa.uint16()) if bits else None
     for part in range(1 << bits):
         subset = every if top is None else pc.filter(every, pc.equal(top, pa.scalar(part, pa.uint16())))
         if len(pc.unique(subset)) == len(subset):
             continue
         counts = pc.value_counts(subset)
         found.append(pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1)))
-    return pa.concat_arrays(found) if found else pa.array([], _U64)
+    return pa.concat_arrays(found) if found else pa.array([], U64)
 
 
 def _check_duplicate_keys(spec: FileSpec, layout: _Layout, opener: Opener, block_size: int,

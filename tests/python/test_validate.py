@@ -12,12 +12,12 @@ import pytest
 from typed import typed_batches
 
 from sis_sync.ingestion import validate
+from sis_sync.ingestion.hashing import key_hashes
 from sis_sync.ingestion.spec import load_spec
 from sis_sync.ingestion.validate import (
     CsvOutput,
     ValidationError,
     arrow_schema,
-    key_hashes,
     keys,
     validate_file,
 )
