@@ -2,25 +2,26 @@
 
 Raw layer contract (the dbt sources read exactly this):
 
-- schema ``raw_sis``; one append-only table of versions per spec file (:mod:`sis_sync.ingestion.versions`), named by the
-  spec ``name`` (``raw_sis.students``, ...), with every spec column typed ``PG_TYPES[type]`` (text, date, bigint,
-  boolean, numeric) in spec order, then ``_district_id text, _export_date date, _load_id text, _line_number
-  bigint, _change text, _key_hash bigint, _row_hash bigint``, and a BRIN index on ``_load_id``. Every table is
-  made (or gains a spec column) before the first file is read, when it lacks (:mod:`.raw_layer`), so the dbt
-  sources exist even for files never delivered. dlt appends into them (it adds its own bookkeeping tables ``_dlt_loads``, ``_dlt_version`` and
-  ``_dlt_pipeline_state`` to the schema, and no columns).
+- schema ``raw_sis``; one append-only table of versions per spec file (:mod:`sis_sync.ingestion.versions`), named
+  by the spec ``name`` (``raw_sis.students``, ...), with every spec column typed ``PG_TYPES[type]`` (text, date,
+  bigint, boolean, numeric) in spec order, then ``_district_id text, _export_date date, _load_id text,
+  _line_number bigint, _change text, _key_hash bigint, _row_hash bigint``, and a BRIN index on ``_load_id``.
+  Every table is made (or gains a spec column) before the first file is read, when it lacks one
+  (:mod:`.raw_layer`), so the dbt sources exist even for files never delivered. dlt appends into them (it adds
+  its own bookkeeping tables ``_dlt_loads``, ``_dlt_version`` and ``_dlt_pipeline_state`` to the schema, and no
+  columns).
 - ``raw_sis.load_ledger`` (see :mod:`.ledger`): staging reads only raw rows whose ``_load_id`` a ledger row
   names.
 
-Order of work (:func:`ingest_export`), which makes a crash at any point harmless: keep every delivered file in the
-archive (:mod:`.archive`, in a thread beside the validation); validate every file (:mod:`.planning`) (``_load_id`` = a fresh load id
-per file; as it is read, so it is parsed once, what it changed against the state before tonight is written to
-local csv files in the format dlt's postgres loader COPYs, meta columns included); land the valid ones with one
-dlt run (:mod:`.landing`), which imports those csv files into its load package as they are (``dlt.mark.with_file_import``: no
-extract or normalize of the rows) and COPYs them, several files at a time; check that every file landed in full;
-then write all ledger rows in one transaction. Rows landed by a run that crashed before its ledger rows were
-written carry load ids no ledger row names: they are never read, and the rerun loads the files again under new
-load ids. dlt's pending packages are dropped at the start of a run.
+Order of work (:func:`ingest_export`), which makes a crash at any point harmless: keep every delivered file in
+the archive (:mod:`.archive`, in a thread beside the validation); validate every file (:mod:`.planning`;
+``_load_id`` = a fresh load id per file; as it is read, so it is parsed once, what it changed against the state
+before tonight is written to local csv files in the format dlt's postgres loader COPYs, meta columns included);
+land the valid ones with one dlt run (:mod:`.landing`), which imports those csv files into its load package as
+they are (``dlt.mark.with_file_import``: no extract or normalize of the rows) and COPYs them, several files at a
+time; check that every file landed in full; then write all ledger rows in one transaction. Rows landed by a run
+that crashed before its ledger rows were written carry load ids no ledger row names: they are never read, and
+the rerun loads the files again under new load ids. dlt's pending packages are dropped at the start of a run.
 
 A file that breaks the spec is recorded ``rejected`` and the night's other files still load; only infrastructure
 errors (database down, dlt failing) raise.
