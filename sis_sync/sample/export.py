@@ -17,19 +17,11 @@ from pathlib import Path
 
 from sis_sync.ingestion.spec import MANIFEST, load_spec
 from sis_sync.sample.calendars import SchoolCalendar, sample_calendar, sis_school_year
-from sis_sync.sample.model import (
-    CATALOG,
-    GRADE_CODES,
-    TAG_ATTENDANCE,
-    Assignment,
-    Contact,
-    District,
-    StudentYear,
-    YearModel,
-    _mix,
-    fold_ascii,
-    school_day_at,
-)
+from sis_sync.sample.draws import TAG_ATTENDANCE, _mix
+from sis_sync.sample.entities import CATALOG, Assignment, Contact, StudentYear, YearModel, school_day_at
+from sis_sync.sample.model import District
+from sis_sync.sample.names import fold_ascii
+from sis_sync.sample.parameters import GRADE_CODES
 
 MANIFEST_HEADER = ("file_name", "row_count", "sha256")
 ROLE_PREFIX = {"teacher": "T", "administrator": "A", "counselor": "G", "staff": "S"}

@@ -10,365 +10,75 @@ the export date, so consecutive dates see one consistent history. See ``sis_sync
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import random
-import unicodedata
-from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 
 from sis_sync.sample import names
 from sis_sync.sample.calendars import SchoolCalendar, sample_calendar
-
-# ----------------------------------------------------------------------------------------------- hashing
-
-M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(x: int) -> int:
-    """splitmix64's finaliser: a fast, well-spread 64-bit hash of a 64-bit integer."""
-    x = (x + _GOLDEN) & M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
-    return x ^ (x >> 31)
-
-
-def _key(*parts: int) -> int:
-    x = 0
-    for p in parts:
-        x = _mix(x ^ (p & M64))
-    return x
-
-
-def _text_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
-
-
-def _unit(bits: int) -> float:
-    """The low 16 bits as a number in [0, 1)."""
-    return (bits & 0xFFFF) / 65536.0
-
-
-# Purposes, mixed into every key so that different draws of one entity are independent.
-TAG_SCHOOLS, TAG_FAMILY, TAG_DETAIL, TAG_KID, TAG_STAFF, TAG_STAFF_NAME = 1, 2, 3, 4, 5, 6
-TAG_SCHEDULE, TAG_PHONE, TAG_DISCIPLINE, TAG_ATTENDANCE, TAG_ZONE = 7, 8, 9, 10, 11
-_CHANGE, _SUMMER = 0x5C4A, 0x5077
-
-# ------------------------------------------------------------------------------------------ parameters
-
-GRADE_CODES = ("KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
-LEVELS = ("elementary", "middle", "high")
-LEVEL_GRADES = {"elementary": range(0, 6), "middle": range(6, 9), "high": range(9, 13)}
-LEVEL_CODE = {"elementary": 1, "middle": 2, "high": 3}
-LEVEL_NAME = {"elementary": "Elementary School", "middle": "Middle School", "high": "High School"}
-STUDENTS_PER_SCHOOL = {"elementary": 420, "middle": 650, "high": 950}
-STUDENTS_PER_TEACHER = 18
-SECTION_SIZE = {"elementary": 24, "middle": 28, "high": 28}
-
-FAMILY_EPOCH = 1970  # family numbers count cohorts from here
-STAFF_EPOCH = 2000  # staff positions get their first holders in this school year
-FAMILIES_PER_STUDENT = 0.0758  # families per cohort, per requested student (calibrated: N ~ active)
-NATIVE_SHARE = 0.5  # families in the district before their first child starts KG
-MOVE_OUT_SHARE = 0.45  # families that move out at some point while they have children in school
-INDIVIDUAL_WITHDRAWAL_RATE = 0.015  # per student per year, mid-year, alone (private school, moves, ...)
-SCHEDULE_CHANGE_RATE = 0.05  # secondary students switching one section mid-year
-SUMMER_CHANGE_RATE = 0.02  # secondary students whose schedule is corrected in July (old year)
-STAFF_SUMMER_TURNOVER = 0.07
-STAFF_MIDYEAR_TURNOVER = 0.015
-PHONE_CHANGE_RATE = 0.12  # per contact per calendar year, on any day
-PHONE_SUMMER_CHANGE_RATE = 0.06  # per contact per year, on a July day
-DISCIPLINE_RATE = {"elementary": 0.01, "middle": 0.055, "high": 0.045}  # incidents per student-year
-
-_FIRST_NAMES = {"F": names.FEMALE, "M": names.MALE, "X": names.FEMALE + names.MALE}
-_FIRST_RELATIONSHIPS = ("mother",) * 14 + ("father",) * 3 + ("guardian", "grandparent", "foster_parent")
-_PARENTS = frozenset({"mother", "father", "guardian", "foster_parent", "stepparent"})
-_PHONE_ANY = int(PHONE_CHANGE_RATE * 65536)
-_PHONE_JULY = int(PHONE_SUMMER_CHANGE_RATE * 65536)
-
-Time = tuple[int, float]  # (school year, phase): phase 0.0 = from the year's start (registered at the
-# rollover), 0 < phase < 1 = on a school day during the year, 1.0 = through the end of the year.
-
-
-def school_day_at(cal: SchoolCalendar, phase: float) -> dt.date:
-    days = cal.school_days
-    return days[min(len(days) - 1, int(phase * len(days)))]
-
-
-@cache
-def fold_ascii(text: str) -> str:
-    """Lowercase ASCII letters only, for email addresses: "O'Brien" -> "obrien", "García" -> "garcia"."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return "".join(ch for ch in plain.lower() if ch.isalnum())
-
-
-AREA_CODE = "555"
-
-
-def format_phone(number: int, style: int) -> str:
-    """A 7-digit number (exchange 200-999 + line) in one of the common US formats."""
-    exchange, line = divmod(number, 10000)
-    a, e, ln = AREA_CODE, f"{exchange:03d}", f"{line:04d}"
-    if style == 0:
-        return f"({a}) {e}-{ln}"
-    if style == 1:
-        return f"{a}-{e}-{ln}"
-    if style == 2:
-        return f"{a}{e}{ln}"
-    if style == 3:
-        return f"+1{a}{e}{ln}"
-    return f"{a}.{e}.{ln}"
-
-
-def _phone_number(h: int) -> int:
-    return 2_000_000 + h % 8_000_000
-
-
-def _pick(rng: random.Random, seq):
-    return seq[int(rng.random() * len(seq))]
-
-
-# --------------------------------------------------------------------------------------------- schools
-
-
-@dataclass(frozen=True)
-class School:
-    school_id: str
-    name: str
-    level: str
-    index: int  # within its level
-    phone: str
-
-    @property
-    def low_grade(self) -> str:
-        return GRADE_CODES[LEVEL_GRADES[self.level][0]]
-
-    @property
-    def high_grade(self) -> str:
-        return GRADE_CODES[LEVEL_GRADES[self.level][-1]]
-
-
-# ----------------------------------------------------------------------------------------------- people
-
-
-class Family:
-    """A household: 1-4 children (their KG years), when it lives in the district, its zone."""
-
-    __slots__ = ("no", "h", "kgs", "arrive", "depart", "zone", "_detail")
-
-    def __init__(self, no: int, h: int, kgs: tuple[int, ...], arrive: Time, depart: Time, zone: float):
-        self.no, self.h, self.kgs, self.arrive, self.depart, self.zone = no, h, kgs, arrive, depart, zone
-        self._detail = None
-
-
-@dataclass
-class KidDetail:
-    first_name: str
-    middle_name: str
-    last_name: str
-    preferred_name: str
-    gender: str
-    birth_date: dt.date
-    state_id: str
-
-
-@dataclass
-class Contact:
-    cn: int  # contact number (contact_id's digits)
-    contact_id: str
-    first_name: str
-    last_name: str
-    relationship: str
-    lives_with: str
-    phone_key: int
-    phone_style: int
-    home_phone: str
-    work_phone: str
-    email: str
-    can_text: str
-    do_not_contact: str
-
-
-@dataclass
-class FamilyDetail:
-    last_name: str
-    language: str
-    kids: list[KidDetail]
-    contacts: list[Contact]
-
-
-class Kid:
-    """One student (a child of a family) and the span it is enrolled in the district."""
-
-    __slots__ = ("num", "student_id", "family", "m", "kg", "start", "end")
-
-    def __init__(self, num, student_id, family, m, kg, start, end):
-        self.num, self.student_id, self.family, self.m, self.kg = num, student_id, family, m, kg
-        self.start, self.end = start, end
-
-
-class StudentYear:
-    """A kid in one school year: grade, school, entry and exit (exit = last day of enrollment)."""
-
-    __slots__ = ("kid", "grade", "school", "entry", "exit", "mid_entry", "entry_idx", "exit_idx",
-                 "assignments", "hy")
-
-    def __init__(self, kid, grade, school, entry, exit_, mid_entry, entry_idx, exit_idx):
-        self.kid, self.grade, self.school = kid, grade, school
-        self.entry, self.exit, self.mid_entry = entry, exit_, mid_entry
-        self.entry_idx, self.exit_idx = entry_idx, exit_idx
-        self.assignments: list[Assignment] = []
-        self.hy = 0
-
-    @property
-    def student_id(self) -> str:
-        return self.kid.student_id
-
-    def visible(self, day: dt.date) -> bool:
-        """Whether the SIS knows the student on ``day`` (mid-year entries appear on their entry date)."""
-        return not self.mid_entry or day >= self.entry
-
-    def withdrawn(self, day: dt.date) -> bool:
-        """Whether the withdrawal is in the SIS on ``day`` (it is entered the day after the last day)."""
-        return self.exit is not None and day > self.exit
-
-    def enrolled_on(self, day: dt.date) -> bool:
-        return self.entry <= day and (self.exit is None or day <= self.exit)
-
-
-# ----------------------------------------------------------------------------------- courses, sections
-
-# code -> (name, subject, term)
-ELEMENTARY_COURSES = {
-    f"HR{g}": ("Kindergarten Homeroom" if g == "KG" else f"Grade {int(g)} Homeroom", "Homeroom", "YR")
-    for g in GRADE_CODES[:6]
-}
-MIDDLE_COURSES = {}
-for _g in (6, 7, 8):
-    MIDDLE_COURSES.update({
-        f"ELA{_g}": (f"English Language Arts {_g}", "English", "YR"),
-        f"MATH{_g}": (f"Mathematics {_g}", "Mathematics", "YR"),
-        f"SCI{_g}": (f"Science {_g}", "Science", "YR"),
-        f"SS{_g}": (f"Social Studies {_g}", "Social Studies", "YR"),
-    })
-MIDDLE_COURSES.update({
-    "PE": ("Physical Education", "Physical Education", "YR"),
-    "ART": ("Art", "Fine Arts", "S1"),
-    "MUS": ("General Music", "Fine Arts", "S2"),
-    "BAND": ("Band", "Fine Arts", "YR"),
-    "SPAN1": ("Spanish I", "World Languages", "YR"),
-})
-HIGH_COURSES = {f"ENG{g}": (f"English {g}", "English", "YR") for g in (9, 10, 11, 12)}
-HIGH_COURSES.update({
-    "ALG1": ("Algebra I", "Mathematics", "YR"),
-    "GEOM": ("Geometry", "Mathematics", "YR"),
-    "ALG2": ("Algebra II", "Mathematics", "YR"),
-    "PRECALC": ("Precalculus", "Mathematics", "YR"),
-    "BIO": ("Biology", "Science", "YR"),
-    "CHEM": ("Chemistry", "Science", "YR"),
-    "PHYS": ("Physics", "Science", "YR"),
-    "ENVSCI": ("Environmental Science", "Science", "YR"),
-    "WGEO": ("World Geography", "Social Studies", "YR"),
-    "WHIST": ("World History", "Social Studies", "YR"),
-    "USHIST": ("U.S. History", "Social Studies", "YR"),
-    "GOV": ("Government", "Social Studies", "S1"),
-    "ECON": ("Economics", "Social Studies", "S2"),
-    "HLTH": ("Health", "Health", "S1"),
-    "PE": ("Physical Education", "Physical Education", "S2"),
-    "ART2": ("Studio Art", "Fine Arts", "YR"),
-    "BAND": ("Band", "Fine Arts", "YR"),
-    "CSCI": ("Computer Science Principles", "Computer Science", "YR"),
-    "PSYCH": ("Psychology", "Social Studies", "S1"),
-    "SOC": ("Sociology", "Social Studies", "S2"),
-    "SPAN1": ("Spanish I", "World Languages", "YR"),
-    "SPAN2": ("Spanish II", "World Languages", "YR"),
-    "SPAN3": ("Spanish III", "World Languages", "YR"),
-    "FREN1": ("French I", "World Languages", "YR"),
-    "FREN2": ("French II", "World Languages", "YR"),
-})
-CATALOG = {"elementary": ELEMENTARY_COURSES, "middle": MIDDLE_COURSES, "high": HIGH_COURSES}
-_CODE_HASH = {code: _text_hash(code) for cat in CATALOG.values() for code in cat}
-_HIGH_MATH = {9: "ALG1", 10: "GEOM", 11: "ALG2", 12: "PRECALC"}
-_HIGH_SCIENCE = {9: "BIO", 10: "CHEM", 11: "PHYS", 12: "ENVSCI"}
-_HIGH_SOCIAL = {9: ("WGEO",), 10: ("WHIST",), 11: ("USHIST",), 12: ("GOV", "ECON")}
-_UPPER_ELECTIVES = (("ART2",), ("BAND",), ("CSCI",), ("PSYCH", "SOC"))
-
-
-def course_codes(level: str, grade: int, h: int) -> list[str]:
-    """The courses of one student's schedule (``h``: the student's hash for the year)."""
-    if level == "elementary":
-        return [f"HR{GRADE_CODES[grade]}"]
-    v = h & 0xFF
-    if level == "middle":
-        codes = [f"ELA{grade}", f"MATH{grade}", f"SCI{grade}", f"SS{grade}", "PE"]
-        if v < 150 or (v >= 200 and grade != 8):
-            codes += ["ART", "MUS"]
-        elif v < 200:
-            codes.append("BAND")
-        else:
-            codes.append("SPAN1")
-        return codes
-    codes = [f"ENG{grade}", _HIGH_MATH[grade], _HIGH_SCIENCE[grade], *_HIGH_SOCIAL[grade]]
-    if grade <= 10:
-        codes += ["HLTH", "PE"]
-        codes.append(("SPAN1", "FREN1")[(h >> 8) & 1] if grade == 9 else ("SPAN2", "FREN2")[(h >> 8) & 1])
-    else:
-        first = _UPPER_ELECTIVES[(h >> 8) % 4]
-        rest = [e for e in (("SPAN3",), ("CSCI",), ("ART2",), ("BAND",)) if e != first]
-        codes += [*first, *rest[(h >> 16) % 3]]
-    return codes
-
-
-@dataclass
-class Section:
-    section_id: str
-    course_id: str
-    code: str
-    school: School
-    term: str
-    term_start: dt.date
-    term_end: dt.date
-    period: str
-    room: str
-    position: int  # staff position of the teacher of record
-
-
-class Assignment:
-    """One course on a student's schedule: its section and the (dated) switches to another section.
-
-    ``changes``: (first day in the new section, new section index or None for a plain drop, the day the
-    change is entered in the SIS), in date order.
-    """
-
-    __slots__ = ("code", "term", "term_start", "term_end", "sections", "first", "changes")
-
-    def __init__(self, code, term, term_start, term_end, sections, first):
-        self.code, self.term, self.term_start, self.term_end = code, term, term_start, term_end
-        self.sections: list[Section] = sections
-        self.first: int = first
-        self.changes: list[tuple[dt.date, int | None, dt.date]] = []
-
-
-@dataclass
-class Incident:
-    incident_id: str
-    date: dt.date
-    school: School
-    incident_type: str
-    # per student: (student-year, action, action_start, action_end, days_removed text)
-    participants: list[tuple]
-
-
-@dataclass
-class YearModel:
-    school_year: int
-    calendar: SchoolCalendar
-    students: list[StudentYear]  # every student enrolled at any time in the year, by student_id
-    sections: list[Section]  # by section_id
-    incidents: list[Incident]  # by incident_id
-    # student_id -> {school day index: (code, minutes)}: suspension days from discipline
-    suspensions: dict[str, dict[int, tuple[str, str]]]
-
+from sis_sync.sample.draws import (
+    _CHANGE,
+    _GOLDEN,
+    _SUMMER,
+    M64,
+    TAG_DETAIL,
+    TAG_DISCIPLINE,
+    TAG_FAMILY,
+    TAG_PHONE,
+    TAG_SCHEDULE,
+    TAG_SCHOOLS,
+    TAG_STAFF,
+    TAG_STAFF_NAME,
+    _key,
+    _mix,
+    _pick,
+    _text_hash,
+    _unit,
+)
+from sis_sync.sample.entities import (
+    _CODE_HASH,
+    CATALOG,
+    Assignment,
+    Contact,
+    Family,
+    FamilyDetail,
+    Incident,
+    Kid,
+    KidDetail,
+    School,
+    Section,
+    StudentYear,
+    YearModel,
+    course_codes,
+)
+from sis_sync.sample.names import fold_ascii
+from sis_sync.sample.parameters import (
+    _FIRST_NAMES,
+    _FIRST_RELATIONSHIPS,
+    _PARENTS,
+    _PHONE_ANY,
+    _PHONE_JULY,
+    DISCIPLINE_RATE,
+    FAMILIES_PER_STUDENT,
+    FAMILY_EPOCH,
+    INDIVIDUAL_WITHDRAWAL_RATE,
+    LEVEL_CODE,
+    LEVEL_GRADES,
+    LEVEL_NAME,
+    LEVELS,
+    MOVE_OUT_SHARE,
+    NATIVE_SHARE,
+    SCHEDULE_CHANGE_RATE,
+    SECTION_SIZE,
+    STAFF_EPOCH,
+    STAFF_MIDYEAR_TURNOVER,
+    STAFF_SUMMER_TURNOVER,
+    STUDENTS_PER_SCHOOL,
+    STUDENTS_PER_TEACHER,
+    SUMMER_CHANGE_RATE,
+    Time,
+)
+from sis_sync.sample.phones import _phone_number, format_phone
 
 # ------------------------------------------------------------------------------------------- district
 

@@ -3,6 +3,9 @@ purpose, so that CSV quoting and UTF-8 are exercised by every sample export."""
 
 from __future__ import annotations
 
+import unicodedata
+from functools import cache
+
 FEMALE = (
     "Olivia", "Emma", "Charlotte", "Amelia", "Sophia", "Mia", "Isabella", "Ava", "Evelyn", "Luna",
     "Harper", "Camila", "Sofía", "Scarlett", "Elizabeth", "Eleanor", "Emily", "Chloe", "Mila", "Violet",
@@ -77,3 +80,10 @@ INCIDENT_TYPES = (
 )
 
 STREET_DOMAINS = ("mail.example.com", "inbox.example.net", "webmail.example.org")
+
+
+@cache
+def fold_ascii(text: str) -> str:
+    """Lowercase ASCII letters only, for email addresses: "O'Brien" -> "obrien", "García" -> "garcia"."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in plain.lower() if ch.isalnum())
