@@ -7,8 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sis_sync.sample import Export, SchoolCalendar, build_export
-from sis_sync.sample.export import district
 from sis_sync.sample.entities import Contact
+from sis_sync.sample.export import district
 
 
 @dataclass(frozen=True)
