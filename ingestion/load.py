@@ -65,8 +65,9 @@ class IngestResult:
     already_recorded: list[str] = field(default_factory=list)  # files this night already has (same bytes)
     unknown_files: list[str] = field(default_factory=list)  # delivered but not in the spec: not loaded
     ignored_files: list[str] = field(default_factory=list)  # .part/.tmp: still uploading
-    # where the time went: validate (and diff), land (dlt), statistics, check, record (change record, phone
-    # map, ledger); and dlt's own steps (extract, normalize, load)
+    # where the time went: find (the export's files hashed), validate (and diff), archive (the compression's
+    # wait beyond the validation), land (dlt), statistics, check, record (change record, phone map, ledger);
+    # and dlt's own steps (extract, normalize, load)
     seconds: dict[str, float] = field(default_factory=dict)
     dlt_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -127,9 +128,11 @@ def ingest_export(
     private_dir(pipelines_dir)
     private_dir(archive_dir, recursive=False)  # the delivered files: nobody else gets past the archive's root
     conn = connect(settings)
+    clock = _Clock(result.seconds)
     try:
         ensure_raw_layer(conn, spec)
-        source = find_export(drop_root, district_id, export_date, spec, time_zone=time_zone, settle=settle)
+        with clock("find"):
+            source = find_export(drop_root, district_id, export_date, spec, time_zone=time_zone, settle=settle)
         if source is None:
             result.missing = True
             return result
@@ -144,7 +147,6 @@ def ingest_export(
             # One ingest per district at a time (session lock, released when the connection closes).
             cur.execute("select pg_advisory_lock(hashtext(%s))", (f"sis-sync ingest {district_id}",))
         spill = spill_dir(pipelines_dir, district_id)
-        clock = _Clock(result.seconds)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive") as archiver:
             # compressed beside the validation (zlib releases the GIL); every file is kept, rejected ones too
             archived = [archiver.submit(archive_file, archive_dir, district_id, export_date, name, f.sha256, f.open)
@@ -159,8 +161,9 @@ def ingest_export(
                 return result
             landings = [landing for landing in loaded if landing.stats.landed_rows]
             conn.commit()
-            for future in archived:
-                future.result()
+            with clock("archive"):  # what the archive's compression takes beyond the validation
+                for future in archived:
+                    future.result()
         if landings:
             with clock("land"):
                 result.dlt_seconds = land(settings, district_id, landings, pipelines_dir)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sis_sync import builds
+from sis_sync.config import ConfigError
 from sis_sync.ingestion import changes, ledger, phones, safety
 from sis_sync.ingestion.ledger import RAW_SCHEMA
 from sis_sync.ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
@@ -98,20 +99,33 @@ def tables(spec: ExportSpec) -> list[Table]:
 
 STATISTICS_DDL = f"""
 create or replace function {STATISTICS_FUNCTION}(table_name text, column_names text[])
-returns void language plpgsql security definer set search_path = pg_catalog as $$
+returns void language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
-    -- only a table of versions (one with a _load_id BRIN index), only its columns: nothing else runs
+    -- only a plain table of versions with its _load_id BRIN index, only its own columns: nothing else runs
     if not exists (
-        select 1 from pg_class as t
-        inner join pg_namespace as n on t.relnamespace = n.oid
-        where n.nspname = '{RAW_SCHEMA}' and t.relname = table_name
-            and to_regclass(format('%I.%I', '{RAW_SCHEMA}', table_name || '__load_id_idx')) is not null
+        select 1
+        from pg_catalog.pg_class as t
+        inner join pg_catalog.pg_namespace as n on t.relnamespace = n.oid
+        inner join pg_catalog.pg_index as i on i.indrelid = t.oid
+        inner join pg_catalog.pg_class as ix on i.indexrelid = ix.oid
+        inner join pg_catalog.pg_am as am on ix.relam = am.oid
+        where n.nspname = '{RAW_SCHEMA}' and t.relname = table_name and t.relkind = 'r'
+            and ix.relname = table_name || '__load_id_idx' and am.amname = 'brin'
+    ) or exists (
+        select 1 from pg_catalog.unnest(column_names) as c
+        where not exists (
+            select 1 from pg_catalog.pg_attribute as a
+            where a.attrelid = pg_catalog.format('%I.%I', '{RAW_SCHEMA}', table_name)::pg_catalog.regclass
+                and a.attname = c and a.attnum > 0 and not a.attisdropped)
     ) then
-        raise exception 'not a table of versions: %', table_name;
+        raise exception 'not a table of versions and its columns: %', table_name;
     end if;
-    perform brin_summarize_new_values(format('%I.%I', '{RAW_SCHEMA}', table_name || '__load_id_idx')::regclass);
-    execute format('analyze %I.%I (%s)', '{RAW_SCHEMA}', table_name,
-        (select string_agg(format('%I', c), ', ') from unnest(column_names) as c));
+    perform pg_catalog.brin_summarize_new_values(
+        pg_catalog.format('%I.%I', '{RAW_SCHEMA}', table_name || '__load_id_idx')::pg_catalog.regclass);
+    if pg_catalog.cardinality(column_names) > 0 then
+        execute pg_catalog.format('analyze %I.%I (%s)', '{RAW_SCHEMA}', table_name,
+            (select pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') from pg_catalog.unnest(column_names) as c));
+    end if;
 end $$;
 revoke all on function {STATISTICS_FUNCTION}(text, text[]) from public;
 """
@@ -171,23 +185,25 @@ def _added_columns(table: Table, columns: set[str]) -> list[str]:
 def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> bool:
     """Create what the raw layer lacks, give its owner back the tables the loader owns, and rehash the versions of
     a table hashed by an earlier content hash (one transaction); True when something was done. Nothing runs, and
-    no lock is taken, when the layer is whole."""
+    no lock is taken, when the layer is whole. Only the warehouse owner changes the raw layer: another role (the
+    loader) that finds work to do is refused (ConfigError), naming what to run."""
     spec = spec or load_spec()
     with conn.cursor() as cur:
-        if not _missing(_catalog(cur), spec) and not _reclaims(cur) and not _stale_hashes(cur, spec):
+        if not _missing(_catalog(cur), spec) and not _reclaims(cur, spec) and not _stale_hashes(cur, spec):
             conn.commit()
             return False
+        _refuse_unless_owner(cur)
         cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
         present = _catalog(cur)  # again, under the lock: another run may have made it meanwhile
-        statements = _missing(present, spec) + _reclaims(cur)
+        stale = _stale_hashes(cur, spec)  # before the DDL, which marks the tables it makes as hashed anew
+        statements = _missing(present, spec) + _reclaims(cur, spec)
         for statement in statements:
             cur.execute(statement)
         if statements:
             _grant_to_loader(cur, spec)
         if phones.PHONES_TABLE not in present:
             phones.read_new_numbers(cur, spec=spec)  # a warehouse from before the map: the values already landed
-        safety.carry_over_legacy_holds(cur, present)
-        stale = _stale_hashes(cur, spec)
+        safety.carry_over_legacy_holds(cur)
     for file_spec in stale:
         rehash_versions(conn, file_spec)
     conn.commit()
@@ -210,6 +226,23 @@ def _stale_hashes(cur, spec: ExportSpec) -> list[FileSpec]:
     return [f for f in spec.files if f.name in stale]
 
 
+def _refuse_unless_owner(cur) -> None:
+    """Raise ConfigError unless the current role may act as the owner of the raw layer (or there is none yet and
+    it may create it)."""
+    cur.execute(
+        """
+        select coalesce(
+            (select pg_has_role(current_user, nspowner, 'usage') from pg_namespace where nspname = %s),
+            has_database_privilege(current_database(), 'create'))
+        """,
+        (RAW_SCHEMA,),
+    )
+    if not cur.fetchone()[0]:
+        raise ConfigError(f"the raw layer needs changes only the warehouse owner may make (new tables or columns,"
+                          f" or its first preparation): run `sis-sync nightly`, `build` or `roles` as the owner"
+                          f" first; {LOADER_ROLE} only appends")
+
+
 def _grant_to_loader(cur, spec: ExportSpec) -> None:
     """The loader role's rights on the raw layer (when that role exists: ``sis-sync roles`` makes it)."""
     cur.execute("select 1 from pg_roles where rolname = %s", (LOADER_ROLE,))
@@ -223,7 +256,8 @@ def grant_loader_rights(cur, spec: ExportSpec | None = None) -> None:
     changing or deleting what is recorded; the approvals and the builds it may only read. The tables of dlt's
     own state (``_dlt_*``) it reads and appends to as well."""
     spec = spec or load_spec()
-    cur.execute(f"grant usage, create on schema {RAW_SCHEMA} to {LOADER_ROLE}")
+    cur.execute(f"revoke create on schema {RAW_SCHEMA} from {LOADER_ROLE}")  # it creates no table of its own
+    cur.execute(f"grant usage on schema {RAW_SCHEMA} to {LOADER_ROLE}")
     cur.execute(f"grant select, insert on all tables in schema {RAW_SCHEMA} to {LOADER_ROLE}")
     for table in tables(spec):
         cur.execute(f"revoke all on {table.name} from {LOADER_ROLE}")
@@ -232,22 +266,36 @@ def grant_loader_rights(cur, spec: ExportSpec | None = None) -> None:
     cur.execute(f"grant execute on function {STATISTICS_FUNCTION}(text, text[]) to {LOADER_ROLE}")
 
 
-def _reclaims(cur) -> list[str]:
-    """The statements that give the owner of the raw schema back the raw tables ``sis_loader`` owns (the loader
-    owned the whole raw layer before it was held to appending): none unless the current role may act as that
-    owner."""
+DLT_TABLES = ("_dlt_loads", "_dlt_version", "_dlt_pipeline_state")  # dlt's own state, in the raw schema
+
+
+def _reclaims(cur, spec: ExportSpec) -> list[str]:
+    """The statements that give the owner of the raw schema back the tables of the raw layer ``sis_loader`` owns
+    (the loader owned the whole raw layer before it was held to appending): only the layer's own tables by name,
+    and none unless the current role may act as that owner. A table the loader fitted with a trigger, a rule, a
+    policy or an index on an expression is not taken over (the owner would run the loader's code): a person
+    looks first (ConfigError)."""
+    names = [table.name.split(".", 1)[1] for table in tables(spec) if table.name.startswith(f"{RAW_SCHEMA}.")]
     cur.execute(
         """
-        select format('alter table %%I.%%I owner to %%I', n.nspname, c.relname, schema_owner.rolname)
+        select c.relname, c.relhastriggers or c.relhasrules or c.relrowsecurity or exists (
+                select 1 from pg_index as i where i.indrelid = c.oid and (i.indexprs is not null
+                    or i.indpred is not null)),
+            format('alter table %%I.%%I owner to %%I', n.nspname, c.relname, schema_owner.rolname)
         from pg_class as c
         inner join pg_namespace as n on c.relnamespace = n.oid
         inner join pg_roles as schema_owner on n.nspowner = schema_owner.oid
         inner join pg_roles as loader on c.relowner = loader.oid
-        where n.nspname = %s and c.relkind in ('r', 'p') and loader.rolname = %s
+        where n.nspname = %s and c.relkind = 'r' and loader.rolname = %s and c.relname = any(%s)
             and schema_owner.oid <> loader.oid and pg_has_role(current_user, schema_owner.oid, 'member')
             and pg_has_role(current_user, loader.oid, 'member')
         order by c.relname
         """,
-        (RAW_SCHEMA, LOADER_ROLE),
+        (RAW_SCHEMA, LOADER_ROLE, [*names, *DLT_TABLES]),
     )
-    return [statement for (statement,) in cur.fetchall()]
+    rows = cur.fetchall()
+    fitted = [name for name, suspicious, _ in rows if suspicious]
+    if fitted:
+        raise ConfigError(f"{RAW_SCHEMA}.{', '.join(fitted)}: owned by {LOADER_ROLE} and fitted with a trigger, rule,"
+                          " policy or expression index: look at it, then give it to the owner by hand")
+    return [statement for _, _, statement in rows]

@@ -54,10 +54,18 @@ create table if not exists {APPROVALS_TABLE} (
 ADDED_SETTINGS = {"no_delivery": "jsonb not null default '{}'", "country": "text not null default 'US'"}
 
 
-def carry_over_legacy_holds(cur, present: dict[str, set[str]]) -> None:
+def carry_over_legacy_holds(cur) -> None:
     """Approvals recorded before the rules moved to dbt (``raw_sis.sync_holds``) become approvals; that table
-    goes. ``present``: the raw layer's relations as the catalog had them."""
-    if LEGACY_HOLDS_TABLE not in present:
+    goes. Only a plain table the raw schema's owner owns is read (never one another role made)."""
+    cur.execute(
+        """
+        select 1 from pg_class as c
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        where n.nspname = %s and c.relname = %s and c.relkind = 'r' and c.relowner = n.nspowner
+        """,
+        tuple(LEGACY_HOLDS_TABLE.split(".")),
+    )
+    if cur.fetchone() is None:
         return
     cur.execute(
         f"""

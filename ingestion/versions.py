@@ -157,6 +157,13 @@ def effective_load_ids(history: list[Delivery], night: date) -> list[str]:
     return [d.load_id for d in history if d.load_id is not None and d.export_date <= night]
 
 
+def _postgres_csv(types: dict[str, pa.DataType]) -> pcsv.ConvertOptions:
+    """How Arrow reads Postgres's CSV: NULL is an unquoted empty field and nothing else (a value "NA" or "null"
+    stays a value), booleans are t and f."""
+    return pcsv.ConvertOptions(column_types=types, null_values=[""], strings_can_be_null=True,
+                               quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
+
+
 def _copy_out(conn, query: str, params: dict, types: dict[str, pa.DataType]) -> pa.Table:
     """A query's rows as an Arrow table, streamed out by COPY through a temporary file (never the whole CSV text
     in memory beside the table)."""
@@ -164,8 +171,8 @@ def _copy_out(conn, query: str, params: dict, types: dict[str, pa.DataType]) -> 
         cur.copy_expert(f"copy ({cur.mogrify(query, params).decode()}) to stdout with (format csv, header true)",
                         spool)
         spool.seek(0)
-        return pcsv.read_csv(spool, convert_options=pcsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
+        return pcsv.read_csv(spool, parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                             convert_options=_postgres_csv(types))
 
 
 @dataclass(frozen=True)
@@ -276,12 +283,12 @@ def rehash_versions(conn, spec: FileSpec) -> int:
     table = f"{RAW_SCHEMA}.{spec.name}"
     done = 0
     with conn.cursor() as cur, tempfile.TemporaryFile() as versions, tempfile.TemporaryFile() as hashes:
+        cur.execute("set local datestyle = 'ISO, YMD'")  # dates as Arrow reads them
         cur.copy_expert(f"copy (select {', '.join(names)}, _load_id, _key_hash from {table}"
                         f" where _change <> '{RETIRED}') to stdout with (format csv, header true)", versions)
         versions.seek(0)
-        reader = pcsv.open_csv(versions, convert_options=pcsv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False,
-            true_values=["t"], false_values=["f"]))
+        reader = pcsv.open_csv(versions, parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                               convert_options=_postgres_csv(types))
         for batch in reader:
             rows = content_hashes(spec, [batch.column(name) for name in names])
             pcsv.write_csv(pa.table({"_load_id": batch.column("_load_id"), "_key_hash": batch.column("_key_hash"),

@@ -46,3 +46,5 @@ elif ! answers 127.0.0.1 5432; then
         say "no Postgres on 127.0.0.1:5432: the suite starts its own (embedded, in .sis-sync/test-pg)"
     fi
 fi
+# (a server on 127.0.0.1:5432 that asks user postgres for a password is passed over by the suite, which then
+# starts its own: tests/python/conftest.py)

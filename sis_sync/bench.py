@@ -257,8 +257,8 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
             }
             for part in ("ingest_seconds", "safety_seconds", "dbt_seconds", "models_seconds", "tests_seconds",
                          "models_wall_seconds", "tests_wall_seconds", "seeds_seconds", "validate_seconds",
-                         "land_seconds", "summarize_seconds", "check_seconds", "analyze_seconds",
-                         "ledger_seconds"):
+                         "find_seconds", "archive_seconds", "land_seconds", "statistics_seconds",
+                         "check_seconds", "record_seconds", "ledger_seconds"):
                 if any(part in r for r in rs):
                     entry[part] = _median([r.get(part) for r in rs])
             med[stage] = entry
@@ -331,10 +331,12 @@ def print_table(summary: dict, echo=print) -> None:
             echo(f"{students:>9} {stage:<10} {e['seconds']:>9.2f} {models} {tests} {e['peak_rss_mib']:>9.0f}"
                  f"  {loads:<16} {runs}")
             if stage == "ingest":
-                echo(f"{'':>9} {'':<10}   = validate {e['validate_seconds']:.2f}s + land (dlt) {e['land_seconds']:.2f}s"
-                     f" + statistics (BRIN summary, analyze) {e.get('statistics_seconds') or 0:.2f}s"
-                     f" + check {e.get('check_seconds') or 0:.2f}s"
-                     f" + the rest {e['ledger_seconds']:.2f}s")
+                echo(f"{'':>9} {'':<10}   = find (hash) {e.get('find_seconds') or 0:.2f}s"
+                     f" + validate {e['validate_seconds']:.2f}s"
+                     f" + archive (beyond validate) {e.get('archive_seconds') or 0:.2f}s"
+                     f" + land (dlt) {e['land_seconds']:.2f}s"
+                     f" + statistics {e.get('statistics_seconds') or 0:.2f}s + check {e.get('check_seconds') or 0:.2f}s"
+                     f" + record {e.get('record_seconds') or 0:.2f}s + the rest {e['ledger_seconds']:.2f}s")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
                      f" + dbt {e['dbt_seconds']:.2f}s")
@@ -487,12 +489,10 @@ def stage_ingest(args: dict) -> dict:
     result = load.ingest_export(settings, Path(args["drop"]), DISTRICT, dt.date.fromisoformat(args["night"]))
     seconds = time.perf_counter() - started
     phases = result.seconds  # where the ingest's time went, as it measures it
-    out = {"seconds": round(seconds, 3), "summary": result.summary(),
-           "validate_seconds": round(phases.get("validate", 0), 3), "land_seconds": round(phases.get("land", 0), 3)}
-    out["statistics_seconds"] = round(phases.get("statistics", 0), 3)  # BRIN summary and analyze
-    out["check_seconds"] = round(phases.get("check", 0), 3)  # the landed rows counted per load id
-    out["ledger_seconds"] = round(seconds - out["validate_seconds"] - out["land_seconds"]
-                                  - out["statistics_seconds"] - out["check_seconds"], 3)
+    out = {"seconds": round(seconds, 3), "summary": result.summary()}
+    for phase in ("find", "validate", "archive", "land", "statistics", "check", "record"):
+        out[f"{phase}_seconds"] = round(phases.get(phase, 0), 3)
+    out["ledger_seconds"] = round(seconds - sum(phases.values()), 3)  # what no phase holds: the raw layer's check
     out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
     out["raw_mib"] = raw_mib(settings)
     out["dlt_steps"] = {step: round(spent, 3) for step, spent in result.dlt_seconds.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sis_sync.config import ConfigError
 from sis_sync.ingestion.ledger import RAW_SCHEMA
 
 BUILDS_TABLE = f"{RAW_SCHEMA}.sync_builds"
@@ -33,6 +34,14 @@ def last_build(cur) -> dt.date | None:
     return row[0] if row else None
 
 
+def refuse_future(run_date: dt.date, today: dt.date | None = None) -> None:
+    """A build for a night that has not come yet (after tomorrow, in any time zone) is refused (ConfigError):
+    once recorded, it would make every nightly build until then a build that rolls the marts back."""
+    today = today or dt.date.today()
+    if run_date > today + dt.timedelta(days=1):
+        raise ConfigError(f"a build for {run_date} is for a night that has not come yet (today is {today})")
+
+
 def rolls_back(cur, run_date: dt.date) -> str | None:
     """Why a build for ``run_date`` would roll the marts back (one line), or None when it goes forward."""
     shown = last_build(cur)
@@ -45,7 +54,8 @@ def rolls_back(cur, run_date: dt.date) -> str | None:
 def start_build(conn, run_date: dt.date, *, full_refresh: bool = False, roll_back: bool = False) -> str | None:
     """Record a build for ``run_date`` as it starts (a build that fails half-way has changed some marts
     already) and return None; or, when it would roll the marts back and ``roll_back`` is not asked for, record
-    nothing and return why (one line)."""
+    nothing and return why (one line). A night that has not come yet is refused (:func:`refuse_future`)."""
+    refuse_future(run_date)
     with conn.cursor() as cur:
         why = None if roll_back else rolls_back(cur, run_date)
         if why is None:

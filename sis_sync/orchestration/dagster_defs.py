@@ -89,8 +89,11 @@ def sis_marts(context: AssetExecutionContext, dbt: DbtCliResource, config: Night
     """`dbt build` for the night: models, seeds and data tests (unit tests are the suite's). A night before the one
     the marts already show fails the step and builds nothing (sis_sync.builds)."""
     from sis_sync import builds
+    from sis_sync.nightly import prepare_warehouse
 
-    with contextlib.closing(db.connect(db.resolve())) as conn:
+    settings = db.resolve()
+    prepare_warehouse(settings)  # the step may run alone: the raw layer (and its record of builds) first
+    with contextlib.closing(db.connect(settings)) as conn:
         why = builds.start_build(conn, config.night())
     if why is not None:
         raise Failure(description=why)

@@ -29,13 +29,25 @@ os.environ.setdefault("SIS_SYNC_SETTLE_SECONDS", "0")
 TEST_SERVER_DIR = PROJECT_ROOT / ".sis-sync" / "test-pg"
 
 
+def _machine_server_lets_us_in() -> bool:
+    """The machine's server on 127.0.0.1:5432 answers and takes user postgres without a password (a Debian
+    cluster asks for one over TCP unless told otherwise: then the suite runs its own)."""
+    if not port_open("127.0.0.1", 5432):
+        return False
+    try:
+        psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
 def pytest_configure(config):
-    """With no server named and none on 127.0.0.1:5432, start the suite's own, and name it in PG* for every
-    worker (xdist's workers start after this, with this environment)."""
-    if os.environ.get("PGHOST") or os.environ.get("PGPORT") or port_open("127.0.0.1", 5432):
+    """With no server named and none on 127.0.0.1:5432 that lets user postgres in, start the suite's own, and
+    name it in PG* for every worker (xdist's workers start after this, with this environment)."""
+    if os.environ.get("PGHOST") or os.environ.get("PGPORT") or hasattr(config, "workerinput"):
+        return  # a server named, or a worker of a controller that named one in PG*
+    if _machine_server_lets_us_in():
         return
-    if hasattr(config, "workerinput"):
-        return  # a worker of a controller that found a server: it named it in PG*
     server = start_embedded(TEST_SERVER_DIR)
     os.environ.update(PGHOST=server.host, PGPORT=str(server.port), PGUSER=server.user)
 

@@ -194,7 +194,8 @@ def test_the_loader_role_runs_ingest_and_cannot_read_the_marts(synced, fresh_db,
                           "delete from raw_sis.students",
                           "delete from raw_sis.load_changes",
                           "truncate raw_sis.sync_attempts",
-                          "alter table raw_sis.load_ledger disable trigger all"):
+                          "alter table raw_sis.load_ledger disable trigger all",
+                          "create table raw_sis.sync_holds (district_id text)"):
             with pytest.raises((errors.InsufficientPrivilege, errors.WrongObjectType)), conn.cursor() as cur:
                 cur.execute(statement)
             conn.rollback()

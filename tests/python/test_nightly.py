@@ -122,3 +122,13 @@ def test_a_late_older_night_after_a_newer_one_leaves_every_mart_as_it_was(fresh_
     after = digests(fresh_db)
     assert {m: d for m, d in after.items() if m != "sync_history"} == \
         {m: d for m, d in before.items() if m != "sync_history"}
+
+
+def test_a_build_for_a_night_that_has_not_come_yet_is_refused():
+    from sis_sync.builds import refuse_future
+    from sis_sync.config import ConfigError
+
+    today = dt.date(2026, 3, 16)
+    refuse_future(today + dt.timedelta(days=1), today)  # tomorrow somewhere already
+    with pytest.raises(ConfigError, match="has not come yet"):
+        refuse_future(today + dt.timedelta(days=2), today)

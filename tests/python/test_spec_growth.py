@@ -88,7 +88,14 @@ def test_an_optional_column_added_to_the_spec_holds_nothing_and_counts_only_real
 
 def test_versions_hashed_by_the_earlier_content_hash_are_rehashed_once(fresh_db, db_conn, tmp_path):
     drop = tmp_path / "drop"
-    write_export(drop, district_id=DISTRICT, export_date=NIGHTS[0], students=120)
+    folder = write_export(drop, district_id=DISTRICT, export_date=NIGHTS[0], students=120)
+
+    def awkward(header, rows):  # values a CSV reader could take for NULL, and a value over two lines
+        middle, last = header.index("middle_name"), header.index("last_name")
+        rows[0][middle], rows[1][middle], rows[2][middle], rows[3][last] = "NA", "null", "N/A", "Two\nLines"
+        return header, rows
+
+    _rewrite(folder / "students.csv", awkward)
     assert run_nightly(None, drop, NIGHTS[0], ()) == 0
     tables = [f.name for f in spec_module.load_spec().files]
     hashed = {t: _rows(db_conn, f"select _load_id, _key_hash, _row_hash from raw_sis.{t} order by 1, 2")
