@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import zipfile
+from collections import namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,30 @@ def _started(t: tuple[int, float], day: dt.date, year: int, cal: SchoolCalendar)
 
 
 # ------------------------------------------------------------------------------------------------ rows
+#
+# Each file's rows are built by column name (one named tuple type per file, its fields the file's header). A
+# column the spec adds is not delivered until a row type names it (a district that does not send an optional
+# column yet); a required one none names stops the generator.
+
+SchoolRow = namedtuple("SchoolRow", "school_id school_name low_grade high_grade phone")
+StudentRow = namedtuple("StudentRow", "student_id state_student_id first_name middle_name last_name preferred_name"
+                        " birth_date gender grade_level school_id school_year enrollment_status entry_date exit_date"
+                        " home_language")
+StaffRow = namedtuple("StaffRow", "staff_id first_name last_name email school_id role is_active")
+CourseRow = namedtuple("CourseRow", "course_id course_name subject school_id school_year")
+SectionRow = namedtuple("SectionRow", "section_id course_id school_id teacher_id term_name term_start term_end"
+                        " period room school_year")
+EnrollmentRow = namedtuple("EnrollmentRow", "student_id section_id school_year start_date end_date")
+ContactRow = namedtuple("ContactRow", "contact_id student_id first_name last_name relationship is_primary lives_with"
+                        " contact_priority mobile_phone home_phone work_phone email preferred_language can_text"
+                        " do_not_contact")
+AttendanceRow = namedtuple("AttendanceRow", "student_id school_id attendance_date attendance_code minutes_absent"
+                           " school_year")
+DisciplineRow = namedtuple("DisciplineRow", "incident_id student_id school_id incident_date incident_type"
+                           " action_taken action_start_date action_end_date days_removed school_year")
+ROW_TYPES = {"schools": SchoolRow, "students": StudentRow, "staff": StaffRow, "courses": CourseRow,
+             "sections": SectionRow, "enrollments": EnrollmentRow, "contacts": ContactRow,
+             "attendance": AttendanceRow, "discipline": DisciplineRow}
 
 
 def _students_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
@@ -61,11 +86,13 @@ def _students_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
         detail = d.detail(fam)
         k = detail.kids[s.kid.m]
         withdrawn = s.withdrawn(day)
-        rows.append((
-            s.student_id, k.state_id, k.first_name, k.middle_name, k.last_name, k.preferred_name,
-            k.birth_date.isoformat(), k.gender, GRADE_CODES[s.grade], s.school.school_id, year,
-            "inactive" if withdrawn else "active", s.entry.isoformat(), _iso(s.exit) if withdrawn else "",
-            detail.language,
+        rows.append(StudentRow(
+            student_id=s.student_id, state_student_id=k.state_id, first_name=k.first_name,
+            middle_name=k.middle_name, last_name=k.last_name, preferred_name=k.preferred_name,
+            birth_date=k.birth_date.isoformat(), gender=k.gender, grade_level=GRADE_CODES[s.grade],
+            school_id=s.school.school_id, school_year=year,
+            enrollment_status="inactive" if withdrawn else "active", entry_date=s.entry.isoformat(),
+            exit_date=_iso(s.exit) if withdrawn else "", home_language=detail.language,
         ))
     return rows
 
@@ -83,9 +110,9 @@ def _staff_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
             active = end is None or not _started(end, day, y, ym.calendar)
             first, last = d.staff_name(num)
             email = f"{fold_ascii(first)}.{fold_ascii(last)}{num}@{d.district_id}.example.org"
-            rows.append((num, (
-                f"{ROLE_PREFIX[role]}{num:04d}", first, last, email, school.school_id, role,
-                "Y" if active else "N",
+            rows.append((num, StaffRow(
+                staff_id=f"{ROLE_PREFIX[role]}{num:04d}", first_name=first, last_name=last, email=email,
+                school_id=school.school_id, role=role, is_active="Y" if active else "N",
             )))
     rows.sort(key=lambda r: r[0])
     return [r for _, r in rows]
@@ -94,7 +121,8 @@ def _staff_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
 def _courses_rows(d: District, ym: YearModel) -> list[Row]:
     year = str(ym.school_year)
     return [
-        (f"{school.school_id}-{code}", name, subject, school.school_id, year)
+        CourseRow(course_id=f"{school.school_id}-{code}", course_name=name, subject=subject,
+                  school_id=school.school_id, school_year=year)
         for school in d.schools
         for code, (name, subject, _) in CATALOG[school.level].items()
     ]
@@ -113,8 +141,9 @@ def _sections_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
     for sec in ym.sections:
         ref = min(day, sec.term_end)
         num = _teacher_at(d, ym, sec.position, ref)
-        rows.append((sec.section_id, sec.course_id, sec.school.school_id, f"T{num:04d}", sec.term,
-                     sec.term_start.isoformat(), sec.term_end.isoformat(), sec.period, sec.room, year))
+        rows.append(SectionRow(section_id=sec.section_id, course_id=sec.course_id, school_id=sec.school.school_id,
+                               teacher_id=f"T{num:04d}", term_name=sec.term, term_start=sec.term_start.isoformat(),
+                               term_end=sec.term_end.isoformat(), period=sec.period, room=sec.room, school_year=year))
     return rows
 
 
@@ -143,7 +172,8 @@ def _assignment_rows(s: StudentYear, a: Assignment, day: dt.date, cal: SchoolCal
                 end = s.exit
             elif day >= a.term_end:
                 end = a.term_end
-        rows.append((s.student_id, a.sections[i].section_id, year, _iso(start), _iso(end) if end else ""))
+        rows.append(EnrollmentRow(student_id=s.student_id, section_id=a.sections[i].section_id, school_year=year,
+                                  start_date=_iso(start), end_date=_iso(end) if end else ""))
     return rows
 
 
@@ -174,10 +204,12 @@ def _contacts_rows(d: District, ym: YearModel, day: dt.date, seen: dict[str, Con
         if phone is None:
             phone = phones[c.cn] = d.mobile_phone(c, day)
             seen[c.contact_id] = c
-        rows.append((
-            c.contact_id, s.student_id, c.first_name, c.last_name, c.relationship,
-            "Y" if priority == 1 else "N", c.lives_with, str(priority), phone, c.home_phone, c.work_phone,
-            c.email, detail.language, c.can_text, c.do_not_contact,
+        rows.append(ContactRow(
+            contact_id=c.contact_id, student_id=s.student_id, first_name=c.first_name, last_name=c.last_name,
+            relationship=c.relationship, is_primary="Y" if priority == 1 else "N", lives_with=c.lives_with,
+            contact_priority=str(priority), mobile_phone=phone, home_phone=c.home_phone, work_phone=c.work_phone,
+            email=c.email, preferred_language=detail.language, can_text=c.can_text,
+            do_not_contact=c.do_not_contact,
         ))
     return rows
 
@@ -234,7 +266,8 @@ def _attendance_rows(d: District, ym: YearModel, day: dt.date) -> list[Row]:
         sid, school = s.student_id, s.school.school_id
         for i in sorted(events):
             code, minutes = events[i]
-            rows.append((sid, school, iso[i], code, minutes, year))
+            rows.append(AttendanceRow(student_id=sid, school_id=school, attendance_date=iso[i], attendance_code=code,
+                                      minutes_absent=minutes, school_year=year))
     return rows
 
 
@@ -245,8 +278,11 @@ def _discipline_rows(ym: YearModel, day: dt.date) -> list[Row]:
         if inc.date > day:
             break
         for s, action, start, end, removed in inc.participants:
-            rows.append((inc.incident_id, s.student_id, inc.school.school_id, inc.date.isoformat(),
-                         inc.incident_type, action, start.isoformat(), end.isoformat(), removed, year))
+            rows.append(DisciplineRow(incident_id=inc.incident_id, student_id=s.student_id,
+                                      school_id=inc.school.school_id, incident_date=inc.date.isoformat(),
+                                      incident_type=inc.incident_type, action_taken=action,
+                                      action_start_date=start.isoformat(), action_end_date=end.isoformat(),
+                                      days_removed=removed, school_year=year))
     return rows
 
 
@@ -268,7 +304,7 @@ class Export:
 
     @staticmethod
     def header(file_name: str) -> tuple[str, ...]:
-        return COLUMNS[load_spec().file(file_name).name]
+        return ROW_TYPES[load_spec().file(file_name).name]._fields
 
     def csv_bytes(self, file_name: str) -> bytes:
         return _csv_bytes(self.header(file_name), self.files[file_name])
@@ -305,7 +341,8 @@ def build_export(district_id: str, export_date: dt.date, students: int, seed: in
     day = export_date
     contacts: dict[str, Contact] = {}
     by_entity = {
-        "schools": [(s.school_id, s.name, s.low_grade, s.high_grade, s.phone) for s in d.schools],
+        "schools": [SchoolRow(school_id=s.school_id, school_name=s.name, low_grade=s.low_grade,
+                              high_grade=s.high_grade, phone=s.phone) for s in d.schools],
         "students": _students_rows(d, ym, day),
         "staff": _staff_rows(d, ym, day),
         "courses": _courses_rows(d, ym),
@@ -325,32 +362,9 @@ def build_export(district_id: str, export_date: dt.date, students: int, seed: in
     return Export(district_id, export_date, y, ym.calendar, files, students, seed, contacts)
 
 
-# The columns of each file's rows, in the order the row builders above write them: the header the generator
-# writes. A column the spec adds is not delivered until the generator writes it (a district that does not send
-# an optional column yet); a required one it lacks stops it.
-COLUMNS = {
-    "schools": ("school_id", "school_name", "low_grade", "high_grade", "phone"),
-    "students": ("student_id", "state_student_id", "first_name", "middle_name", "last_name", "preferred_name",
-                 "birth_date", "gender", "grade_level", "school_id", "school_year", "enrollment_status",
-                 "entry_date", "exit_date", "home_language"),
-    "staff": ("staff_id", "first_name", "last_name", "email", "school_id", "role", "is_active"),
-    "courses": ("course_id", "course_name", "subject", "school_id", "school_year"),
-    "sections": ("section_id", "course_id", "school_id", "teacher_id", "term_name", "term_start", "term_end",
-                 "period", "room", "school_year"),
-    "enrollments": ("student_id", "section_id", "school_year", "start_date", "end_date"),
-    "contacts": ("contact_id", "student_id", "first_name", "last_name", "relationship", "is_primary",
-                 "lives_with", "contact_priority", "mobile_phone", "home_phone", "work_phone", "email",
-                 "preferred_language", "can_text", "do_not_contact"),
-    "attendance": ("student_id", "school_id", "attendance_date", "attendance_code", "minutes_absent",
-                   "school_year"),
-    "discipline": ("incident_id", "student_id", "school_id", "incident_date", "incident_type", "action_taken",
-                   "action_start_date", "action_end_date", "days_removed", "school_year"),
-}
-
-
 def _check_columns(f) -> None:
-    """The generator writes spec columns only, every required one among them."""
-    written = COLUMNS[f.name]
+    """The generator writes spec columns only (its row types' fields), every required one among them."""
+    written = ROW_TYPES[f.name]._fields
     unknown = [c for c in written if c not in f.column_names]
     missing = [c.name for c in f.columns if c.required and c.name not in written]
     if unknown or missing:
