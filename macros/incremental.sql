@@ -25,7 +25,7 @@
     `by_school_year` is false: files without a school year) only the school years from the newest one
     already built onwards, so the year that just ended is rebuilt once
     more on the rollover night (its rows stop being current) and older years stay as they are. -#}
-{% macro loads_to_build(file_name, model_group, by_school_year=true) -%}
+{% macro loads_to_build(file_name, by_school_year=true) -%}
     {%- set sync_nights = ref('int_sync_nights') -%}
     select current_loads.*
     from {{ ref('int_loads_current') }} as current_loads
@@ -33,7 +33,7 @@
         current_loads.file_name = '{{ file_name }}'
     {%- if is_incremental() %}
             and current_loads.district_id in (
-                {{ districts_refreshing_tonight(model_group) }}
+                {{ districts_refreshing_tonight(file_name) }}
             )
     {%- endif %}
     {%- if is_incremental() and by_school_year %}
@@ -55,18 +55,19 @@
 
 {#- For an incremental model built from another year-scoped mart (fct_student_teachers from fct_roster, the
     attendance counts from fct_attendance): `where` the upstream rows are in the partitions (district_id,
-    school_year) that `loads_to_build` selects for the same file and model group tonight, i.e. the ones the
+    school_year) that `loads_to_build` selects for the same file tonight, i.e. the ones the
     upstream mart has just rebuilt. Nothing on a full refresh (every partition). -#}
-{% macro partitions_to_build_filter(alias, file_name, model_group) -%}
+{% macro partitions_to_build_filter(alias, file_name) -%}
     {#- the refs loads_to_build makes, also when the project is parsed (is_incremental() is false then) -#}
     {%- do ref('int_loads_current') -%}
     {%- do ref('int_sync_nights') -%}
+    {%- do ref('export_file_groups') -%}
     {%- if is_incremental() %}
         where ({{ alias }}.district_id, {{ alias }}.school_year) in (
             select
                 loads_to_build.district_id,
                 loads_to_build.school_year
-            from ({{ loads_to_build(file_name, model_group) }}) as loads_to_build
+            from ({{ loads_to_build(file_name) }}) as loads_to_build
         )
     {%- endif %}
 {%- endmacro %}

@@ -1,14 +1,17 @@
 {#- What an incremental mart may rebuild tonight: the districts whose model group the season decision
     (int_sync_nights) lets refresh on the run date. -#}
 
-{% macro districts_refreshing_tonight(model_group) -%}
-    {#- The districts whose `model_group` refreshes on the run date: what an incremental model may rebuild
-        tonight. A query, to use as a CTE body. -#}
+{% macro districts_refreshing_tonight(file_name) -%}
+    {#- The districts where the model group of `file_name` (seed export_file_groups: the one place a file's group
+        is named) refreshes on the run date: what an incremental model may rebuild tonight. A query, to use as
+        a CTE body. -#}
     select sync_nights.district_id
     from {{ ref('int_sync_nights') }} as sync_nights
+    inner join {{ ref('export_file_groups') }} as export_file_groups
+        on sync_nights.model_group = export_file_groups.model_group
     where
         sync_nights.night_date = {{ run_date() }}
-        and sync_nights.model_group = '{{ model_group }}'
+        and export_file_groups.file_name = '{{ file_name }}'
         and sync_nights.decision = 'refresh'
 {%- endmacro %}
 

@@ -175,17 +175,17 @@
     the model then appends their current rows (a retired record's rows are deleted and not appended). Full
     refresh: every row. The rows need `last_changed_date` (the export date of their newest version), and
     nothing in them may move every night. -#}
-{% macro changed_records_config(staging_model, file_name, model_group, identity, grain=none,
+{% macro changed_records_config(staging_model, file_name, identity, grain=none,
     has_school_year=true, also=none, unique=none) -%}
     {%- set implementation = default__changed_records_config if var('portable_sql', false)
         else adapter.dispatch('changed_records_config') -%}
-    {{ return(implementation(staging_model, file_name, model_group, identity,
+    {{ return(implementation(staging_model, file_name, identity,
         grain, has_school_year, also, unique, **kwargs)) }}
 {%- endmacro %}
 
 {#- Other engines: no record-level deletes (e.g. Spark offers appends and insert-overwrite by partition): a
     night replaces the partitions it builds, with the same model SQL (versions_as_of ignores `changed`). -#}
-{% macro default__changed_records_config(staging_model, file_name, model_group, identity, grain, has_school_year,
+{% macro default__changed_records_config(staging_model, file_name, identity, grain, has_school_year,
     also, unique) -%}
     {{ config(
         materialized='incremental',
@@ -197,19 +197,20 @@
     ) }}
 {%- endmacro %}
 
-{% macro postgres__changed_records_config(staging_model, file_name, model_group, identity, grain, has_school_year,
+{% macro postgres__changed_records_config(staging_model, file_name, identity, grain, has_school_year,
     also, unique) -%}
     {#- the refs the pre-hook makes when it runs -#}
     {%- do ref(staging_model) -%}
     {%- do ref('stg_sis__load_ledger') -%}
     {%- do ref('int_loads_current') -%}
     {%- do ref('int_sync_nights') -%}
+    {%- do ref('export_file_groups') -%}
     {#- and, for a year-scoped mart, the one its tests' `__current_school_years__` filter reads
         (macros/test_where.sql): built first -#}
     {%- if has_school_year -%}
         {%- do ref('int_district_school_years') -%}
     {%- endif -%}
-    {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name ~ "', '" ~ model_group
+    {%- set hook = "{{ changed_records_hook('" ~ staging_model ~ "', '" ~ file_name
         ~ "', " ~ (grain or identity) ~ ", " ~ has_school_year
         ~ ((", also=" ~ also ~ "('applied')") if also else "") ~ ") }}" -%}
     {#- the versions' join with their loads is estimated at a few rows (the school_year cast in staging, and
@@ -254,7 +255,7 @@
     {{ this.identifier }}__changed
 {%- endmacro %}
 
-{% macro changed_records_hook(staging_model, file_name, model_group, grain, has_school_year, also=none) -%}
+{% macro changed_records_hook(staging_model, file_name, grain, has_school_year, also=none) -%}
     {%- if is_incremental() -%}
         {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
         {%- set record, matches, in_partition, in_loads = [], [], [], [] -%}
@@ -271,7 +272,7 @@
 
         loads as (
 
-            {{ loads_to_build(file_name, model_group, by_school_year=has_school_year) }}
+            {{ loads_to_build(file_name, by_school_year=has_school_year) }}
 
         ),
 

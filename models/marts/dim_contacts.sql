@@ -1,12 +1,12 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the contacts whose links changed. -#}
-{{ changed_records_config('stg_sis__contacts', 'contacts.csv', 'contacts', ['contact_id', 'student_id'],
+{{ changed_records_config('stg_sis__contacts', 'contacts.csv', ['contact_id', 'student_id'],
     grain=['contact_id'], has_school_year=false, unique=['contact_id']) }}
 
 with
 
 contact_loads as (
 
-    {{ loads_to_build('contacts.csv', 'contacts', by_school_year=false) }}
+    {{ loads_to_build('contacts.csv', by_school_year=false) }}
 
 ),
 

@@ -1,11 +1,11 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the student years that changed. -#}
-{{ changed_records_config('stg_sis__students', 'students.csv', 'students', ['student_id']) }}
+{{ changed_records_config('stg_sis__students', 'students.csv', ['student_id']) }}
 
 with
 
 loads_to_build as (
 
-    {{ loads_to_build('students.csv', 'students') }}
+    {{ loads_to_build('students.csv') }}
 
 ),
 

@@ -1,13 +1,13 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the attendance records that changed. A
     changed code mapping (seeds/attendance_codes.csv) applies to the records built after it: run a full
     refresh to apply it to every record. -#}
-{{ changed_records_config('stg_sis__attendance', 'attendance.csv', 'attendance', ['student_id', 'attendance_date']) }}
+{{ changed_records_config('stg_sis__attendance', 'attendance.csv', ['student_id', 'attendance_date']) }}
 
 with
 
 loads_to_build as (
 
-    {{ loads_to_build('attendance.csv', 'attendance') }}
+    {{ loads_to_build('attendance.csv') }}
 
 ),
 

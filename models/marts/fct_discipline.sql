@@ -1,11 +1,11 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the incident rows that changed. -#}
-{{ changed_records_config('stg_sis__discipline', 'discipline.csv', 'discipline', ['incident_id', 'student_id']) }}
+{{ changed_records_config('stg_sis__discipline', 'discipline.csv', ['incident_id', 'student_id']) }}
 
 with
 
 loads_to_build as (
 
-    {{ loads_to_build('discipline.csv', 'discipline') }}
+    {{ loads_to_build('discipline.csv') }}
 
 ),
 

@@ -1,13 +1,13 @@
 {#- Incremental by record (macros/versions.sql): a night rebuilds the enrollments that changed, and the rows
     whose section, course or activity differs tonight (macros/roster.sql). -#}
-{{ changed_records_config('stg_sis__enrollments', 'enrollments.csv', 'rosters',
+{{ changed_records_config('stg_sis__enrollments', 'enrollments.csv',
     ['student_id', 'section_id', 'start_date'], also='roster_rows_to_rebuild') }}
 
 with
 
 loads_to_build as (
 
-    {{ loads_to_build('enrollments.csv', 'rosters') }}
+    {{ loads_to_build('enrollments.csv') }}
 
 ),
 

@@ -6,7 +6,7 @@ roster as (
 
     select roster.* from {{ ref('fct_roster') }} as roster
     -- incremental: the partitions fct_roster rebuilds tonight (the same decision, same loads)
-    {{ partitions_to_build_filter('roster', 'enrollments.csv', 'rosters') }}
+    {{ partitions_to_build_filter('roster', 'enrollments.csv') }}
 
 ),
 

@@ -66,11 +66,16 @@ def _add_a_column(project) -> None:
 
 
 def _add_a_model_group(project) -> None:
-    """README: Adding a model group (staff.csv in a group of its own, `directory`, that syncs all summer)."""
-    _edit(project / "seeds/export_file_groups.csv", "staff.csv,staff,", "staff.csv,directory,")
+    """README: Adding a model group (staff.csv in a group of its own, `directory`, that syncs all summer), and
+    moving a file to it (contacts.csv, read by the incremental contact marts)."""
+    groups = project / "seeds/export_file_groups.csv"
+    _edit(groups, "staff.csv,staff,", "staff.csv,directory,")
+    _edit(groups, "contacts.csv,contacts,", "contacts.csv,directory,")
     rules = project / "seeds/season_refresh_rules.csv"
     _edit(rules, "in_session,staff,true\n", "in_session,directory,true\n")
     _edit(rules, "summer_pause,staff,false\n", "summer_pause,directory,true\n")
+    _edit(rules, "in_session,contacts,true\n", "")
+    _edit(rules, "summer_pause,contacts,true\n", "")
 
 
 def test_the_column_and_model_group_walkthroughs_build(fresh_db, db_conn, tmp_path, monkeypatch):
@@ -91,11 +96,15 @@ def test_the_column_and_model_group_walkthroughs_build(fresh_db, db_conn, tmp_pa
     (folder / "manifest.csv").unlink(missing_ok=True)
     assert run_ingest(None, drop, NIGHT, ()) == 0
 
-    monkeypatch.setenv("SIS_SYNC_RUN_DATE", NIGHT.isoformat())
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
-    result = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
-                                 "--exclude-resource-type", "unit_test"])
-    assert result.success, [str(r.message) for r in result.result or [] if str(r.status) in ("error", "fail")]
+
+    def build(night):
+        monkeypatch.setenv("SIS_SYNC_RUN_DATE", night.isoformat())
+        result = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir", str(project),
+                                     "--exclude-resource-type", "unit_test"])
+        assert result.success, [str(r.message) for r in result.result or [] if str(r.status) in ("error", "fail")]
+
+    build(NIGHT)
     with db_conn.cursor() as cur:
         cur.execute("select count(*) filter (where pronouns = 'they/them'), count(*) from marts.dim_students"
                     " where district_id = 'walk'")
@@ -105,3 +114,25 @@ def test_the_column_and_model_group_walkthroughs_build(fresh_db, db_conn, tmp_pa
         cur.execute("select decision from intermediate.int_sync_nights where district_id = 'walk'"
                     " and model_group = 'directory'")
         assert cur.fetchall() == [("refresh",)]
+
+    # the next night changes a contact's mobile phone: the incremental contact marts refresh it by the group
+    # the seed now gives contacts.csv (no model names it)
+    later = NIGHT + dt.timedelta(days=1)
+    folder = drop / "walk" / later.isoformat()
+    shutil.copytree(drop / "walk" / NIGHT.isoformat(), folder)
+    contacts = folder / "contacts.csv"
+    with contacts.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    contact_id, mobile = rows[0][header.index("contact_id")], header.index("mobile_phone")
+    for row in rows:
+        if row[header.index("contact_id")] == contact_id:
+            row[mobile] = "(555) 010-4477"
+    with contacts.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows([header, *rows])
+    (folder / "manifest.csv").unlink(missing_ok=True)
+    assert run_ingest(None, drop, later, ()) == 0
+    build(later)
+    with db_conn.cursor() as cur:
+        cur.execute("select mobile_phone_e164 from marts.dim_contacts where district_id = 'walk'"
+                    " and contact_id = %s", (contact_id,))
+        assert cur.fetchall() == [("+15550104477",)]

@@ -9,7 +9,7 @@ attendance as (
 
     select attendance.* from {{ ref('fct_attendance') }} as attendance
     -- incremental: the partitions fct_attendance rebuilds tonight (the same decision, same loads)
-    {{ partitions_to_build_filter('attendance', 'attendance.csv', 'attendance') }}
+    {{ partitions_to_build_filter('attendance', 'attendance.csv') }}
 
 ),
 
