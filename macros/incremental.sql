@@ -26,7 +26,9 @@
     already built onwards, so the year that just ended is rebuilt once
     more on the rollover night (its rows stop being current) and older years stay as they are. -#}
 {% macro loads_to_build(file_name, by_school_year=true) -%}
-    {%- set sync_nights = ref('int_sync_nights') -%}
+    {#- the refs districts_refreshing_tonight makes, also when the project is parsed (not incremental then) -#}
+    {%- do ref('int_sync_nights') -%}
+    {%- do ref('export_file_groups') -%}
     select current_loads.*
     from {{ ref('int_loads_current') }} as current_loads
     where
