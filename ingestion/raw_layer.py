@@ -164,13 +164,10 @@ def _missing(present: dict[str, set[str]], spec: ExportSpec) -> list[str]:
     for table in tables(spec):
         schema = table.name.split(".")[0]
         if table.name not in present or any(f"{schema}.{index}" not in present for index in table.indexes):
-            statements.append(table.ddl)
-            if table.name in present:  # only an index was missing: the columns may be too
-                statements += _added_columns(table, present[table.name])
-        else:
+            statements.append(table.ddl)  # idempotent: makes the table, or only the index it lacks
+        if table.name in present:
             statements += _added_columns(table, present[table.name])
-    if f"{ACCESS_SCHEMA}.district_roles" not in present or "role_oid" not in present.get(
-            f"{ACCESS_SCHEMA}.district_roles", set()):
+    if "role_oid" not in present.get(f"{ACCESS_SCHEMA}.district_roles", set()):
         statements.append(ACCESS_DDL)
     if STATISTICS_FUNCTION not in present:
         statements.append(STATISTICS_DDL)

@@ -258,7 +258,7 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
             for part in ("ingest_seconds", "safety_seconds", "dbt_seconds", "models_seconds", "tests_seconds",
                          "models_wall_seconds", "tests_wall_seconds", "seeds_seconds", "validate_seconds",
                          "find_seconds", "archive_seconds", "land_seconds", "statistics_seconds",
-                         "check_seconds", "record_seconds", "ledger_seconds"):
+                         "check_seconds", "record_seconds", "rest_seconds"):
                 if any(part in r for r in rs):
                     entry[part] = _median([r.get(part) for r in rs])
             med[stage] = entry
@@ -336,7 +336,7 @@ def print_table(summary: dict, echo=print) -> None:
                      f" + archive (beyond validate) {e.get('archive_seconds') or 0:.2f}s"
                      f" + land (dlt) {e['land_seconds']:.2f}s"
                      f" + statistics {e.get('statistics_seconds') or 0:.2f}s + check {e.get('check_seconds') or 0:.2f}s"
-                     f" + record {e.get('record_seconds') or 0:.2f}s + the rest {e['ledger_seconds']:.2f}s")
+                     f" + record {e.get('record_seconds') or 0:.2f}s + the rest {e['rest_seconds']:.2f}s")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
                      f" + dbt {e['dbt_seconds']:.2f}s")
@@ -492,7 +492,7 @@ def stage_ingest(args: dict) -> dict:
     out = {"seconds": round(seconds, 3), "summary": result.summary()}
     for phase in ("find", "validate", "archive", "land", "statistics", "check", "record"):
         out[f"{phase}_seconds"] = round(phases.get(phase, 0), 3)
-    out["ledger_seconds"] = round(seconds - sum(phases.values()), 3)  # what no phase holds: the raw layer's check
+    out["rest_seconds"] = round(seconds - sum(phases.values()), 3)  # what no phase holds: the raw layer's check
     out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
     out["raw_mib"] = raw_mib(settings)
     out["dlt_steps"] = {step: round(spent, 3) for step, spent in result.dlt_seconds.items()}

@@ -52,14 +52,15 @@ def rolls_back(cur, run_date: dt.date) -> str | None:
 
 
 def start_build(conn, run_date: dt.date, *, full_refresh: bool = False, roll_back: bool = False) -> str | None:
-    """Record a build for ``run_date`` as it starts (a build that fails half-way has changed some marts
-    already) and return None; or, when it would roll the marts back and ``roll_back`` is not asked for, record
-    nothing and return why (one line). A night that has not come yet is refused (:func:`refuse_future`)."""
+    """Record a build for ``run_date`` (a full refresh or not) as it starts (a build that fails half-way has
+    changed some marts already) and return None; or, when it would roll the marts back and ``roll_back`` is not
+    asked for, record nothing and return why (one line). A night that has not come yet is refused
+    (:func:`refuse_future`)."""
     refuse_future(run_date)
     with conn.cursor() as cur:
         why = None if roll_back else rolls_back(cur, run_date)
         if why is None:
             cur.execute(f"insert into {BUILDS_TABLE} (run_date, full_refresh) values (%s, %s)",
-                        (run_date, full_refresh or roll_back))
+                        (run_date, full_refresh))
     conn.commit()
     return why

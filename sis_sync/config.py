@@ -51,7 +51,7 @@ def load_districts(config_path: Path | None, drop_root: Path | None) -> list[Dis
         folders = [p for p in sorted(drop_root.iterdir())
                    if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]  # a link is not read
         return [District(id=p.name, name=p.name, delivery={"method": "folder", "path": str(drop_root)},
-                         refused=_id_problem(drop_root, p.name)) for p in folders]
+                         refused=id_problem(drop_root, p.name)) for p in folders]
     path = config_path or PROJECT_ROOT / "districts.yml"
     if not path.exists():
         raise ConfigError(f"no districts file at {path}; pass --drop ROOT or write one (see README)")
@@ -90,14 +90,6 @@ def _district(path: Path, i: int, raw) -> District:
         return District(id=district_id, name=district_id, refused=str(exc))
 
 
-def _id_problem(where: Path, district_id: str) -> str | None:
-    try:
-        check_id(where, district_id)
-    except ConfigError as exc:
-        return str(exc)
-    return None
-
-
 # A district id names its folders (the drop root's, the archive's): a plain name, never a path.
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -119,10 +111,18 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE)
 
 
+def id_problem(path: Path, district_id: str) -> str | None:
+    """Why ``district_id`` (from ``path``) cannot name a district, or None when it is a plain name."""
+    if is_plain_id(district_id):
+        return None
+    return (f"{path}: district id {district_id!r} must be a plain name (letters, digits, . _ -): it names the"
+            " district's folders, and nothing outside them is read")
+
+
 def check_id(path: Path, district_id: str) -> None:
-    if not is_plain_id(district_id):
-        raise ConfigError(f"{path}: district id {district_id!r} must be a plain name (letters, digits, . _ -):"
-                          " it names the district's folders, and nothing outside them is read")
+    problem = id_problem(path, district_id)
+    if problem:
+        raise ConfigError(problem)
 
 
 def refuse_literal_secrets(path: Path, data, where: str = "") -> None:

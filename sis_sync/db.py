@@ -115,7 +115,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> PgSettings | Non
     )
 
 
-def port_open(host: str, port: int) -> bool:
+def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
@@ -138,7 +138,7 @@ def start_embedded(data_dir: Path = EMBEDDED_DIR, port: int | None = None) -> Pg
     running = _running_port(data_dir)
     if running is not None:
         port = running
-    elif port_open("127.0.0.1", port):
+    elif _port_open("127.0.0.1", port):
         raise EmbeddedPortTaken(
             f"port {port} (the embedded warehouse's for {data_dir}) is in use by a server sis-sync did not"
             " start there; stop it, set SIS_SYNC_EMBEDDED_PORT to a free port, or set PGHOST/PGPORT to use"

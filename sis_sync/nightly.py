@@ -270,12 +270,13 @@ def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: boo
     same, as a full refresh). Every build is recorded (:mod:`sis_sync.builds`)."""
     from sis_sync import builds
 
+    full_refresh = full_refresh or roll_back
     with contextlib.closing(db.connect(settings)) as conn:
         why = builds.start_build(conn, run_date, full_refresh=full_refresh, roll_back=roll_back)
     if why is not None:
         _step(f"dbt build: skipped: {why}")
         return BuildOutcome(ok=True, skipped=why)
-    return dbt_build(run_date, full_refresh=full_refresh or roll_back)
+    return dbt_build(run_date, full_refresh=full_refresh)
 
 
 def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:

@@ -18,7 +18,7 @@ import psycopg2
 import pytest
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.db import PgSettings, ensure_database, port_open, start_embedded
+from sis_sync.db import PgSettings, ensure_database, start_embedded
 from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir
 
 # The tests write each export themselves just before ingesting it: they do not wait for the files to settle
@@ -32,8 +32,6 @@ TEST_SERVER_DIR = PROJECT_ROOT / ".sis-sync" / "test-pg"
 def _machine_server_lets_us_in() -> bool:
     """The machine's server on 127.0.0.1:5432 answers and takes user postgres without a password (a Debian
     cluster asks for one over TCP unless told otherwise: then the suite runs its own)."""
-    if not port_open("127.0.0.1", 5432):
-        return False
     try:
         psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5).close()
     except psycopg2.OperationalError:

@@ -4,12 +4,12 @@ versions were hashed by the earlier content hash is rehashed once, and finds the
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from contextlib import closing
 
 import psycopg2
 import yaml
+from export_files import rewrite_csv
 
 from sis_sync.commands import run_nightly
 from sis_sync.ingestion import spec as spec_module
@@ -25,16 +25,6 @@ def _rows(conn, sql, params=()):
     with conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
-
-
-def _rewrite(path, change) -> None:
-    """Rewrite a CSV with change(header, rows) -> (header, rows); drop the manifest."""
-    with path.open(newline="", encoding="utf-8") as f:
-        header, *rows = list(csv.reader(f))
-    header, rows = change(header, rows)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows([header, *rows])
-    (path.parent / "manifest.csv").unlink(missing_ok=True)
 
 
 def _grown_spec(tmp_path):
@@ -64,7 +54,7 @@ def test_an_optional_column_added_to_the_spec_holds_nothing_and_counts_only_real
     second.mkdir(parents=True)
     for source in first.iterdir():
         (second / source.name).write_bytes(source.read_bytes())  # the same export, but for one last name
-    _rewrite(second / "students.csv", lambda header, rows: (header, [
+    rewrite_csv(second / "students.csv", lambda header, rows: (header, [
         [*r[:header.index("last_name")], "Renamed", *r[header.index("last_name") + 1:]] if i == 0 else r
         for i, r in enumerate(rows)]))
     assert run_nightly(None, drop, NIGHTS[1], ()) == 0, "not held: one record changed"
@@ -76,7 +66,7 @@ def test_an_optional_column_added_to_the_spec_holds_nothing_and_counts_only_real
     third.mkdir(parents=True)
     for source in second.iterdir():
         (third / source.name).write_bytes(source.read_bytes())
-    _rewrite(third / "students.csv", lambda header, rows: (
+    rewrite_csv(third / "students.csv", lambda header, rows: (
         [*header, "pronouns"], [[*r, "they/them" if i < 5 else ""] for i, r in enumerate(rows)]))
     assert run_nightly(None, drop, NIGHTS[2], ()) == 0
     assert _students_file(db_conn, NIGHTS[2]) == [("loaded", 5, 0, 0)]
@@ -95,7 +85,7 @@ def test_versions_hashed_by_the_earlier_content_hash_are_rehashed_once(fresh_db,
         rows[0][middle], rows[1][middle], rows[2][middle], rows[3][last] = "NA", "null", "N/A", "Two\nLines"
         return header, rows
 
-    _rewrite(folder / "students.csv", awkward)
+    rewrite_csv(folder / "students.csv", awkward)
     assert run_nightly(None, drop, NIGHTS[0], ()) == 0
     tables = [f.name for f in spec_module.load_spec().files]
     hashed = {t: _rows(db_conn, f"select _load_id, _key_hash, _row_hash from raw_sis.{t} order by 1, 2")
