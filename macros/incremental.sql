@@ -30,7 +30,7 @@
     {%- do ref('int_sync_nights') -%}
     {%- do ref('export_file_groups') -%}
     select current_loads.*
-    from {{ ref('int_loads_current') }} as current_loads
+    from {{ ref('rec_nights') }} as current_loads
     where
         current_loads.file_name = '{{ file_name }}'
     {%- if is_incremental() %}
@@ -51,7 +51,7 @@
     with, e.g. sections for the roster). -#}
 {% macro current_loads_of(file_name) -%}
     select current_loads.*
-    from {{ ref('int_loads_current') }} as current_loads
+    from {{ ref('rec_nights') }} as current_loads
     where current_loads.file_name = '{{ file_name }}'
 {%- endmacro %}
 
@@ -61,7 +61,7 @@
     upstream mart has just rebuilt. Nothing on a full refresh (every partition). -#}
 {% macro partitions_to_build_filter(alias, file_name) -%}
     {#- the refs loads_to_build makes, also when the project is parsed (is_incremental() is false then) -#}
-    {%- do ref('int_loads_current') -%}
+    {%- do ref('rec_nights') -%}
     {%- do ref('int_sync_nights') -%}
     {%- do ref('export_file_groups') -%}
     {%- if is_incremental() %}
@@ -111,5 +111,72 @@
         indexes=[{'columns': ['district_id', 'school_year']}],
         on_schema_change='fail',
         **kwargs
+    ) }}
+{%- endmacro %}
+
+{#- `replace_records`: dbt's delete+insert for the marts built from the records layer. The model's rows
+    replace the mart's rows of their `unique_key`; a row without a `last_changed_date` (a record the records
+    layer retired: records_to_build) deletes the rows of its key and adds none. -#}
+{% macro get_incremental_replace_records_sql(arg_dict) -%}
+    {%- set unique_key = arg_dict['unique_key'] -%}
+    {%- if not unique_key or unique_key is string -%}
+        {{ exceptions.raise_compiler_error("replace_records needs a unique_key list") }}
+    {%- endif -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where ({{ unique_key | join(', ') }}) in (
+        select {{ unique_key | join(', ') }} from {{ source }}
+    );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+    where last_changed_date is not null
+{%- endmacro %}
+
+{#- The rows of a records model (models/records/) that a mart built from it reads. Full refresh: the live
+    records. Incremental: the records the layer wrote since the night the mart's partition (district and school
+    year, or district: `by_school_year` false) last changed, that night again (its newest `last_changed_date`;
+    none: every record), retired ones included: their `last_changed_date` is null. -#}
+{% macro records_to_build(records_model, by_school_year=true) -%}
+    {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
+    {%- do ref('rec_nights') -%}
+    select records.*
+    from {{ ref(records_model) }} as records
+    {%- if is_incremental() %}
+    inner join (
+        select
+            nights.district_id,
+            nights.school_year,
+            (
+                select max(built.last_changed_date)
+                from {{ this }} as built
+                where {{ same_values('built', 'nights', partition) }}
+            ) as watermark
+        from {{ ref('rec_nights') }} as nights
+        where nights.records_model = '{{ records_model }}'
+    ) as built_nights
+        on
+            {{ same_values('records', 'built_nights', partition) }}
+            and (built_nights.watermark is null or records.changed_on >= built_nights.watermark)
+    {%- else %}
+    where not records.is_retired
+    {%- endif %}
+{%- endmacro %}
+
+{#- The config of a mart built from the records layer, incremental by record (records_to_build,
+    replace_records): `unique_key` is its grain. Indexes: the grain, unique, so that no night can add a
+    duplicate row; and the partition with its newest last_changed_date (the watermark) without a scan. -#}
+{% macro records_mart_config(unique_key, by_school_year=true) -%}
+    {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='replace_records',
+        unique_key=unique_key,
+        indexes=[
+            {'columns': unique_key, 'unique': true},
+            {'columns': partition + ['last_changed_date']},
+        ],
+        on_schema_change='fail',
     ) }}
 {%- endmacro %}

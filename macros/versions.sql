@@ -106,7 +106,7 @@
         select
             current_loads.district_id,
             current_loads.as_of_date
-        from {{ ref('int_loads_current') }} as current_loads
+        from {{ ref('rec_nights') }} as current_loads
         where current_loads.file_name = '{{ file_name }}'
 
     ),
@@ -202,7 +202,7 @@
     {#- the refs the pre-hook makes when it runs -#}
     {%- do ref(staging_model) -%}
     {%- do ref('stg_sis__load_ledger') -%}
-    {%- do ref('int_loads_current') -%}
+    {%- do ref('rec_nights') -%}
     {%- do ref('int_sync_nights') -%}
     {%- do ref('export_file_groups') -%}
     {#- and, for a year-scoped mart, the one its tests' `__current_school_years__` filter reads

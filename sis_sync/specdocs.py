@@ -1,6 +1,7 @@
-"""Files generated from the export spec: the dbt sources and the district data specification.
+"""Files generated from the export spec: the dbt sources, the records layer's models and the district data
+specification.
 
-Both are rendered from ``ingestion/spec/sis_export_v1.yml``; ``sis-sync spec --write`` rewrites them and
+All are rendered from ``ingestion/spec/sis_export_v1.yml``; ``sis-sync spec --write`` rewrites them and
 ``sis-sync spec`` (run by the test suite) fails when a committed copy has drifted from the spec.
 """
 
@@ -17,6 +18,7 @@ from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, SCHOOL_YEARS,
 
 SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "sis" / "_sis__sources.yml"
 DATA_SPEC_PATH = PROJECT_ROOT / "docs" / "data-specification.md"
+RECORDS_DIR = PROJECT_ROOT / "models" / "records"
 
 GENERATED_NOTE = "Generated from ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit."
 
@@ -251,9 +253,46 @@ def render_data_spec(spec: ExportSpec | None = None) -> str:
     return "\n".join(out)
 
 
+def records_model(f: FileSpec) -> str:
+    """The records layer's model of one export file (``rec_students``)."""
+    return f"rec_{f.name}"
+
+
+def render_records_model(f: FileSpec) -> str:
+    """One export file's model in the records layer: its key and whether it has school years, from the spec."""
+    has_school_year = "school_year" in f.column_names
+    return (f"-- {GENERATED_NOTE}\n"
+            f"{{{{ records_of('stg_sis__{f.name}', '{f.file_name}', key={list(f.key)!r},"
+            f" has_school_year={str(has_school_year).lower()}) }}}}\n")
+
+
+def render_records_yml(spec: ExportSpec) -> str:
+    models = []
+    for f in spec.files:
+        has_school_year = "school_year" in f.column_names
+        grain = ["district_id", *f.key, *(["school_year"] if has_school_year and "school_year" not in f.key else [])]
+        models.append({
+            "name": records_model(f),
+            "description": (
+                f"{f.file_name}: each record's state on the night its district"
+                f"{' and school year' if has_school_year else ''} show (rec_nights), one row per "
+                f"{', '.join(grain)}; a retired record keeps its last attributes with `is_retired`. Incremental"
+                " (macros/records.sql): a night rewrites the records with a version since their partition last"
+                " changed."),
+            "meta": {"file_name": f.file_name, "key": list(f.key)},
+            "data_tests": [{"unique_index": {"arguments": {"columns": grain}}}],
+        })
+    body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True, width=110)
+    return f"# {GENERATED_NOTE}\n{body}"
+
+
 def generated_files() -> dict[Path, str]:
     spec = load_spec()
-    return {SOURCES_PATH: render_sources(spec), DATA_SPEC_PATH: render_data_spec(spec)}
+    files = {SOURCES_PATH: render_sources(spec), DATA_SPEC_PATH: render_data_spec(spec),
+             RECORDS_DIR / "_records__models.yml": render_records_yml(spec)}
+    for f in spec.files:
+        files[RECORDS_DIR / f"{records_model(f)}.sql"] = render_records_model(f)
+    return files
 
 
 def write_generated() -> list[Path]:

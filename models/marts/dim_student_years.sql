@@ -1,18 +1,11 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the student years that changed. -#}
-{{ changed_records_config('stg_sis__students', 'students.csv', ['student_id']) }}
+{#- Incremental by record: a night rebuilds the student years the records layer changed (macros/incremental.sql). -#}
+{{ records_mart_config(['district_id', 'school_year', 'student_id']) }}
 
 with
 
-loads_to_build as (
-
-    {{ loads_to_build('students.csv') }}
-
-),
-
 students as (
 
-    {{ versions_as_of('stg_sis__students', 'students.csv', 'loads_to_build', ['student_id'],
-        changed=changed_records_relation()) }}
+    {{ records_to_build('rec_students') }}
 
 ),
 
@@ -27,7 +20,7 @@ student_years as (
         students.enrollment_status,
         students.entry_date,
         students.exit_date,
-        students.export_date as last_changed_date
+        students.last_changed_date
     from students
 
 )

@@ -1,20 +1,13 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the attendance records that changed. A
-    changed code mapping (seeds/attendance_codes.csv) applies to the records built after it: run a full
-    refresh to apply it to every record. -#}
-{{ changed_records_config('stg_sis__attendance', 'attendance.csv', ['student_id', 'attendance_date']) }}
+{#- Incremental by record: a night rebuilds the attendance records the records layer changed
+    (macros/incremental.sql). A changed code mapping (seeds/attendance_codes.csv) applies to the records built
+    after it: run a full refresh to apply it to every record. -#}
+{{ records_mart_config(['district_id', 'school_year', 'student_id', 'attendance_date']) }}
 
 with
 
-loads_to_build as (
-
-    {{ loads_to_build('attendance.csv') }}
-
-),
-
 attendance as (
 
-    {{ versions_as_of('stg_sis__attendance', 'attendance.csv', 'loads_to_build', ['student_id', 'attendance_date'],
-        changed=changed_records_relation()) }}
+    {{ records_to_build('rec_attendance') }}
 
 ),
 
@@ -34,7 +27,7 @@ year_attendance as (
         attendance.school_id,
         attendance.attendance_code,
         attendance.minutes_absent,
-        attendance.export_date as last_changed_date
+        attendance.last_changed_date
     from attendance
 
 ),

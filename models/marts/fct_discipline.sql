@@ -1,18 +1,11 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the incident rows that changed. -#}
-{{ changed_records_config('stg_sis__discipline', 'discipline.csv', ['incident_id', 'student_id']) }}
+{#- Incremental by record: a night rebuilds the incident rows the records layer changed (macros/incremental.sql). -#}
+{{ records_mart_config(['district_id', 'school_year', 'incident_id', 'student_id']) }}
 
 with
 
-loads_to_build as (
-
-    {{ loads_to_build('discipline.csv') }}
-
-),
-
 discipline as (
 
-    {{ versions_as_of('stg_sis__discipline', 'discipline.csv', 'loads_to_build', ['incident_id', 'student_id'],
-        changed=changed_records_relation()) }}
+    {{ records_to_build('rec_discipline') }}
 
 ),
 
@@ -30,7 +23,7 @@ year_incidents as (
         discipline.action_start_date,
         discipline.action_end_date,
         discipline.days_removed,
-        discipline.export_date as last_changed_date
+        discipline.last_changed_date
     from discipline
 
 )

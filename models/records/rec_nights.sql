@@ -22,10 +22,12 @@ ranked as (
 
 current_loads as (
 
-    -- the newest accepted night of each file and school year: the marts show the file's state as of it
+    -- the newest accepted night of each file and school year: the records show the file's state as of it
     select
         ranked.district_id,
         ranked.file_name,
+        -- the file's model in this layer (generated from the spec: rec_ and the file's name)
+        'rec_' || split_part(ranked.file_name, '.', 1) as records_model,
         ranked.model_group,
         ranked.school_year,
         ranked.export_date as as_of_date

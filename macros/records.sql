@@ -1,0 +1,232 @@
+{#- The records layer (models/records/): for one export file, each record's state on the night its district and
+    school year show (rec_nights: the season decision and the held nights applied there), one row per record,
+    kept by dbt's delete+insert on the record's identity. The one place that reads the versions.
+
+    A record's state is its newest version up to that night among the effective deliveries (int_loads_effective:
+    the newest delivery of each night; a held correction counts once released). A retired record keeps a row,
+    with the attributes of its last live version: `is_retired`, and `last_changed_date` null (what a mart reads as
+    "delete this record's rows"). `changed_date` is the night of its newest version (the change or the
+    retirement); `changed_on` the night this layer last wrote the row (its changed_date after a full refresh):
+    what the marts read to rebuild only what changed.
+
+    An incremental run reads the versions from the night its partition last changed (`changed_date`, that night
+    again: a corrected file may have replaced that night's delivery) up to the night shown, and takes each of
+    their records' newest state from those versions and the row it had. Where a night from then on was delivered
+    more than once, the row it had may come from a delivery replaced since: those records are read from all their
+    effective versions instead. -#}
+{% macro records_of(staging_model, file_name, key, has_school_year) -%}
+    {%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
+    {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['district_id'] + identity,
+        indexes=[
+            {'columns': ['district_id'] + identity, 'unique': true},
+            {'columns': partition + ['changed_date']},
+            {'columns': partition + ['changed_on']},
+        ],
+        on_schema_change='fail',
+    ) }}
+    {%- set record = ['district_id'] + identity -%}
+    {#- what an incremental run reads besides, also when the project is parsed (not incremental then) -#}
+    {%- do ref('stg_sis__load_ledger') %}
+    with
+
+    nights as (
+
+        select rec_nights.district_id, rec_nights.school_year, rec_nights.as_of_date
+        from {{ ref('rec_nights') }} as rec_nights
+        where rec_nights.file_name = '{{ file_name }}'
+
+    ),
+
+    effective_loads as (
+
+        select effective.load_id
+        from {{ ref('int_loads_effective') }} as effective
+        where effective.file_name = '{{ file_name }}' and effective.load_id is not null
+
+    ),
+
+    {%- if is_incremental() %}
+        {%- set columns = adapter.get_columns_in_relation(ref(staging_model)) | map(attribute='name') | list -%}
+
+    built as (
+
+        -- per partition, the night a record of it last changed; none for a partition not built yet
+        select
+            nights.*,
+            (
+                select max(built.changed_date)
+                from {{ this }} as built
+                where {{ same_values('built', 'nights', partition) }}
+            ) as watermark
+        from nights
+
+    ),
+
+    since as (
+
+        select case when bool_or(built.watermark is null) then '-infinity' else min(built.watermark) end as night
+        from built
+
+    ),
+
+    redelivered as (
+
+        -- districts whose file came more than once on a night from then on
+        select distinct ledger.district_id
+        from {{ ref('stg_sis__load_ledger') }} as ledger
+        where
+            ledger.file_name = '{{ file_name }}'
+            and ledger.status in ('loaded', 'unchanged')
+            and ledger.export_date >= (select since.night from since)
+        group by ledger.district_id, ledger.export_date
+        having count(*) > 1
+
+    ),
+
+    tonight as (
+
+        -- the versions from the night each partition last changed up to the night it shows, of every delivery
+        select file_rows.*
+        from {{ ref(staging_model) }} as file_rows
+        inner join built as nights
+            on
+                {{ same_values('file_rows', 'nights', partition) }}
+                and file_rows.export_date <= nights.as_of_date
+                and (nights.watermark is null or file_rows.export_date >= nights.watermark)
+        where file_rows.load_id = any(array(
+            select ledger.load_id
+            from {{ ref('stg_sis__load_ledger') }} as ledger
+            where
+                ledger.file_name = '{{ file_name }}'
+                and ledger.status = 'loaded'
+                and ledger.export_date >= (select since.night from since)
+        ))
+
+    ),
+
+    changed_keys as (
+
+        select distinct tonight.district_id, tonight.{{ identity | join(', tonight.') }}
+        from tonight
+
+    ),
+
+    candidates as (
+
+        -- tonight's versions
+        select
+            tonight.*,
+            tonight.load_id in (select effective_loads.load_id from effective_loads) as is_effective
+        from tonight
+
+        union all
+
+        -- the state each changed record had
+        select
+            {%- for column in columns %}
+            {%- if column == 'change_type' %}
+            case when built.is_retired then 'retired' else built.change_type end as change_type,
+            {%- elif column == 'export_date' %}
+            built.changed_date as export_date,
+            {%- else %}
+            built.{{ column }},
+            {%- endif %}
+            {%- endfor %}
+            true as is_effective
+        from {{ this }} as built
+        inner join changed_keys
+            on {{ same_values('built', 'changed_keys', record) }}
+        where built.district_id not in (select redelivered.district_id from redelivered)
+
+        union all
+
+        -- every effective version of the changed records of a district with a night delivered more than once
+        select
+            file_rows.*,
+            true as is_effective
+        from {{ ref(staging_model) }} as file_rows
+        inner join changed_keys
+            on {{ same_values('file_rows', 'changed_keys', record) }}
+        inner join nights
+            on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
+        where
+            file_rows.district_id in (select redelivered.district_id from redelivered)
+            and file_rows.load_id = any(array(
+                select effective.load_id
+                from {{ ref('int_loads_effective') }} as effective
+                where
+                    effective.file_name = '{{ file_name }}'
+                    and effective.district_id in (select redelivered.district_id from redelivered)
+                    and effective.load_id is not null
+            ))
+
+    ),
+    {%- else %}
+
+    candidates as (
+
+        select
+            file_rows.*,
+            true as is_effective
+        from {{ ref(staging_model) }} as file_rows
+        inner join nights
+            on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
+        where file_rows.load_id = any(array(select effective_loads.load_id from effective_loads))
+
+    ),
+    {%- endif %}
+
+    newest as (
+
+        -- each record's newest version (a version of a replaced delivery only when it has no other)
+        select distinct on (candidates.district_id, candidates.{{ identity | join(', candidates.') }})
+            candidates.district_id,
+            candidates.{{ identity | join(', candidates.') }},
+            candidates.export_date,
+            candidates.is_effective and candidates.change_type != 'retired' as is_live
+        from candidates
+        order by
+            candidates.district_id, candidates.{{ identity | join(', candidates.') }},
+            candidates.is_effective desc, candidates.export_date desc
+
+    ),
+
+    newest_live as (
+
+        -- the attributes shown: the newest live version (a retired record keeps its last ones)
+        select distinct on (candidates.district_id, candidates.{{ identity | join(', candidates.') }})
+            candidates.*
+        from candidates
+        order by
+            candidates.district_id, candidates.{{ identity | join(', candidates.') }},
+            candidates.is_effective and candidates.change_type != 'retired' desc, candidates.export_date desc
+
+    ),
+
+    records as (
+
+        select
+            newest_live.*,
+            not newest.is_live as is_retired,
+            newest.export_date as changed_date,
+            case when newest.is_live then newest_live.export_date end as last_changed_date,
+            {% if is_incremental() %}{{ run_date() }}{% else %}newest.export_date{% endif %} as changed_on
+        from newest_live
+        inner join newest
+            on {{ same_values('newest_live', 'newest', record) }}
+
+    )
+
+    select * from records
+{%- endmacro %}
+
+{#- `left.c = right.c and ...` for each of `columns`. -#}
+{% macro same_values(left, right, columns) -%}
+    {%- for column in columns -%}
+        {{ left }}.{{ column }} = {{ right }}.{{ column }}{{ ' and ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
