@@ -4,10 +4,10 @@
 
     A record's state is its newest version up to that night among the effective deliveries (int_loads_effective:
     the newest delivery of each night; a held correction counts once released). A retired record keeps a row,
-    with the attributes of its last live version: `is_retired`, and `last_changed_date` null (what a mart reads as
-    "delete this record's rows"). `changed_date` is the night of its newest version (the change or the
-    retirement); `changed_on` the night this layer last wrote the row (its changed_date after a full refresh):
-    what the marts read to rebuild only what changed.
+    with the attributes of its last live version: `is_retired`, `last_changed_date` null (what a mart reads as
+    "delete this record's rows") and `last_delivered_date`, the last night its file carried it. `changed_date`
+    is the night of its newest version (the change or the retirement); `changed_on` the night this layer last
+    wrote the row (its changed_date after a full refresh): what the marts read to rebuild only what changed.
 
     An incremental run reads the versions from the night its partition last changed (`changed_date`, that night
     again: a corrected file may have replaced that night's delivery) up to the night shown, and takes each of
@@ -15,8 +15,8 @@
     more than once, the row it had may come from a delivery replaced since: those records are read from all their
     effective versions instead. -#}
 {% macro records_of(staging_model, file_name, key, has_school_year) -%}
-    {%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
-    {%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
+{%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
+{%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -28,9 +28,12 @@
         ],
         on_schema_change='fail',
     ) }}
-    {%- set record = ['district_id'] + identity -%}
-    {#- what an incremental run reads besides, also when the project is parsed (not incremental then) -#}
-    {%- do ref('stg_sis__load_ledger') %}
+{%- set record = ['district_id'] + identity -%}
+{#- the staging model's columns (none when the SQL is only linted) -#}
+{%- set columns = adapter.get_columns_in_relation(ref(staging_model)) | map(attribute='name') | list
+    if execute and adapter is defined else [] -%}
+{#- what an incremental run reads besides, also when the project is parsed (not incremental then) -#}
+{%- do ref('stg_sis__load_ledger') %}
     with
 
     nights as (
@@ -49,8 +52,7 @@
 
     ),
 
-    {%- if is_incremental() %}
-        {%- set columns = adapter.get_columns_in_relation(ref(staging_model)) | map(attribute='name') | list -%}
+{%- if is_incremental() %}
 
     built as (
 
@@ -115,28 +117,36 @@
 
     ),
 
-    candidates as (
+    tonight_candidates as (
 
-        -- tonight's versions
         select
             tonight.*,
-            tonight.load_id in (select effective_loads.load_id from effective_loads) as is_effective
+            tonight.load_id in (select effective_loads.load_id from effective_loads) as is_effective,
+            tonight.change_type != 'retired' as is_live
         from tonight
+
+    ),
+
+    candidates as (
+
+        -- tonight's versions (one of a replaced delivery only shows a record that has no other)
+        select
+            tonight_candidates.*,
+            tonight_candidates.is_live and tonight_candidates.is_effective as has_attributes,
+            tonight_candidates.export_date as changed_date
+        from tonight_candidates
 
         union all
 
         -- the state each changed record had
         select
             {%- for column in columns %}
-            {%- if column == 'change_type' %}
-            case when built.is_retired then 'retired' else built.change_type end as change_type,
-            {%- elif column == 'export_date' %}
-            built.changed_date as export_date,
-            {%- else %}
             built.{{ column }},
-            {%- endif %}
             {%- endfor %}
-            true as is_effective
+            true as is_effective,
+            not built.is_retired as is_live,
+            built.has_attributes,
+            built.changed_date
         from {{ this }} as built
         inner join changed_keys
             on {{ same_values('built', 'changed_keys', record) }}
@@ -147,7 +157,10 @@
         -- every effective version of the changed records of a district with a night delivered more than once
         select
             file_rows.*,
-            true as is_effective
+            true as is_effective,
+            file_rows.change_type != 'retired' as is_live,
+            file_rows.change_type != 'retired' as has_attributes,
+            file_rows.export_date as changed_date
         from {{ ref(staging_model) }} as file_rows
         inner join changed_keys
             on {{ same_values('file_rows', 'changed_keys', record) }}
@@ -171,14 +184,17 @@
 
         select
             file_rows.*,
-            true as is_effective
+            true as is_effective,
+            file_rows.change_type != 'retired' as is_live,
+            file_rows.change_type != 'retired' as has_attributes,
+            file_rows.export_date as changed_date
         from {{ ref(staging_model) }} as file_rows
         inner join nights
             on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
         where file_rows.load_id = any(array(select effective_loads.load_id from effective_loads))
 
     ),
-    {%- endif %}
+{%- endif %}
 
     newest as (
 
@@ -186,12 +202,12 @@
         select distinct on (candidates.district_id, candidates.{{ identity | join(', candidates.') }})
             candidates.district_id,
             candidates.{{ identity | join(', candidates.') }},
-            candidates.export_date,
-            candidates.is_effective and candidates.change_type != 'retired' as is_live
+            candidates.changed_date,
+            candidates.is_effective and candidates.is_live as is_live
         from candidates
         order by
             candidates.district_id, candidates.{{ identity | join(', candidates.') }},
-            candidates.is_effective desc, candidates.export_date desc
+            candidates.is_effective desc, candidates.changed_date desc
 
     ),
 
@@ -203,18 +219,32 @@
         from candidates
         order by
             candidates.district_id, candidates.{{ identity | join(', candidates.') }},
-            candidates.is_effective and candidates.change_type != 'retired' desc, candidates.export_date desc
+            candidates.has_attributes desc, candidates.is_effective desc, candidates.export_date desc
 
     ),
 
     records as (
 
         select
+            {%- for column in columns %}
+            newest_live.{{ column }},
+            {%- else %}
             newest_live.*,
+            {%- endfor %}
+            newest_live.has_attributes,
             not newest.is_live as is_retired,
-            newest.export_date as changed_date,
+            newest.changed_date,
             case when newest.is_live then newest_live.export_date end as last_changed_date,
-            {% if is_incremental() %}{{ run_date() }}{% else %}newest.export_date{% endif %} as changed_on
+            -- a retired record: the last night its file carried it (the file's last accepted night before)
+            case when not newest.is_live then coalesce((
+                select max(accepted.export_date)
+                from {{ ref('int_loads_accepted') }} as accepted
+                where
+                    accepted.district_id = newest.district_id
+                    and accepted.file_name = '{{ file_name }}'
+                    and accepted.export_date < newest.changed_date
+            ), newest_live.export_date) end as last_delivered_date,
+            {% if is_incremental() %}{{ run_date() }}{% else %}newest.changed_date{% endif %} as changed_on
         from newest_live
         inner join newest
             on {{ same_values('newest_live', 'newest', record) }}
@@ -226,7 +256,7 @@
 
 {#- `left.c = right.c and ...` for each of `columns`. -#}
 {% macro same_values(left, right, columns) -%}
-    {%- for column in columns -%}
-        {{ left }}.{{ column }} = {{ right }}.{{ column }}{{ ' and ' if not loop.last }}
-    {%- endfor -%}
+{%- for column in columns -%}
+{{ left }}.{{ column }} = {{ right }}.{{ column }}{{ ' and ' if not loop.last }}
+{%- endfor -%}
 {%- endmacro %}

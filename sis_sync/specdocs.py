@@ -253,6 +253,19 @@ def render_data_spec(spec: ExportSpec | None = None) -> str:
     return "\n".join(out)
 
 
+RECORDS_COLUMNS = [
+    ("has_attributes", "The attributes are those of a live version (false only for a record retired before it"
+                       " ever showed)."),
+    ("is_retired", "The file no longer has the record as of the night shown; its last attributes are kept."),
+    ("changed_date", "The night of the record's newest version: its last change, or its retirement."),
+    ("last_changed_date", "The night of the live version shown; null for a retired record (a mart deletes its"
+                          " rows)."),
+    ("last_delivered_date", "For a retired record, the last night its file carried it; null while current."),
+    ("changed_on", "The night this layer last wrote the row (its changed_date after a full refresh): what the"
+                   " marts rebuild from."),
+]
+
+
 def records_model(f: FileSpec) -> str:
     """The records layer's model of one export file (``rec_students``)."""
     return f"rec_{f.name}"
@@ -262,8 +275,8 @@ def render_records_model(f: FileSpec) -> str:
     """One export file's model in the records layer: its key and whether it has school years, from the spec."""
     has_school_year = "school_year" in f.column_names
     return (f"-- {GENERATED_NOTE}\n"
-            f"{{{{ records_of('stg_sis__{f.name}', '{f.file_name}', key={list(f.key)!r},"
-            f" has_school_year={str(has_school_year).lower()}) }}}}\n")
+            f"{{{{ records_of(\n    'stg_sis__{f.name}', '{f.file_name}', key={list(f.key)!r},"
+            f" has_school_year={str(has_school_year).lower()}\n) }}}}\n")
 
 
 def render_records_yml(spec: ExportSpec) -> str:
@@ -275,12 +288,13 @@ def render_records_yml(spec: ExportSpec) -> str:
             "name": records_model(f),
             "description": (
                 f"{f.file_name}: each record's state on the night its district"
-                f"{' and school year' if has_school_year else ''} show (rec_nights), one row per "
+                f"{' and school year show' if has_school_year else ' shows'} (rec_nights), one row per "
                 f"{', '.join(grain)}; a retired record keeps its last attributes with `is_retired`. Incremental"
                 " (macros/records.sql): a night rewrites the records with a version since their partition last"
                 " changed."),
             "meta": {"file_name": f.file_name, "key": list(f.key)},
             "data_tests": [{"unique_index": {"arguments": {"columns": grain}}}],
+            "columns": [{"name": n, "description": d} for n, d in RECORDS_COLUMNS],
         })
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True, width=110)
     return f"# {GENERATED_NOTE}\n{body}"

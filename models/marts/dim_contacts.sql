@@ -1,19 +1,32 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the contacts whose links changed. -#}
-{{ changed_records_config('stg_sis__contacts', 'contacts.csv', ['contact_id', 'student_id'],
-    grain=['contact_id'], has_school_year=false, unique=['contact_id']) }}
+{#- Incremental by record: a night rebuilds the contacts whose links to students the records layer changed
+    (macros/incremental.sql). -#}
+{{ records_mart_config(['district_id', 'contact_id'], by_school_year=false) }}
 
 with
 
-contact_loads as (
+changed_links as (
 
-    {{ loads_to_build('contacts.csv', by_school_year=false) }}
+    {{ records_to_build('rec_contacts', by_school_year=false) }}
+
+),
+
+changed_contacts as (
+
+    select distinct
+        changed_links.district_id,
+        changed_links.contact_id
+    from changed_links
 
 ),
 
 current_contacts as (
 
-    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', 'contact_loads', ['contact_id', 'student_id'],
-        has_school_year=false, changed=changed_records_relation(), grain=['contact_id']) }}
+    -- every current link of those contacts
+    select links.*
+    from {{ ref('rec_contacts') }} as links
+    inner join changed_contacts
+        on links.district_id = changed_contacts.district_id and links.contact_id = changed_contacts.contact_id
+    where not links.is_retired
 
 ),
 
@@ -47,7 +60,7 @@ student_counts as (
         current_contacts.district_id,
         current_contacts.contact_id,
         count(*) as student_count,
-        max(current_contacts.export_date) as last_changed_date
+        max(current_contacts.last_changed_date) as last_changed_date
     from current_contacts
     group by current_contacts.district_id, current_contacts.contact_id
 
@@ -56,8 +69,8 @@ student_counts as (
 final as (
 
     select
-        one_row_per_contact.district_id,
-        one_row_per_contact.contact_id,
+        changed_contacts.district_id,
+        changed_contacts.contact_id,
         one_row_per_contact.first_name,
         one_row_per_contact.last_name,
         one_row_per_contact.mobile_phone_e164,
@@ -73,12 +86,17 @@ final as (
         one_row_per_contact.can_text and one_row_per_contact.mobile_phone_e164 is not null as can_text,
         one_row_per_contact.do_not_contact,
         student_counts.student_count,
+        -- null for a contact without a current link: its row is deleted
         student_counts.last_changed_date
-    from one_row_per_contact
-    inner join student_counts
+    from changed_contacts
+    left join one_row_per_contact
         on
-            one_row_per_contact.district_id = student_counts.district_id
-            and one_row_per_contact.contact_id = student_counts.contact_id
+            changed_contacts.district_id = one_row_per_contact.district_id
+            and changed_contacts.contact_id = one_row_per_contact.contact_id
+    left join student_counts
+        on
+            changed_contacts.district_id = student_counts.district_id
+            and changed_contacts.contact_id = student_counts.contact_id
 
 )
 

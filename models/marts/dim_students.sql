@@ -12,15 +12,10 @@ district_school_years as (
 
 ),
 
-student_loads as (
-
-    {{ current_loads_of('students.csv') }}
-
-),
-
 students as (
 
-    {{ versions_as_of('stg_sis__students', 'students.csv', 'student_loads', ['student_id']) }}
+    select * from {{ ref('rec_students') }}
+    where not is_retired
 
 ),
 

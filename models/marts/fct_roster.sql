@@ -1,13 +1,26 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the enrollments that changed, and the rows
-    whose section, course or activity differs tonight (macros/roster.sql). -#}
-{{ changed_records_config('stg_sis__enrollments', 'enrollments.csv',
-    ['student_id', 'section_id', 'start_date'], also='roster_rows_to_rebuild') }}
+{#- Incremental by record: a night rebuilds the enrollments the records layer changed, those whose section or
+    course changed, and those whose activity differs tonight (an enrollment ended or started, the year's classes
+    began, the year stopped being current). -#}
+{{ records_mart_config(['district_id', 'school_year', 'student_id', 'section_id', 'start_date'],
+    extra_indexes=[{'columns': ['district_id', 'school_year', 'is_active']}]) }}
 
 with
 
-loads_to_build as (
+changed_enrollments as (
 
-    {{ loads_to_build('enrollments.csv') }}
+    {{ records_to_build('rec_enrollments') }}
+
+),
+
+enrollment_nights as (
+
+    -- the night each school year's roster shows
+    select
+        nights.district_id,
+        nights.school_year,
+        nights.as_of_date
+    from {{ ref('rec_nights') }} as nights
+    where nights.records_model = 'rec_enrollments'
 
 ),
 
@@ -17,43 +30,146 @@ district_school_years as (
 
 ),
 
-section_loads as (
+sections as (
 
-    {{ current_loads_of('sections.csv') }}
-
-),
-
-course_loads as (
-
-    {{ current_loads_of('courses.csv') }}
+    select * from {{ ref('rec_sections') }}
+    where not is_retired
 
 ),
 
-enrollments as (
+courses as (
 
-    {{ versions_as_of('stg_sis__enrollments', 'enrollments.csv', 'loads_to_build',
-        ['student_id', 'section_id', 'start_date'], changed=changed_records_relation()) }}
-
-),
-
-year_sections as (
-
-    {{ versions_as_of('stg_sis__sections', 'sections.csv', 'section_loads', ['section_id']) }}
-
-),
-
-year_courses as (
-
-    {{ versions_as_of('stg_sis__courses', 'courses.csv', 'course_loads', ['course_id']) }}
+    select * from {{ ref('rec_courses') }}
+    where not is_retired
 
 ),
 
 year_first_days as (
 
     -- the first day of each school year's classes: before it, next year's schedules already count
-    {{ roster_first_days('section_loads') }}
+    select
+        sections.district_id,
+        sections.school_year,
+        min(sections.term_start) as first_term_start
+    from sections
+    group by sections.district_id, sections.school_year
 
 ),
+
+{%- if is_incremental() %}
+
+    built_nights as (
+
+    -- the night each partition of the roster last changed
+        select
+            enrollment_nights.*,
+            (
+                select max(built.last_changed_date)
+                from {{ this }} as built
+                where
+                    built.district_id = enrollment_nights.district_id
+                    and built.school_year = enrollment_nights.school_year
+            ) as watermark
+        from enrollment_nights
+
+    ),
+
+    changed_sections as (
+
+    -- sections that changed since, themselves or their course
+        select
+            sections.district_id,
+            sections.school_year,
+            sections.section_id
+        from {{ ref('rec_sections') }} as sections
+        inner join built_nights
+            on
+                sections.district_id = built_nights.district_id
+                and sections.school_year = built_nights.school_year
+                and sections.changed_on >= built_nights.watermark
+
+        union
+
+        select
+            sections.district_id,
+            sections.school_year,
+            sections.section_id
+        from sections
+        inner join {{ ref('rec_courses') }} as changed_courses
+            on
+                sections.district_id = changed_courses.district_id
+                and sections.school_year = changed_courses.school_year
+                and sections.course_id = changed_courses.course_id
+        inner join built_nights
+            on
+                sections.district_id = built_nights.district_id
+                and sections.school_year = built_nights.school_year
+                and changed_courses.changed_on >= built_nights.watermark
+
+    ),
+
+    changed_activity as (
+
+    -- rows whose activity differs tonight, in the current years and the years still showing active rows
+        select
+            built.district_id,
+            built.school_year,
+            built.student_id,
+            built.section_id,
+            built.start_date
+        from {{ this }} as built
+        inner join enrollment_nights
+            on built.district_id = enrollment_nights.district_id and built.school_year = enrollment_nights.school_year
+        inner join district_school_years
+            on built.district_id = district_school_years.district_id
+        left join year_first_days
+            on built.district_id = year_first_days.district_id and built.school_year = year_first_days.school_year
+        where
+            (built.school_year >= district_school_years.current_school_year or exists (
+                select 1 from {{ this }} as active
+                where
+                    active.district_id = built.district_id
+                    and active.school_year = built.school_year
+                    and active.is_active
+            ))
+            and built.is_active != {{ roster_is_active('built', 'enrollment_nights.as_of_date',
+            'district_school_years.current_school_year', 'year_first_days.first_term_start') }}
+
+    ),
+
+    enrollments as (
+
+        select * from changed_enrollments
+
+        union
+
+        select rebuilt.*
+        from {{ ref('rec_enrollments') }} as rebuilt
+        left join changed_sections
+            on
+                rebuilt.district_id = changed_sections.district_id
+                and rebuilt.school_year = changed_sections.school_year
+                and rebuilt.section_id = changed_sections.section_id
+        left join changed_activity
+            on
+                rebuilt.district_id = changed_activity.district_id
+                and rebuilt.school_year = changed_activity.school_year
+                and rebuilt.student_id = changed_activity.student_id
+                and rebuilt.section_id = changed_activity.section_id
+                and rebuilt.start_date = changed_activity.start_date
+        where
+            not rebuilt.is_retired
+            and (changed_sections.section_id is not null or changed_activity.section_id is not null)
+
+    ),
+{%- else %}
+
+    enrollments as (
+
+        select * from changed_enrollments
+
+    ),
+{%- endif %}
 
 final as (
 
@@ -64,36 +180,40 @@ final as (
         enrollments.section_id,
         enrollments.start_date,
         enrollments.end_date,
-        year_sections.course_id,
-        year_courses.course_name,
-        year_courses.subject,
-        year_sections.school_id,
-        year_sections.teacher_id,
-        year_sections.term_name,
-        year_sections.term_start,
-        year_sections.term_end,
-        year_sections.period,
-        year_sections.room,
-        {{ roster_is_active('enrollments', 'enrollments.as_of_date',
+        sections.course_id,
+        courses.course_name,
+        courses.subject,
+        sections.school_id,
+        sections.teacher_id,
+        sections.term_name,
+        sections.term_start,
+        sections.term_end,
+        sections.period,
+        sections.room,
+        {{ roster_is_active('enrollments', 'enrollment_nights.as_of_date',
             'district_school_years.current_school_year', 'year_first_days.first_term_start') }} as is_active,
-        enrollments.export_date as last_changed_date
+        enrollments.last_changed_date
     from enrollments
+    inner join enrollment_nights
+        on
+            enrollments.district_id = enrollment_nights.district_id
+            and enrollments.school_year = enrollment_nights.school_year
     left join district_school_years
         on enrollments.district_id = district_school_years.district_id
     left join year_first_days
         on
             enrollments.district_id = year_first_days.district_id
             and enrollments.school_year = year_first_days.school_year
-    left join year_sections
+    left join sections
         on
-            enrollments.district_id = year_sections.district_id
-            and enrollments.school_year = year_sections.school_year
-            and enrollments.section_id = year_sections.section_id
-    left join year_courses
+            enrollments.district_id = sections.district_id
+            and enrollments.school_year = sections.school_year
+            and enrollments.section_id = sections.section_id
+    left join courses
         on
-            year_sections.district_id = year_courses.district_id
-            and year_sections.school_year = year_courses.school_year
-            and year_sections.course_id = year_courses.course_id
+            sections.district_id = courses.district_id
+            and sections.school_year = courses.school_year
+            and sections.course_id = courses.course_id
 
 )
 

@@ -1,19 +1,34 @@
-{#- Incremental by record (macros/versions.sql): a night rebuilds the students whose contact links changed. -#}
-{{ changed_records_config('stg_sis__contacts', 'contacts.csv', ['contact_id', 'student_id'],
-    grain=['student_id'], has_school_year=false) }}
+{#- Incremental by record: a night rebuilds the students whose contact links the records layer changed
+    (macros/incremental.sql). -#}
+{{ records_mart_config(['district_id', 'student_id', 'contact_id'], by_school_year=false) }}
 
 with
 
-contact_loads as (
+changed_links as (
 
-    {{ loads_to_build('contacts.csv', by_school_year=false) }}
+    {{ records_to_build('rec_contacts', by_school_year=false) }}
+
+),
+
+changed_students as (
+
+    select distinct
+        changed_links.district_id,
+        changed_links.student_id
+    from changed_links
 
 ),
 
 current_contacts as (
 
-    {{ versions_as_of('stg_sis__contacts', 'contacts.csv', 'contact_loads', ['contact_id', 'student_id'],
-        has_school_year=false, changed=changed_records_relation(), grain=['student_id']) }}
+    -- every link of those students; a retired one (no last_changed_date) deletes its row
+    select links.*
+    from {{ ref('rec_contacts') }} as links
+    inner join changed_students
+        on links.district_id = changed_students.district_id and links.student_id = changed_students.student_id
+    {%- if not is_incremental() %}
+        where not links.is_retired
+    {%- endif %}
 
 ),
 
@@ -25,6 +40,7 @@ ranked as (
         row_number() over (
             partition by current_contacts.district_id, current_contacts.student_id
             order by
+                current_contacts.is_retired asc,
                 current_contacts.is_primary_in_sis desc,
                 coalesce(current_contacts.do_not_contact, false) asc,
                 current_contacts.contact_priority asc nulls last,
@@ -45,7 +61,7 @@ final as (
         ranked.is_primary_in_sis,
         ranked.lives_with,
         ranked.contact_priority,
-        ranked.export_date as last_changed_date
+        ranked.last_changed_date
     from ranked
 
 )

@@ -5,8 +5,8 @@ with
 roster as (
 
     select roster.* from {{ ref('fct_roster') }} as roster
-    -- incremental: the partitions fct_roster rebuilds tonight (the same decision, same loads)
-    {{ partitions_to_build_filter('roster', 'enrollments.csv') }}
+    -- incremental: the school years whose roster moved tonight
+    {{ partitions_to_build_filter('roster', 'rec_enrollments') }}
 
 ),
 

@@ -1,13 +1,7 @@
 {#- The model's grain as the database enforces it: fails unless the model has a valid unique index on exactly
     `columns` (in any order; of columns alone, over every row), read from the catalog without a scan of the
-    rows. Where the record-level marts carry no index (engines without record-level deletes, the `portable_sql`
-    var), fails for every combination of `columns` that occurs more than once (unique_combination_of_columns).
-    Which of the two is changed_records_by_delete(), dispatched here: a test's context resolves no default__
-    macro by name. -#}
+    rows. -#}
 {% test unique_index(model, columns) %}
-{%- if var('portable_sql', false) or not adapter.dispatch('changed_records_by_delete')() -%}
-    {{ return(test_unique_combination_of_columns(model, columns)) }}
-{%- endif %}
 
 with
 

@@ -4,7 +4,6 @@ nights are applied in order, and the marts of many nights equal a full refresh a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import uuid
 from contextlib import closing, contextmanager
@@ -13,7 +12,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from sis_sync.commands import run_build, run_ingest, run_nightly
+from sis_sync.commands import run_build, run_nightly
 from sis_sync.db import ensure_database
 from sis_sync.ingestion import archive
 from sis_sync.ingestion.load import ingest_export
@@ -355,36 +354,3 @@ def test_roster_rows_follow_their_section_and_the_night_without_a_new_enrollment
     nightly = digests(fresh_db)
     assert run_build(third, full_refresh=True) == 0
     assert digests(fresh_db) == nightly
-
-
-def test_the_portable_sql_gives_the_marts_the_postgres_sql_gives(fresh_db, tmp_path):
-    """The SQL the macros give other engines (their `default__` implementations: row_number() instead of
-    `distinct on`, `in (select ...)`, whole partitions instead of record-level deletes), run here by Postgres
-    on a full refresh with the `portable_sql` var, gives the marts the nightly runs gave."""
-    from dbt.cli.main import dbtRunner
-
-    from sis_sync import PROJECT_ROOT
-
-    def portable_build(night: dt.date, *full_refresh: str) -> None:
-        os.environ["SIS_SYNC_RUN_DATE"] = night.isoformat()
-        result = dbtRunner().invoke(["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir",
-                                     str(PROJECT_ROOT), *full_refresh, "--exclude-resource-type", "unit_test",
-                                     "--vars", "{portable_sql: true}"])
-        assert result.success, result.exception
-
-    drop = tmp_path / "drop"
-    for night in NIGHTS[:4]:
-        write_export(drop, district_id="sample", export_date=night, students=STUDENTS)
-    for night in NIGHTS[:3]:
-        assert run_nightly(None, drop, night, ()) == 0, night
-    nightly = digests(fresh_db)
-    portable_build(NIGHTS[2], "--full-refresh")
-    assert digests(fresh_db) == nightly
-
-    # an incremental night of the portable SQL (whole partitions replaced) equals Postgres's full refresh
-    assert run_ingest(None, drop, NIGHTS[3], ()) == 0
-    portable_build(NIGHTS[3])
-    incremental = digests(fresh_db)
-    assert incremental != nightly
-    assert run_build(NIGHTS[3], full_refresh=True) == 0
-    assert digests(fresh_db) == incremental

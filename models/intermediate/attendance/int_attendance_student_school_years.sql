@@ -8,8 +8,8 @@ with
 attendance as (
 
     select attendance.* from {{ ref('fct_attendance') }} as attendance
-    -- incremental: the partitions fct_attendance rebuilds tonight (the same decision, same loads)
-    {{ partitions_to_build_filter('attendance', 'attendance.csv') }}
+    -- incremental: the school years whose attendance moved tonight
+    {{ partitions_to_build_filter('attendance', 'rec_attendance') }}
 
 ),
 
