@@ -140,7 +140,7 @@
 
         -- the state each changed record had
         select
-            {%- for column in columns %}
+{%- for column in columns %}
             built.{{ column }},
             {%- endfor %}
             true as is_effective,
@@ -226,11 +226,11 @@
     records as (
 
         select
-            {%- for column in columns %}
+{%- for column in columns %}
             newest_live.{{ column }},
             {%- else %}
             newest_live.*,
-            {%- endfor %}
+{%- endfor %}
             newest_live.has_attributes,
             not newest.is_live as is_retired,
             newest.changed_date,
