@@ -255,14 +255,14 @@ def test_kill_during_dbt_build_then_rerun(fresh_db, pg_server, tmp_path, blocked
     locker = psycopg2.connect(fresh_db.dsn)
     try:
         # Night 2: killed while dbt writes the marts, then run again. Either at the first statement that
-        # writes or reads a mart, or in the middle of an incremental mart's transaction: its pre-hook's
-        # temporary table of changed records built, its `delete` of their rows waiting on the test's lock
-        # (one statement, which Postgres shows by its start, after dbt's comment: the temporary table's name).
+        # writes or reads a mart, or in the middle of an incremental mart's transaction: its new rows built
+        # into a temporary table, its `delete` of the records they replace waiting on the test's lock (the
+        # strategy's statement, which Postgres shows by its start, after dbt's comment).
         if blocked:
             with locker.cursor() as cur:
                 cur.execute(f"lock table marts.{blocked} in share mode")
             # (reading the mart passes the SHARE lock: what waits is the delete)
-            condition = f"wait_event_type = 'Lock' and query ilike '%%create temporary table {blocked}\\_\\_changed%%'"
+            condition = f"wait_event_type = 'Lock' and query ilike '%%delete from %%.\"{blocked}\"%%'"
         else:
             condition = ("state = 'active' and query ilike '%%\"marts\".%%'"
                          " and query not ilike '%%pg_stat_activity%%'")
