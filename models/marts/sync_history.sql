@@ -37,13 +37,7 @@ attempts as (
 
 held_corrections as (
 
-    -- a corrected re-delivery held by a safety threshold (its night shows the delivery it replaced)
-    select distinct on (night_checks.load_id)
-        night_checks.load_id,
-        night_checks.file_name || ' ' || night_checks.message as message
-    from {{ ref('int_night_checks') }} as night_checks
-    where night_checks.replaces_a_delivery and night_checks.is_failing and not night_checks.is_released
-    order by night_checks.load_id asc, night_checks.hold_rank asc
+    select * from {{ ref('int_held_corrections') }}
 
 ),
 

@@ -5,13 +5,6 @@
 
 with
 
-load_ledger as (
-
-    select * from {{ ref('stg_sis__load_ledger') }}
-    where export_date <= {{ run_date() }}
-
-),
-
 load_changes as (
 
     select * from {{ ref('stg_sis__load_changes') }}
@@ -20,8 +13,8 @@ load_changes as (
 
 night_deliveries as (
 
-    -- each night's delivery of each file that counts (the newest loaded or unchanged one), with the row
-    -- count of the delivery before it: what the night is compared with
+    -- each night's delivery of each file (int_night_deliveries), with the row count of the delivery before
+    -- it: what the night is compared with
     select
         deliveries.district_id,
         deliveries.file_name,
@@ -32,22 +25,8 @@ night_deliveries as (
             partition by deliveries.district_id, deliveries.file_name
             order by deliveries.export_date
         ) as base_records
-    from (
-        select distinct on (load_ledger.district_id, load_ledger.file_name, load_ledger.export_date)
-            load_ledger.district_id,
-            load_ledger.file_name,
-            load_ledger.export_date,
-            load_ledger.status,
-            load_ledger.load_id,
-            load_ledger.row_count
-        from load_ledger
-        where load_ledger.status in ('loaded', 'unchanged')
-        order by
-            load_ledger.district_id asc,
-            load_ledger.file_name asc,
-            load_ledger.export_date asc,
-            load_ledger.ledger_id desc
-    ) as deliveries
+    from {{ ref('int_night_deliveries') }} as deliveries
+    where deliveries.delivery_rank = 1 and deliveries.export_date <= {{ run_date() }}
 
 ),
 
