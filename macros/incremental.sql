@@ -80,9 +80,9 @@
 {%- endmacro %}
 
 {#- The rows of a records model (models/records/) that a mart built from it reads. Full refresh: the live
-    records. Incremental: the records the layer wrote since the night the mart's partition (district and school
-    year, or district: `by_school_year` false) last changed, that night again (its newest `last_changed_date`;
-    none: every record), retired ones included: their `last_changed_date` is null. -#}
+    records. Incremental: the records the layer wrote after the night the mart's partition (district and school
+    year, or district: `by_school_year` false) last changed (its newest `last_changed_date`; none: every record)
+    or tonight (changed_since), retired ones included: their `last_changed_date` is null. -#}
 {% macro records_to_build(records_model, by_school_year=true) -%}
     {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
     {%- do ref('rec_nights') -%}
@@ -103,7 +103,7 @@
     ) as built_nights
         on
             {{ same_values('records', 'built_nights', partition) }}
-            and (built_nights.watermark is null or records.changed_on >= built_nights.watermark)
+            and {{ changed_since('records.changed_on', 'built_nights.watermark') }}
     {%- else %}
     where not records.is_retired
     {%- endif %}
@@ -125,4 +125,11 @@
         ] + extra_indexes,
         on_schema_change='fail',
     ) }}
+{%- endmacro %}
+
+{#- Whether a records row was written after a mart's `watermark` (the night its partition last changed; none:
+    every row) or tonight, by a build of the run date (a corrected file of the night may have rewritten rows
+    the mart read earlier that night). -#}
+{% macro changed_since(changed_on, watermark) -%}
+    ({{ watermark }} is null or {{ changed_on }} > {{ watermark }} or {{ changed_on }} = {{ run_date() }})
 {%- endmacro %}

@@ -9,8 +9,9 @@
     is the night of its newest version (the change or the retirement); `changed_on` the night this layer last
     wrote the row (its changed_date after a full refresh): what the marts read to rebuild only what changed.
 
-    An incremental run reads the versions from the night its partition last changed (`changed_date`, that night
-    again: a corrected file may have replaced that night's delivery) up to the night shown, and takes each of
+    An incremental run reads the versions after the night its partition last changed (`changed_date`; that night
+    too when its file was delivered more than once: a corrected file may have replaced the delivery read) up to
+    the night shown, and takes each of
     their records' newest state from those versions and the row it had. Where a night from then on was delivered
     more than once, the row it had may come from a delivery replaced since: those records are read from all their
     effective versions instead. -#}
@@ -98,7 +99,14 @@
             on
                 {{ same_values('file_rows', 'nights', partition) }}
                 and file_rows.export_date <= nights.as_of_date
-                and (nights.watermark is null or file_rows.export_date >= nights.watermark)
+                and (
+                    nights.watermark is null
+                    or file_rows.export_date > nights.watermark
+                    or (
+                        file_rows.export_date = nights.watermark
+                        and file_rows.district_id in (select redelivered.district_id from redelivered)
+                    )
+                )
         where file_rows.load_id = any(array(
             select ledger.load_id
             from {{ ref('stg_sis__load_ledger') }} as ledger

@@ -86,7 +86,7 @@ year_first_days as (
             on
                 sections.district_id = built_nights.district_id
                 and sections.school_year = built_nights.school_year
-                and sections.changed_on >= built_nights.watermark
+                and {{ changed_since('sections.changed_on', 'built_nights.watermark') }}
 
         union
 
@@ -104,7 +104,7 @@ year_first_days as (
             on
                 sections.district_id = built_nights.district_id
                 and sections.school_year = built_nights.school_year
-                and changed_courses.changed_on >= built_nights.watermark
+                and {{ changed_since('changed_courses.changed_on', 'built_nights.watermark') }}
 
     ),
 
