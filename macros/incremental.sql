@@ -86,10 +86,10 @@
 {% macro records_to_build(records_model, by_school_year=true) -%}
     {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
     {%- do ref('rec_nights') -%}
-    select records.*
-    from {{ ref(records_model) }} as records
     {%- if is_incremental() %}
-    inner join (
+    with built_nights as materialized (
+
+        -- per partition, the night it last changed in the mart (computed once, not per row read)
         select
             nights.district_id,
             nights.school_year,
@@ -100,11 +100,18 @@
             ) as watermark
         from {{ ref('rec_nights') }} as nights
         where nights.records_model = '{{ records_model }}'
-    ) as built_nights
+
+    )
+
+    select records.*
+    from {{ ref(records_model) }} as records
+    inner join built_nights
         on
             {{ same_values('records', 'built_nights', partition) }}
             and {{ changed_since('records.changed_on', 'built_nights.watermark') }}
     {%- else %}
+    select records.*
+    from {{ ref(records_model) }} as records
     where not records.is_retired
     {%- endif %}
 {%- endmacro %}

@@ -55,9 +55,10 @@
 
 {%- if is_incremental() %}
 
-    built as (
+    built as materialized (
 
-        -- per partition, the night a record of it last changed; none for a partition not built yet
+        -- per partition, the night a record of it last changed; none for a partition not built yet (computed
+        -- once, not per version read)
         select
             nights.*,
             (

@@ -58,9 +58,10 @@ year_first_days as (
 
 {%- if is_incremental() %}
 
-    built_nights as (
+    built_nights as materialized (
 
-    -- the night each partition of the roster last changed
+    -- the night each partition of the roster last changed, and whether its rows' activity may change tonight
+    -- (a current or later year, or one still showing active rows): once per partition, not per row
         select
             enrollment_nights.*,
             (
@@ -69,8 +70,17 @@ year_first_days as (
                 where
                     built.district_id = enrollment_nights.district_id
                     and built.school_year = enrollment_nights.school_year
-            ) as watermark
+            ) as watermark,
+            coalesce(enrollment_nights.school_year >= district_school_years.current_school_year, false) or exists (
+                select 1 from {{ this }} as active
+                where
+                    active.district_id = enrollment_nights.district_id
+                    and active.school_year = enrollment_nights.school_year
+                    and active.is_active
+            ) as activity_may_change
         from enrollment_nights
+        left join district_school_years
+            on enrollment_nights.district_id = district_school_years.district_id
 
     ),
 
@@ -110,7 +120,7 @@ year_first_days as (
 
     changed_activity as (
 
-    -- rows whose activity differs tonight, in the current years and the years still showing active rows
+    -- rows whose activity differs tonight
         select
             built.district_id,
             built.school_year,
@@ -118,21 +128,15 @@ year_first_days as (
             built.section_id,
             built.start_date
         from {{ this }} as built
-        inner join enrollment_nights
-            on built.district_id = enrollment_nights.district_id and built.school_year = enrollment_nights.school_year
+        inner join built_nights
+            on built.district_id = built_nights.district_id and built.school_year = built_nights.school_year
         inner join district_school_years
             on built.district_id = district_school_years.district_id
         left join year_first_days
             on built.district_id = year_first_days.district_id and built.school_year = year_first_days.school_year
         where
-            (built.school_year >= district_school_years.current_school_year or exists (
-                select 1 from {{ this }} as active
-                where
-                    active.district_id = built.district_id
-                    and active.school_year = built.school_year
-                    and active.is_active
-            ))
-            and built.is_active != {{ roster_is_active('built', 'enrollment_nights.as_of_date',
+            built_nights.activity_may_change
+            and built.is_active != {{ roster_is_active('built', 'built_nights.as_of_date',
             'district_school_years.current_school_year', 'year_first_days.first_term_start') }}
 
     ),
