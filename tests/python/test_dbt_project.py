@@ -13,12 +13,27 @@ from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion.load import ingest_export
 from sis_sync.ingestion.spec import RAW_META_COLUMNS, load_spec
 from sis_sync.nightly import dbt_build, prepare_warehouse
+from sis_sync.project import mart_names
 from sis_sync.sample import write_export
 from sis_sync.specdocs import DATA_SPEC_PATH, SOURCES_PATH, check_generated
 
 
 def test_generated_files_agree_with_the_spec():
     assert check_generated() == [], "run `sis-sync spec --write`"
+
+
+def test_a_mart_rebuilt_whole_every_night_says_why():
+    """A mart that is not incremental (by record, by partition, or a history) is a table rebuilt every night:
+    its YAML gives the reason (`meta.rebuilt_whole`), and an incremental one gives none."""
+    incremental = ("records_mart_config(", "year_partitioned_config(", "history_config(")
+    for name in mart_names():
+        sql = (PROJECT_ROOT / "models" / "marts" / f"{name}.sql").read_text(encoding="utf-8")
+        doc = yaml.safe_load((PROJECT_ROOT / "models" / "marts" / f"{name}.yml").read_text(encoding="utf-8"))
+        reason = doc["models"][0].get("config", {}).get("meta", {}).get("rebuilt_whole")
+        if any(call in sql for call in incremental):
+            assert reason is None, name
+        else:
+            assert reason and len(reason) > 20, f"{name} is rebuilt whole every night: say why in its YAML"
 
 
 def test_sources_declare_every_spec_column_with_its_type():
