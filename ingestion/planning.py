@@ -5,10 +5,13 @@ files to land: :mod:`sis_sync.ingestion.versions`).
 
 from __future__ import annotations
 
+import csv
+import functools
 import logging
 from datetime import date
 from pathlib import Path
 
+from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion.exports import DistrictSchools, ExportSource
 from sis_sync.ingestion.landing import Landing
 from sis_sync.ingestion.ledger import LedgerRow, new_load_id, recorded_tonight
@@ -17,6 +20,9 @@ from sis_sync.ingestion.validate import CsvOutput, FileStats, ValidationError, v
 from sis_sync.ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
 
 log = logging.getLogger(__name__)
+
+# The seed that says which file's main school year is the district's (dbt reads the same seed).
+FILE_GROUPS_SEED = PROJECT_ROOT / "seeds" / "export_file_groups.csv"
 
 # Rows per csv file: a big table is split into several files, which the loader COPYs in parallel (one
 # connection per file).
@@ -27,17 +33,28 @@ class ExportChanged(Exception):
     """A delivered file changed between the moment it was hashed and the end of its validation."""
 
 
+@functools.cache
+def school_year_file() -> str:
+    """The file whose school years are the district's (its newest is the current one): the row of the seed
+    ``export_file_groups`` with ``decides_school_year``, the one definition the season decision reads too."""
+    with FILE_GROUPS_SEED.open(newline="", encoding="utf-8") as f:
+        deciding = [row["file_name"] for row in csv.DictReader(f) if row["decides_school_year"] == "true"]
+    if len(deciding) != 1:
+        raise ValueError(f"{FILE_GROUPS_SEED}: exactly one file must decide the school year, found {deciding}")
+    return deciding[0]
+
+
 def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, int] | None) -> int | None:
     """The school year a file of zero records retires (spec decision; a file without a school year retires
     everything): the newest year its last delivery carried, when that year is still the district's current one
-    (its students are of it; for students.csv, always). So a header-only students file removes everyone, and
-    is held by the thresholds; a header-only attendance file of a new school year that has not started
-    retires nothing of the year before."""
+    (its students are of it; for the file that decides the school year, always). So a header-only students file
+    removes everyone, and is held by the thresholds; a header-only attendance file of a new school year that has
+    not started retires nothing of the year before."""
     if "school_year" not in spec.column_names:
         return None
     last = next((d.max_school_year for d in history if d.export_date < night and d.max_school_year is not None),
                 None)
-    if last is None or spec.file_name == "students.csv":
+    if last is None or spec.file_name == school_year_file():
         return last
     return last if current is not None and current[0] <= last <= current[1] else None
 
@@ -52,7 +69,8 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
         todo = [(name, f) for name, f in source.files.items() if (name, f.sha256) not in done]
         history = {name: deliveries(cur, district_id, name) for name, _ in todo}
         schools = DistrictSchools.from_warehouse(cur, district_id)
-        students = history.get("students.csv") or deliveries(cur, district_id, "students.csv")
+        year_file = school_year_file()
+        students = history.get(year_file) or deliveries(cur, district_id, year_file)
         current = next(((d.min_school_year, d.max_school_year) for d in students
                         if d.export_date <= export_date and d.max_school_year is not None), None)
     conn.commit()  # no transaction stays open while the files are validated
@@ -113,7 +131,7 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
                                   message=rejected.message))
             continue
         schools.learn(name, stats)
-        if name == "students.csv" and stats.max_school_year is not None:
+        if name == year_file and stats.max_school_year is not None:
             current = (stats.min_school_year, stats.max_school_year)
         added, changed, retired = stats.changes
         rows.append(LedgerRow(

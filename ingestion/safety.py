@@ -5,7 +5,8 @@ every loaded file of every night against the delivery before it (records removed
 column family, values emptied; the seed ``safety_measures`` says which), over the district's thresholds,
 and over the nights since the last approval (the cumulative rule); ``int_night_checks`` adds the holds by
 rule, and an unreleased failing night holds its model group (``int_sync_nights``) until ``sis-sync
-approve`` releases it (``macros/holds.sql``). The mart ``sync_holds`` lists them.
+approve`` releases it (``macros/holds.sql``, the one definition of the release). The mart ``sync_holds``
+lists them; the view ``int_open_holds`` those still held, approvals since the last build included.
 
 Python only feeds and reads it:
 
@@ -13,7 +14,7 @@ Python only feeds and reads it:
   (the defaults are dbt's: the ``safety_thresholds`` var in ``dbt_project.yml``);
 - ``raw_sis.sync_approvals``: one row per file a person released with ``sis-sync approve``; releasing a night
   releases that file's earlier held nights too;
-- :func:`held_files` reads the holds of a night from ``marts.sync_holds`` (those not approved since).
+- :func:`held_files` reads the holds of a night from dbt's ``int_open_holds`` (those not approved since).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sis_sync.ingestion.ledger import RAW_SCHEMA
 SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
 LEGACY_HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"  # before the rules moved to dbt: holds and approvals
-HOLDS_MART = "marts.sync_holds"
+OPEN_HOLDS = "intermediate.int_open_holds"
 CALENDAR_CONFLICTS = "intermediate.int_calendar_conflicts"
 
 SETTINGS_DDL = f"""
@@ -107,23 +108,20 @@ def record_districts(conn, districts: list[District]) -> None:
 
 
 def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
-    """(file_name, message) of each file the district's night holds, as the last build decided, less what has
-    been approved since (the release rule of ``macros/holds.sql``, for approvals the marts have not seen)."""
+    """(file_name, message) of each file the district's night holds: dbt's open holds up to the night
+    (``intermediate.int_open_holds``: the last build's holds less what has been approved since), the first
+    failing night of each file with its first check."""
     with conn.cursor() as cur:
-        cur.execute(f"select to_regclass('{HOLDS_MART}') is not null")
+        cur.execute(f"select to_regclass('{OPEN_HOLDS}') is not null")
         if not cur.fetchone()[0]:
             conn.commit()
             return []
         cur.execute(
             f"""
-            select distinct on (holds.file_name) holds.file_name, holds.message
-            from {HOLDS_MART} as holds
-            where holds.district_id = %(district)s and holds.export_date <= %(night)s and holds.is_held
-              and not exists (
-                select 1 from {APPROVALS_TABLE} as approvals
-                where approvals.district_id = holds.district_id and approvals.file_name = holds.file_name
-                  and approvals.export_date >= holds.export_date)
-            order by holds.file_name, holds.export_date, holds.hold_rank
+            select distinct on (file_name) file_name, message
+            from {OPEN_HOLDS}
+            where district_id = %(district)s and night_date <= %(night)s
+            order by file_name, night_date, hold_rank
             """,
             {"district": district_id, "night": night},
         )

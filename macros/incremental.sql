@@ -84,7 +84,7 @@
     year, or district: `by_school_year` false) last changed (its newest `last_changed_date`; none: every record)
     or tonight (changed_since), retired ones included: their `last_changed_date` is null. -#}
 {% macro records_to_build(records_model, by_school_year=true) -%}
-    {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
+    {%- set partition = record_partition(by_school_year) -%}
     {%- do ref('rec_nights') -%}
     {%- if is_incremental() %}
     with built_nights as materialized (
@@ -93,11 +93,7 @@
         select
             nights.district_id,
             nights.school_year,
-            (
-                select max(built.last_changed_date)
-                from {{ this }} as built
-                where {{ same_values('built', 'nights', partition) }}
-            ) as watermark
+            {{ newest_built('last_changed_date', 'nights', partition) }} as watermark
         from {{ ref('rec_nights') }} as nights
         where nights.records_model = '{{ records_model }}'
 
@@ -121,7 +117,7 @@
     duplicate row; the partition with its newest last_changed_date (the watermark) without a scan; and
     `extra_indexes`. -#}
 {% macro records_mart_config(unique_key, by_school_year=true, extra_indexes=[]) -%}
-    {%- set partition = ['district_id', 'school_year'] if by_school_year else ['district_id'] -%}
+    {%- set partition = record_partition(by_school_year) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='replace_records',

@@ -17,7 +17,7 @@
     effective versions instead. -#}
 {% macro records_of(staging_model, file_name, key, has_school_year) -%}
 {%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
-{%- set partition = ['district_id', 'school_year'] if has_school_year else ['district_id'] -%}
+{%- set partition = record_partition(has_school_year) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -53,6 +53,22 @@
 
     ),
 
+    effective_versions as (
+
+        -- every version of the effective deliveries up to the night shown (a full refresh reads them all)
+        select
+            file_rows.*,
+            true as is_effective,
+            file_rows.change_type != 'retired' as is_live,
+            file_rows.change_type != 'retired' as has_attributes,
+            file_rows.export_date as changed_date
+        from {{ ref(staging_model) }} as file_rows
+        inner join nights
+            on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
+        where file_rows.load_id = any(array(select effective_loads.load_id from effective_loads))
+
+    ),
+
 {%- if is_incremental() %}
 
     built as materialized (
@@ -61,11 +77,7 @@
         -- once, not per version read)
         select
             nights.*,
-            (
-                select max(built.changed_date)
-                from {{ this }} as built
-                where {{ same_values('built', 'nights', partition) }}
-            ) as watermark
+            {{ newest_built('changed_date', 'nights', partition) }} as watermark
         from nights
 
     ),
@@ -164,43 +176,18 @@
         union all
 
         -- every effective version of the changed records of a district with a night delivered more than once
-        select
-            file_rows.*,
-            true as is_effective,
-            file_rows.change_type != 'retired' as is_live,
-            file_rows.change_type != 'retired' as has_attributes,
-            file_rows.export_date as changed_date
-        from {{ ref(staging_model) }} as file_rows
+        select effective_versions.*
+        from effective_versions
         inner join changed_keys
-            on {{ same_values('file_rows', 'changed_keys', record) }}
-        inner join nights
-            on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
-        where
-            file_rows.district_id in (select redelivered.district_id from redelivered)
-            and file_rows.load_id = any(array(
-                select effective.load_id
-                from {{ ref('int_loads_effective') }} as effective
-                where
-                    effective.file_name = '{{ file_name }}'
-                    and effective.district_id in (select redelivered.district_id from redelivered)
-                    and effective.load_id is not null
-            ))
+            on {{ same_values('effective_versions', 'changed_keys', record) }}
+        where effective_versions.district_id in (select redelivered.district_id from redelivered)
 
     ),
     {%- else %}
 
     candidates as (
 
-        select
-            file_rows.*,
-            true as is_effective,
-            file_rows.change_type != 'retired' as is_live,
-            file_rows.change_type != 'retired' as has_attributes,
-            file_rows.export_date as changed_date
-        from {{ ref(staging_model) }} as file_rows
-        inner join nights
-            on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
-        where file_rows.load_id = any(array(select effective_loads.load_id from effective_loads))
+        select * from effective_versions
 
     ),
 {%- endif %}
@@ -261,6 +248,20 @@
     )
 
     select * from records
+{%- endmacro %}
+
+{#- The partition of a records model or a mart built from it: district and school year, or the district. -#}
+{% macro record_partition(by_school_year) -%}
+{{ return(['district_id', 'school_year'] if by_school_year else ['district_id']) }}
+{%- endmacro %}
+
+{#- The newest `column` of this model's rows in the partition of `nights`' row (null: none built yet). -#}
+{% macro newest_built(column, nights, partition) -%}
+    (
+        select max(built.{{ column }})
+        from {{ this }} as built
+        where {{ same_values('built', nights, partition) }}
+    )
 {%- endmacro %}
 
 {#- `left.c = right.c and ...` for each of `columns`. -#}

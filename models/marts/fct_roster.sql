@@ -64,13 +64,7 @@ year_first_days as (
     -- (a current or later year, or one still showing active rows): once per partition, not per row
         select
             enrollment_nights.*,
-            (
-                select max(built.last_changed_date)
-                from {{ this }} as built
-                where
-                    built.district_id = enrollment_nights.district_id
-                    and built.school_year = enrollment_nights.school_year
-            ) as watermark,
+            {{ newest_built('last_changed_date', 'enrollment_nights', record_partition(true)) }} as watermark,
             coalesce(enrollment_nights.school_year >= district_school_years.current_school_year, false) or exists (
                 select 1 from {{ this }} as active
                 where

@@ -284,9 +284,22 @@ def test_upgrade_converts_full_copies_into_versions(fresh_db, tmp_path, pg_serve
         assert {m: d for m, d in digests(old).items() if m != "sync_history"} == expected
 
 
-def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, tmp_path):
+def same_deliveries_in_python_and_dbt(conn) -> None:
+    """What the ingest compares a night with (versions.deliveries) is dbt's night delivery (int_night_deliveries,
+    delivery_rank 1), for every file and night."""
+    dbt = rows(conn, "select file_name, export_date, status, load_id, row_count"
+                     " from intermediate.int_night_deliveries where delivery_rank = 1")
+    with conn.cursor() as cur:
+        python = [(name, d.export_date, d.status, d.load_id, d.row_count)
+                  for name in SPEC.file_names for d in deliveries(cur, "sample", name)]
+    conn.commit()
+    assert len(python) > len(SPEC.file_names)
+    assert sorted(python) == sorted(dbt)
+
+
+def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, db_conn, tmp_path):
     """A night rebuilt after its file was re-delivered with other bytes (and once more with the bytes of the
-    night before) gives the marts a full refresh gives."""
+    night before) gives the marts a full refresh gives; Python and dbt agree on each night's delivery."""
     drop, later = tmp_path / "drop", tmp_path / "later"
     first, second, third = dt.date(2026, 3, 16), dt.date(2026, 3, 17), dt.date(2026, 3, 18)
     for night in (first, second):
@@ -298,6 +311,7 @@ def test_a_corrected_night_after_its_build_reaches_the_marts(fresh_db, tmp_path)
     for name in ("attendance.csv", "students.csv", "contacts.csv"):
         shutil.copy(corrections / name, folder / name)  # tomorrow's files, delivered as tonight's correction
     assert run_nightly(None, drop, second, ()) == 0
+    same_deliveries_in_python_and_dbt(db_conn)
     incremental = digests(fresh_db)
     assert run_build(second, full_refresh=True) == 0
     assert digests(fresh_db) == incremental
