@@ -1,6 +1,7 @@
 """Landing with dlt: the valid files' versions, already written as csv files by the validator, imported into a
-load package as they are and COPYed into the raw tables (one dlt pipeline per district); then the planner
-statistics of the tables landed in, and the check that every file landed in full.
+load package as they are and COPYed into the raw tables (one dlt run per batch of districts, or for the one
+district of ``sis-sync ingest``); then the planner statistics of the tables landed in, and the check that every
+file landed in full.
 """
 
 from __future__ import annotations
@@ -75,16 +76,31 @@ def _csv_files(landing: Landing):
         yield dlt.mark.with_file_import(str(path), "csv", rows)
 
 
+def _tables_files(landings: list[Landing]):
+    for landing in landings:
+        yield from _csv_files(landing)
+
+
 @dlt.source(name=SOURCE_NAME, max_table_nesting=0)
 def sis_export(landings: list[Landing]):
-    """One append resource per valid file, importing the csv files its validation wrote (every column, meta
-    columns included, already in them)."""
+    """One append resource per raw table, importing the csv files the validation of its files wrote (every
+    column, meta columns included, already in them), of every district landed."""
+    tables: dict[str, list[Landing]] = {}
     for landing in landings:
-        yield dlt.resource(_csv_files(landing), name=landing.spec.name, table_name=landing.spec.name,
-                           write_disposition="append", columns=dlt_columns(landing.spec))
+        tables.setdefault(landing.spec.name, []).append(landing)
+    for name, of_table in tables.items():
+        yield dlt.resource(_tables_files(of_table), name=name, table_name=name, write_disposition="append",
+                           columns=dlt_columns(of_table[0].spec))
 
 
-def pipeline_name(district_id: str) -> str:
+# The pipeline of a run that lands several districts at once (the nightly's batches: ingestion/load.py).
+BATCH_PIPELINE = "sis__districts"  # no district id makes it (ids start with a letter or digit)
+
+
+def pipeline_name(district_id: str | None) -> str:
+    """A district's own pipeline (``sis-sync ingest`` of one district), or the batches' (None)."""
+    if district_id is None:
+        return BATCH_PIPELINE
     return "sis_" + re.sub(r"[^0-9A-Za-z_]", "_", district_id)
 
 
@@ -96,7 +112,7 @@ def _destination(settings: PgSettings):
     return dlt.destinations.postgres(credentials=credentials, csv_format=CSV_FORMAT)
 
 
-def _pipeline(settings: PgSettings, district_id: str, pipelines_dir: Path):
+def _pipeline(settings: PgSettings, district_id: str | None, pipelines_dir: Path):
     for key, value in DLT_DEFAULTS.items():
         os.environ.setdefault(key, value)
     pipeline = dlt.pipeline(
@@ -123,9 +139,10 @@ def _pipeline(settings: PgSettings, district_id: str, pipelines_dir: Path):
     return pipeline
 
 
-def land(settings: PgSettings, district_id: str, landings: list[Landing], pipelines_dir: Path) -> dict[str, float]:
-    """Land the files' csv files with the district's dlt pipeline; the seconds of each of dlt's steps (its
-    trace)."""
+def land(settings: PgSettings, district_id: str | None, landings: list[Landing],
+         pipelines_dir: Path) -> dict[str, float]:
+    """Land the files' csv files with one dlt run, of the district's pipeline (None: the batches', landing
+    several districts' files); the seconds of each of dlt's steps (its trace)."""
     pipeline = _pipeline(settings, district_id, pipelines_dir)
     try:
         info = pipeline.run(sis_export(landings), loader_file_format="csv")

@@ -65,20 +65,34 @@ def server_settings():
                       database="postgres")
 
 
-def export_folder(data_root: Path, students: int, night: dt.date) -> Path:
-    """The drop root holding the sample district's export of ``night`` (written once, then reused: the
-    generator is deterministic). Written by a child process, so that this one stays small (a child's peak
-    memory is measured from its own start, but a lean parent keeps the machine's memory for the stages)."""
-    drop = data_root / f"s{students}"
-    folder = drop / DISTRICT / night.isoformat()
-    if not (folder / "manifest.csv").exists():
+def district_ids(districts: int) -> list[str]:
+    """The districts a size is split into: the sample district alone, or ``d01`` .. ``dNN`` (no calendar row:
+    always in session)."""
+    if districts == 1:
+        return [DISTRICT]
+    width = max(2, len(str(districts)))
+    return [f"d{i:0{width}d}" for i in range(1, districts + 1)]
+
+
+def export_folder(data_root: Path, students: int, night: dt.date, districts: int = 1) -> Path:
+    """The drop root holding the export of ``night`` of ``students`` in ``districts`` districts of the same size
+    (written once, then reused: the generator is deterministic; each district has a seed of its own). Written by
+    a child process, so that this one stays small (a child's peak memory is measured from its own start, but a
+    lean parent keeps the machine's memory for the stages)."""
+    drop = data_root / (f"s{students}" if districts == 1 else f"s{students}x{districts}")
+    for seed, district_id in enumerate(district_ids(districts), start=1):
+        folder = drop / district_id / night.isoformat()
+        if (folder / "manifest.csv").exists():
+            continue
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", "import sys, datetime as dt; from pathlib import Path; "
                         "from sis_sync.sample import write_export; write_export(Path(sys.argv[1]), "
                         "district_id=sys.argv[2], export_date=dt.date.fromisoformat(sys.argv[3]), "
-                        "students=int(sys.argv[4]))", str(drop), DISTRICT, night.isoformat(), str(students)],
+                        "students=int(sys.argv[4]), seed=int(sys.argv[5]))", str(drop), district_id,
+                        night.isoformat(), str(students // districts), str(seed)],
                        check=True, cwd=PROJECT_ROOT)
-        _say(f"wrote the {students}-student export of {night} in {time.monotonic() - started:.1f}s")
+        _say(f"wrote {district_id}'s {students // districts}-student export of {night}"
+             f" in {time.monotonic() - started:.1f}s")
     return drop
 
 
@@ -153,18 +167,19 @@ def later_nights(nights: int) -> list[dt.date]:
 
 
 def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: int = 0,
-               history_nights: int = 0, nights: int = 0) -> dict:
-    """Every stage once for one district size, in a fresh database; with ``nights``, that many more nightly
-    runs after NIGHT2 (stage ``nights``: one entry per night) and a full refresh of the last one."""
+               history_nights: int = 0, nights: int = 0, districts: int = 1) -> dict:
+    """Every stage once for one size (``students`` in ``districts`` districts), in a fresh database; with
+    ``nights``, that many more nightly runs after NIGHT2 (stage ``nights``: one entry per night) and a full
+    refresh of the last one."""
     from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir
 
     history = prior_nights(prior_years, history_nights)
-    drop1 = export_folder(data_root, students, NIGHT1)
-    drop2 = export_folder(data_root, students, NIGHT2)
+    drop1 = export_folder(data_root, students, NIGHT1, districts)
+    drop2 = export_folder(data_root, students, NIGHT2, districts)
     for night in [*history, *later_nights(nights)]:
-        export_folder(data_root, students, night)
+        export_folder(data_root, students, night, districts)
     assert drop1 == drop2
-    name = f"sis_bench_{students}"
+    name = f"sis_bench_{students}" if districts == 1 else f"sis_bench_{students}x{districts}"
     settings = server.for_database(name)
     _drop_database(server, name)
     pipelines, archived = default_pipelines_dir(settings), default_archive_dir(settings)
@@ -173,7 +188,7 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
     from sis_sync.db import ensure_database
 
     ensure_database(settings)
-    base = {"database": name, "drop": str(drop1), "students": students}
+    base = {"database": name, "drop": str(drop1), "students": students, "districts": district_ids(districts)}
     stages: dict[str, dict] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="sis-bench-dbt-") as dbt_dir:
@@ -379,7 +394,8 @@ def machine() -> dict:
 
 
 def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_root: Path = DEFAULT_DATA,
-              keep: bool = False, prior_years: int = 0, history_nights: int = 0, nights: int = 0) -> dict:
+              keep: bool = False, prior_years: int = 0, history_nights: int = 0, nights: int = 0,
+              districts: int = 1) -> dict:
     server = server_settings()
     started = dt.datetime.now().astimezone()
     runs: dict[int, list[dict]] = {s: [] for s in sizes}
@@ -387,7 +403,7 @@ def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_ro
         for students in sizes:
             _say(f"run {i + 1}/{repeat}: {students} students")
             runs[students].append(bench_size(students, data_root, server, keep, prior_years, history_nights,
-                                             nights))
+                                             nights, districts))
     summary = summarise(runs)
     report = {
         "command": " ".join(["sis-sync", "bench", *sys.argv[2:]]) if len(sys.argv) > 1 else "sis-sync bench",
@@ -395,7 +411,7 @@ def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_ro
         "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "nights": [NIGHT1.isoformat(), NIGHT2.isoformat()],
         "prior_nights": [d.isoformat() for d in prior_nights(prior_years, history_nights)],
-        "district": DISTRICT,
+        "districts": district_ids(districts),
         "machine": machine(),
         "summary": summary,
         "runs": {str(k): v for k, v in runs.items()},
@@ -438,13 +454,14 @@ def stage_copy(args: dict) -> dict:
 
     settings = _settings(args)
     spec = load_spec()
-    folder = Path(args["drop"]) / DISTRICT / args["night"]
+    folders = [Path(args["drop"]) / district_id / args["night"] for district_id in args["districts"]]
     schema = "bench_copy_meta" if args["meta"] else "bench_copy"
     conn = connect(settings)
-    files = [(f, folder / f.file_name) for f in spec.files if (folder / f.file_name).exists()]
+    tables = [f for f in spec.files if (folders[0] / f.file_name).exists()]
+    files = [(f, folder / f.file_name) for folder in folders for f in tables]
     with conn.cursor() as cur:
         cur.execute(f"drop schema if exists {schema} cascade; create schema {schema}")
-        for f, _ in files:
+        for f in tables:
             cols = [f"{c.name} {c.pg_type}" for c in f.columns]
             if args["meta"]:
                 defaults = {"_district_id": f"'{DISTRICT}'", "_export_date": f"'{args['night']}'",
@@ -466,7 +483,7 @@ def stage_copy(args: dict) -> dict:
                 cur.copy_expert(f"copy {schema}.{f.name} ({columns}) from stdin with (format csv, header true)",
                                 fh, size=1 << 20)
             rows += cur.rowcount
-            per_file[f.file_name] = round(time.perf_counter() - t, 3)
+            per_file[f.file_name] = round(per_file.get(f.file_name, 0) + time.perf_counter() - t, 3)
     conn.commit()
     seconds = time.perf_counter() - started
     with conn.cursor() as cur:
@@ -478,7 +495,8 @@ def stage_copy(args: dict) -> dict:
 
 
 def stage_ingest(args: dict) -> dict:
-    """Our ingest of one night (ingest_export), timed by phase: validate, land (dlt), ledger."""
+    """Our ingest of one night of every district (ingest_exports), timed by phase (summed over the districts):
+    validate, land (dlt), ledger."""
     from sis_sync.ingestion import load
     from sis_sync.nightly import prepare_warehouse
 
@@ -486,16 +504,28 @@ def stage_ingest(args: dict) -> dict:
     prepare_warehouse(settings)
     _checkpoint(settings)
     started = time.perf_counter()
-    result = load.ingest_export(settings, Path(args["drop"]), DISTRICT, dt.date.fromisoformat(args["night"]))
+    night = dt.date.fromisoformat(args["night"])
+    results = load.ingest_exports(settings, [load.ExportToIngest(Path(args["drop"]), district_id, night)
+                                             for district_id in args["districts"]])
     seconds = time.perf_counter() - started
-    phases = result.seconds  # where the ingest's time went, as it measures it
-    out = {"seconds": round(seconds, 3), "summary": result.summary()}
+    failed = [r for r in results if isinstance(r, Exception)]
+    if failed:
+        raise failed[0]
+    phases: dict[str, float] = {}  # where the ingest's time went, as it measures it
+    for result in results:
+        for phase, spent in result.seconds.items():
+            phases[phase] = phases.get(phase, 0.0) + spent
+    out = {"seconds": round(seconds, 3), "summary": "; ".join(r.summary() for r in results[:3])}
     for phase in ("find", "validate", "archive", "land", "statistics", "check", "record"):
         out[f"{phase}_seconds"] = round(phases.get(phase, 0), 3)
     out["rest_seconds"] = round(seconds - sum(phases.values()), 3)  # what no phase holds: the raw layer's check
-    out["rows"] = sum(r.row_count or 0 for r in result.rows if r.status == "loaded")
+    out["rows"] = sum(r.row_count or 0 for result in results for r in result.rows if r.status == "loaded")
     out["raw_mib"] = raw_mib(settings)
-    out["dlt_steps"] = {step: round(spent, 3) for step, spent in result.dlt_seconds.items()}
+    steps: dict[str, float] = {}
+    for result in results:
+        for step, spent in result.dlt_seconds.items():
+            steps[step] = steps.get(step, 0.0) + spent
+    out["dlt_steps"] = {step: round(spent, 3) for step, spent in steps.items()}
     return out
 
 
@@ -633,7 +663,7 @@ def stage_nightly(args: dict) -> dict:
     night = dt.date.fromisoformat(args["night"])
     _checkpoint(settings)
     started = time.perf_counter()
-    nights = ingest_districts(settings, None, Path(args["drop"]), night, (DISTRICT,))
+    nights = ingest_districts(settings, None, Path(args["drop"]), night, tuple(args["districts"]))
     ingested = time.perf_counter()
     outcome = dbt_build(night)
     finished = time.perf_counter()
@@ -641,13 +671,13 @@ def stage_nightly(args: dict) -> dict:
     problems = [p for n in nights for p in n.problems]
     if problems or not outcome.ok:
         raise RuntimeError(f"nightly failed: {problems[:3]} {outcome.errors[:3]}")
-    n = nights[0]
     safety = sum(night.seconds.get("record", 0.0) for night in nights)  # the change record, with the ledger
     return {"seconds": round(finished - started, 3), "night": args["night"], "raw_mib": raw_mib(settings),
             "ingest_seconds": round(ingested - started - safety, 3),
             "safety_seconds": round(safety, 3),
             "dbt_seconds": round(finished - ingested, 3),
-            "loaded": n.loaded, "unchanged": n.unchanged, "passed": outcome.passed, "warned": outcome.warned,
+            "loaded": sum(n.loaded for n in nights), "unchanged": sum(n.unchanged for n in nights),
+            "passed": outcome.passed, "warned": outcome.warned,
             **_dbt_nodes(target)}
 
 

@@ -222,9 +222,12 @@ def spec(write: bool) -> None:
 @click.option("--nights", default=0, show_default=True, type=click.IntRange(0, 120),
               help="School nights to run after the second one, each a nightly job (raw size, ingest, dbt per"
                    " night), then a full refresh of the last.")
+@click.option("--districts", default=1, show_default=True, type=click.IntRange(1, 999),
+              help="Split each size into this many districts of the same size (d01, d02, ...), synced together:"
+                   " the cost of many districts against one of the same size.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark databases (sis_bench_<size>) afterwards.")
 def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, prior_years: int,
-          history_nights: int, nights: int, keep: bool) -> None:
+          history_nights: int, nights: int, districts: int, keep: bool) -> None:
     """Benchmark ingest and dbt at district scale against a raw COPY of the same files (PG* server)."""
     from sis_sync.bench import DEFAULT_DATA, run_bench
 
@@ -235,7 +238,7 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
     if out_path is None:
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,
-              prior_years=prior_years, history_nights=history_nights, nights=nights)
+              prior_years=prior_years, history_nights=history_nights, nights=nights, districts=districts)
 
 
 def _run_date(value) -> dt.date:

@@ -83,49 +83,59 @@ def _districts(config_path: Path | None, drop_root: Path | None, only: tuple[str
 
 def ingest_districts(settings: db.PgSettings, config_path: Path | None, drop_root: Path | None,
                      run_date: dt.date, only: tuple[str, ...]) -> list[DistrictNight]:
+    """Fetch every district's export, then ingest them together (:func:`sis_sync.ingestion.load.ingest_exports`:
+    one landing per batch of districts); each district's attempt is recorded, whatever happened to the others."""
     from sis_sync.ingestion import safety
     from sis_sync.ingestion.ledger import record_attempt
+    from sis_sync.ingestion.load import ingest_exports
 
     prepare_warehouse(settings)
     districts = _districts(config_path, drop_root, only)
     with db.connect(settings) as conn:
         safety.record_districts(conn, [d for d in districts if not d.refused])
-    nights = []
-    for district in districts:
-        night = DistrictNight(district.id)
-        nights.append(night)
+    nights = [DistrictNight(district.id) for district in districts]
+    attempts: dict[str, tuple[str, str | None]] = {}
+    exports, fetched = [], []
+    for district, night in zip(districts, nights, strict=True):
         if district.refused:  # one district's configuration never stops the others
             night.problems.append(f"refused: {district.refused}")
             night.refused = True
             _step(f"{district.id}: refused: {district.refused}")
-            if not is_plain_id(district.id):
-                continue  # not a name the warehouse may record
-            outcome, message = "failed", f"refused: {district.refused}"
+            if is_plain_id(district.id):  # else not a name the warehouse may record
+                attempts[district.id] = "failed", f"refused: {district.refused}"
+            continue
+        _step(f"{district.id}: fetching the export of {run_date}")
+        try:
+            exports.append(_export_to_ingest(district, config_path, drop_root, run_date))
+            fetched.append((district, night))
+        except Exception as exc:  # one district's failure never stops the others
+            attempts[district.id] = _district_failed(district, night, f"delivery failed: {redact(exc)}")
+    if exports:
+        _step(f"ingesting {len(exports)} district(s)")
+    for (district, night), outcome in zip(fetched, ingest_exports(settings, exports), strict=True):
+        if isinstance(outcome, Exception):
+            attempts[district.id] = _district_failed(district, night, f"ingest failed: {redact(outcome)}")
         else:
-            outcome, message = _ingest_district(settings, district, night, config_path, drop_root, run_date)
-        with db.connect(settings) as conn:
-            record_attempt(conn, district.id, run_date, outcome, message)
+            attempts[district.id] = _ingested(district, night, outcome, run_date)
+    with db.connect(settings) as conn:
+        for district in districts:
+            if district.id in attempts:
+                record_attempt(conn, district.id, run_date, *attempts[district.id])
     return nights
 
 
-def _ingest_district(settings: db.PgSettings, district: District, night: DistrictNight, config_path: Path | None,
-                     drop_root: Path | None, run_date: dt.date) -> tuple[str, str | None]:
-    """Fetch and ingest one district's night into ``night``; (the attempt's outcome, its message)."""
-    from sis_sync.ingestion.load import ingest_export
+def _export_to_ingest(district: District, config_path: Path | None, drop_root: Path | None, run_date: dt.date):
+    """Fetch the district's export (SFTP, S3; a folder is read where it is): what to ingest."""
+    from sis_sync.ingestion.load import ExportToIngest
 
-    started = time.monotonic()
-    _step(f"{district.id}: ingesting the export of {run_date}")
-    try:
-        root = _fetch(district, config_path, drop_root, run_date)
-    except Exception as exc:  # one district's failure never stops the others
-        return _district_failed(district, night, f"delivery failed: {redact(exc)}")
-    try:
-        # a fetched copy (SFTP, S3) is complete when it is in place (the download checked its size): no wait
-        fetched = drop_root is None and district.delivery.get("method", "folder") != "folder"
-        result = ingest_export(settings, root, district.id, run_date, time_zone=district.time_zone,
-                               settle=0 if fetched else None)
-    except Exception as exc:
-        return _district_failed(district, night, f"ingest failed: {redact(exc)}")
+    root = _fetch(district, config_path, drop_root, run_date)
+    # a fetched copy (SFTP, S3) is complete when it is in place (the download checked its size): no wait
+    fetched = drop_root is None and district.delivery.get("method", "folder") != "folder"
+    return ExportToIngest(root, district.id, run_date, time_zone=district.time_zone, settle=0 if fetched else None)
+
+
+def _ingested(district: District, night: DistrictNight, result, run_date: dt.date) -> tuple[str, str | None]:
+    """Fill ``night`` from the district's ingest; (the attempt's outcome, its message)."""
     outcome, message = "delivered", None
     if result.incomplete:
         refused = result.incomplete.startswith("refused: ")
@@ -145,7 +155,7 @@ def _ingest_district(settings: db.PgSettings, district: District, night: Distric
         if row.status == "rejected":
             night.problems.append(row.message)
     _step(f"{district.id}: {night.loaded} loaded, {night.unchanged} unchanged, {night.rejected} rejected"
-          f" in {time.monotonic() - started:.1f}s; records {night.added} added, {night.changed} changed,"
+          f" in {sum(night.seconds.values()):.1f}s; records {night.added} added, {night.changed} changed,"
           f" {night.retired} retired")
     return outcome, message
 

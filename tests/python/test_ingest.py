@@ -448,3 +448,25 @@ def test_runs_share_no_working_files(ingest, drop, fresh_db, tmp_path):
     assert list((tmp_path / "pipelines" / "_spill").iterdir()) == []
     first = workdirs.spill_dir(tmp_path / "pipelines", DISTRICT)
     assert workdirs.spill_dir(tmp_path / "pipelines", DISTRICT) != first
+
+
+def test_a_night_of_several_districts_lands_in_one_dlt_run(fresh_db, db_conn, tmp_path):
+    """The nightly ingests its districts together: each validated and recorded on its own, their valid files
+    landed by one dlt load; a district with no export, or with a rejected file, changes nothing for the others."""
+    drop = tmp_path / "drop"
+    for district_id in ("d1", "d3"):
+        folder = drop / district_id / NIGHT1.isoformat()
+        folder.mkdir(parents=True)
+        for path in FIXTURE.glob("*.csv"):
+            shutil.copy(path, folder / path.name)
+    (drop / "d3" / NIGHT1.isoformat() / "staff.csv").write_bytes(b"staff_id\n")  # rejected: a required column
+    exports = [ingest_module.ExportToIngest(drop, district_id, NIGHT1) for district_id in ("d1", "d2", "d3")]
+    d1, d2, d3 = ingest_module.ingest_exports(fresh_db, exports, tmp_path / "pipelines")
+    assert (d1.loaded, d1.rejected) == (9, 0)
+    assert d2.missing and d2.rows == []
+    assert (d3.loaded, d3.rejected) == (8, 1)
+    assert query(db_conn, "select count(*) from raw_sis._dlt_loads")[0][0] == 1
+    assert query(db_conn, "select _district_id, count(*) from raw_sis.students group by 1 order by 1") == [
+        ("d1", FIXTURE_ROWS["students"]), ("d3", FIXTURE_ROWS["students"])]
+    assert query(db_conn, "select district_id, count(*) from raw_sis.load_ledger where status = 'loaded'"
+                          " group by 1 order by 1") == [("d1", 9), ("d3", 8)]
