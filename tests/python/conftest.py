@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
-import uuid
 
 import psycopg2
 import pytest
@@ -79,11 +78,22 @@ def pg_server() -> PgSettings:
     return _server_settings()
 
 
+def _worker_database() -> str:
+    """The database name of this test process (an xdist worker runs its tests one after another), made anew
+    for each test. One name, because dbt parses the whole project again whenever its connection changes (the
+    database name is part of its parse state): with a name per test, every test's first build paid that
+    parse (6 s) again."""
+    return f"sis_test_{os.getpid()}"
+
+
 @pytest.fixture
 def fresh_db(pg_server):
     """A new, empty warehouse database for one test; exported to the environment (PG*, dlt) meanwhile."""
-    name = f"sis_test_{uuid.uuid4().hex[:10]}"
+    name = _worker_database()
     settings = pg_server.for_database(name)
+    _drop_database(pg_server, name)  # left by an interrupted run
+    shutil.rmtree(default_archive_dir(settings), ignore_errors=True)
+    shutil.rmtree(default_pipelines_dir(settings), ignore_errors=True)
     ensure_database(settings)
     saved = {k: os.environ.get(k) for k in (
         "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DESTINATION__POSTGRES__CREDENTIALS")}
