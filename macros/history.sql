@@ -2,7 +2,8 @@
     night it changed or left (exclusive; null while it is current). Built night by night from the mart as the
     night left it, so it is incremental only and never rebuilt by --full-refresh (like a dbt snapshot, but
     dated by the sync's night, not by the clock, so replaying nights gives their own dates). The first build
-    dates each row from its last_changed_date. -#}
+    dates each row from its last_changed_date. Its grain (the mart's key and valid_from) is a unique index, which
+    serves the as-of lookups too. -#}
 
 {% macro history_config(key) -%}
     {{ config(
@@ -11,8 +12,11 @@
         unique_key=key + ['valid_from'],
         full_refresh=false,
         on_schema_change='fail',
-        post_hook=["create index if not exists {{ this.name }}__as_of_idx on {{ this }} ("
-            ~ (key | join(', ')) ~ ", valid_from)"]
+        post_hook=[
+            "drop index if exists {{ this.schema }}.{{ this.name }}__as_of_idx",
+            "create unique index if not exists {{ this.name }}__grain_idx on {{ this }} ("
+            ~ (key | join(', ')) ~ ", valid_from)",
+        ]
     ) }}
 {%- endmacro %}
 
