@@ -29,6 +29,7 @@ SETTINGS_TABLE = f"{RAW_SCHEMA}.district_settings"
 APPROVALS_TABLE = f"{RAW_SCHEMA}.sync_approvals"
 LEGACY_HOLDS_TABLE = f"{RAW_SCHEMA}.sync_holds"  # before the rules moved to dbt: holds and approvals
 OPEN_HOLDS = "intermediate.int_open_holds"
+HOLDS_MART = "marts.sync_holds"
 CALENDAR_CONFLICTS = "intermediate.int_calendar_conflicts"
 
 SETTINGS_DDL = f"""
@@ -110,18 +111,25 @@ def record_districts(conn, districts: list[District]) -> None:
 def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     """(file_name, message) of each file the district's night holds: dbt's open holds up to the night
     (``intermediate.int_open_holds``: the last build's holds less what has been approved since), the first
-    failing night of each file with its first check."""
+    failing night of each file with its first check. A warehouse last built before that view existed has only
+    the mart's holds as of its build (``marts.sync_holds``), until its next build."""
     with conn.cursor() as cur:
-        cur.execute(f"select to_regclass('{OPEN_HOLDS}') is not null")
-        if not cur.fetchone()[0]:
+        cur.execute(f"select to_regclass('{OPEN_HOLDS}') is not null, to_regclass('{HOLDS_MART}') is not null")
+        has_view, has_mart = cur.fetchone()
+        if has_view:
+            source = f"select district_id, night_date, file_name, hold_rank, message from {OPEN_HOLDS}"
+        elif has_mart:
+            source = (f"select district_id, export_date as night_date, file_name, hold_rank, message"
+                      f" from {HOLDS_MART} where is_held")
+        else:
             conn.commit()
             return []
         cur.execute(
             f"""
-            select distinct on (file_name) file_name, message
-            from {OPEN_HOLDS}
-            where district_id = %(district)s and night_date <= %(night)s
-            order by file_name, night_date, hold_rank
+            select distinct on (holds.file_name) holds.file_name, holds.message
+            from ({source}) as holds
+            where holds.district_id = %(district)s and holds.night_date <= %(night)s
+            order by holds.file_name, holds.night_date, holds.hold_rank
             """,
             {"district": district_id, "night": night},
         )
