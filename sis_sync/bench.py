@@ -511,22 +511,25 @@ def stage_ingest(args: dict) -> dict:
     failed = [r for r in results if isinstance(r, Exception)]
     if failed:
         raise failed[0]
-    phases: dict[str, float] = {}  # where the ingest's time went, as it measures it
-    for result in results:
-        for phase, spent in result.seconds.items():
-            phases[phase] = phases.get(phase, 0.0) + spent
+    phases = _summed(result.seconds for result in results)  # where the ingest's time went, as it measures it
     out = {"seconds": round(seconds, 3), "summary": "; ".join(r.summary() for r in results[:3])}
     for phase in ("find", "validate", "archive", "land", "statistics", "check", "record"):
         out[f"{phase}_seconds"] = round(phases.get(phase, 0), 3)
     out["rest_seconds"] = round(seconds - sum(phases.values()), 3)  # what no phase holds: the raw layer's check
     out["rows"] = sum(r.row_count or 0 for result in results for r in result.rows if r.status == "loaded")
     out["raw_mib"] = raw_mib(settings)
-    steps: dict[str, float] = {}
-    for result in results:
-        for step, spent in result.dlt_seconds.items():
-            steps[step] = steps.get(step, 0.0) + spent
-    out["dlt_steps"] = {step: round(spent, 3) for step, spent in steps.items()}
+    out["dlt_steps"] = {step: round(spent, 3)
+                        for step, spent in _summed(result.dlt_seconds for result in results).items()}
     return out
+
+
+def _summed(parts) -> dict[str, float]:
+    """The seconds of each named part, added up over the districts' dicts."""
+    total: dict[str, float] = {}
+    for seconds in parts:
+        for name, spent in seconds.items():
+            total[name] = total.get(name, 0.0) + spent
+    return total
 
 
 def _dbt_nodes(target: Path) -> dict:

@@ -78,6 +78,13 @@ def pg_server() -> PgSettings:
     return _server_settings()
 
 
+def _remove_warehouse(server: PgSettings, settings: PgSettings) -> None:
+    """Drop the database, with the delivered files it archived and dlt's working folder of it."""
+    _drop_database(server, settings.database)
+    shutil.rmtree(default_archive_dir(settings), ignore_errors=True)
+    shutil.rmtree(default_pipelines_dir(settings), ignore_errors=True)
+
+
 def _worker_database() -> str:
     """The database name of this test process (an xdist worker runs its tests one after another), made anew
     for each test. One name, because dbt parses the whole project again whenever its connection changes (the
@@ -91,9 +98,7 @@ def fresh_db(pg_server):
     """A new, empty warehouse database for one test; exported to the environment (PG*, dlt) meanwhile."""
     name = _worker_database()
     settings = pg_server.for_database(name)
-    _drop_database(pg_server, name)  # left by an interrupted run
-    shutil.rmtree(default_archive_dir(settings), ignore_errors=True)
-    shutil.rmtree(default_pipelines_dir(settings), ignore_errors=True)
+    _remove_warehouse(pg_server, settings)  # left by an interrupted run
     ensure_database(settings)
     saved = {k: os.environ.get(k) for k in (
         "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DESTINATION__POSTGRES__CREDENTIALS")}
@@ -106,10 +111,7 @@ def fresh_db(pg_server):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        _drop_database(pg_server, name)
-        # the delivered files it archived and dlt's working folder of that database
-        shutil.rmtree(default_archive_dir(settings), ignore_errors=True)
-        shutil.rmtree(default_pipelines_dir(settings), ignore_errors=True)
+        _remove_warehouse(pg_server, settings)
 
 
 @pytest.fixture
