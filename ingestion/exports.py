@@ -46,8 +46,18 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 
 from sis_sync.config import is_plain_id
+from sis_sync.ingestion import oneroster
 from sis_sync.ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
-from sis_sync.ingestion.spec import IN_PROGRESS_SUFFIXES, MANIFEST, ExportSpec, load_spec
+from sis_sync.ingestion.spec import (
+    IN_PROGRESS_SUFFIXES,
+    MANIFEST,
+    ONEROSTER_FORMAT,
+    SIS_FORMAT,
+    ExportSpec,
+    FileSpec,
+    load_spec,
+    oneroster_spec,
+)
 from sis_sync.ingestion.validate import FileStats, KnownSchools
 
 CHUNK = 8 << 20
@@ -95,6 +105,9 @@ class ExportSource:
     ignored_files: list[str] = field(default_factory=list)  # .part/.tmp, still uploading
     incomplete: str | None = None  # why the export must not be loaded yet (manifest mismatch), or None
     refused: str | None = None  # why the export is refused (future date, zip bomb); ``incomplete`` says it too
+    export_format: str = SIS_FORMAT  # ours, or OneRoster (its manifest says so)
+    oneroster: oneroster.Manifest | None = None  # a OneRoster export's manifest: version, bulk or delta per file
+    file_specs: dict[str, FileSpec] = field(default_factory=dict)  # the spec of each of ``files``
 
     @property
     def complete(self) -> bool:
@@ -125,6 +138,7 @@ def find_export(
     time_zone: str | None = None,
     today: date | None = None,
     settle: float | None = None,
+    export_format: str | None = None,
 ) -> ExportSource | None:
     """The export of ``district_id`` for ``export_date`` under ``drop_root``, or None when nothing is there.
 
@@ -132,6 +146,10 @@ def find_export(
     it (``incomplete``). An export dated after ``today`` (default: :func:`today_in` the district's
     ``time_zone``) or a zip bomb is ``refused`` without reading its files. A file still being written is not
     complete (see :func:`_unsettled`): the export is ``incomplete`` then, and left for a later poll.
+
+    A ``manifest.csv`` with OneRoster's header makes it a OneRoster export (its files then are OneRoster's,
+    those the manifest names ``bulk`` or ``delta``, and our companion files beside them); ``export_format``
+    (districts.yml's ``format``), when given, refuses an export of the other format.
     """
     spec = spec or load_spec()
     if not is_plain_id(district_id):
@@ -148,7 +166,8 @@ def find_export(
     refusal = _refusal(links, export_date, time_zone, today)
     if refusal is not None:
         return _refuse(source, refusal)
-    wanted = {name.lower(): name for name in (*spec.file_names, MANIFEST)}
+    delivered = (*spec.file_names, *(f.delivered for f in oneroster_spec().files), MANIFEST)
+    wanted = {name.lower(): name for name in delivered}
     found: dict[str, ExportFile] = {}
     problems: list[str] = []
     # The folder first: it wins over the zip for a file delivered both ways.
@@ -157,9 +176,59 @@ def find_export(
         if bomb is not None:
             return _refuse(source, bomb)
     source.manifest = found.pop(MANIFEST, None)
-    source.files = {name: found[name] for name in spec.file_names if name in found}
+    if source.manifest is not None and _is_oneroster(source.manifest):
+        return _oneroster_export(source, found, problems, settle, export_format)
+    if export_format == ONEROSTER_FORMAT:
+        return _refuse(source, "the district's format is oneroster (districts.yml), but the export has no OneRoster"
+                               " manifest.csv (propertyName,value with oneroster.version)")
+    source.file_specs = {name: spec.file(name) for name in spec.file_names if name in found}
+    source.files = {name: found[name] for name in source.file_specs}
+    source.unknown_files += [found[name].delivered_name for name in found if name not in source.files]
     source.incomplete = _incompleteness(source, spec, problems, settle)
     return source
+
+
+def _is_oneroster(manifest: ExportFile) -> bool:
+    with manifest.open() as f:
+        return oneroster.is_oneroster_manifest(f.read(4096))
+
+
+def _oneroster_export(source: ExportSource, found: dict[str, ExportFile], problems: list[str],
+                      settle: float | None, export_format: str | None) -> ExportSource:
+    """A OneRoster export: the files its manifest names bulk or delta (a named file missing leaves it
+    incomplete), and our own companion files (attendance, discipline) delivered beside them."""
+    if export_format == SIS_FORMAT:
+        return _refuse(source, "the district's format is sis (districts.yml), but manifest.csv is a OneRoster"
+                               " manifest: set format: oneroster for the district to read its OneRoster export")
+    with source.manifest.open() as f:
+        data = f.read()
+    try:
+        manifest = oneroster.read_manifest(data)
+    except oneroster.ManifestError as e:
+        source.incomplete = str(e)
+        return source
+    spec, own = manifest.spec, load_spec()
+    source.export_format, source.oneroster = ONEROSTER_FORMAT, manifest
+    specs = [f for f in spec.files if manifest.mode(f.file_name) != oneroster.ABSENT]
+    specs += [own.file(name) for name in COMPANION_FILES if name in found]
+    missing = [f"{f.delivered} is {manifest.mode(f.file_name)} in manifest.csv but was not delivered"
+               for f in specs if f.delivered not in found]
+    source.file_specs = {f.file_name: f for f in specs if f.delivered in found}
+    source.files = {name: found[f.delivered] for name, f in source.file_specs.items()}
+    read = {f.delivered for f in source.file_specs.values()}
+    source.unknown_files += [found[name].delivered_name for name in found if name not in read]
+    if not problems and not missing:
+        problems = _unsettled([*source.files.values(), source.manifest], True,
+                              settle_seconds() if settle is None else settle)
+    problems += missing
+    if not source.files and not problems:
+        problems = ["the OneRoster export has no file its manifest names bulk or delta"]
+    source.incomplete = "; ".join(problems) or None
+    return source
+
+
+# Our own files a OneRoster export may carry beside its own (OneRoster has no attendance or discipline).
+COMPANION_FILES = ("attendance.csv", "discipline.csv")
 
 
 def _refusal(links: list[Path], export_date: date, time_zone: str | None, today: date | None) -> str | None:

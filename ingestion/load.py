@@ -50,7 +50,7 @@ from sis_sync.ingestion.ledger import LedgerRow, insert_rows
 from sis_sync.ingestion.phones import read_new_numbers
 from sis_sync.ingestion.planning import ExportChanged, plan
 from sis_sync.ingestion.raw_layer import ensure_raw_layer
-from sis_sync.ingestion.spec import load_spec
+from sis_sync.ingestion.spec import MANIFEST, raw_spec
 from sis_sync.ingestion.validate import DEFAULT_BLOCK_SIZE
 from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir, private_dir, spill_dir
 
@@ -119,6 +119,7 @@ class ExportToIngest:
     export_date: date
     time_zone: str | None = None  # the district's: an export dated after today there is refused
     settle: float | None = None  # how long a file must have been left unchanged before it is read
+    export_format: str | None = None  # the district's format when pinned (districts.yml): the other is refused
 
 
 @dataclass
@@ -179,7 +180,7 @@ def ingest_exports(
 
 def _ingest_batch(settings: PgSettings, exports: list[ExportToIngest], pipelines_dir: Path | None, *,
                   block_size: int, archive_dir: Path | None) -> list[IngestResult | Exception]:
-    spec = load_spec()
+    spec = raw_spec()
     pipelines_dir = Path(pipelines_dir or default_pipelines_dir(settings))
     archive_dir = Path(archive_dir or default_archive_dir(settings))
     outcomes: list[IngestResult | Exception | None] = [None] * len(exports)
@@ -231,8 +232,8 @@ def _prepare(settings: PgSettings, locks, spec, night: _Night, pipelines_dir: Pa
     export, result = night.export, night.result
     clock = _Clock(result.seconds)
     with clock("find"):
-        source = find_export(export.drop_root, export.district_id, export.export_date, spec,
-                             time_zone=export.time_zone, settle=export.settle)
+        source = find_export(export.drop_root, export.district_id, export.export_date,
+                             time_zone=export.time_zone, settle=export.settle, export_format=export.export_format)
     if source is None:
         result.missing = True
         return False
@@ -251,9 +252,13 @@ def _prepare(settings: PgSettings, locks, spec, night: _Night, pipelines_dir: Pa
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive") as archiver:
             # compressed beside the validation (zlib releases the GIL); every file is kept, rejected ones too
+            # by the name it was delivered as; a OneRoster export's manifest too (it says bulk or delta)
+            delivered = [(source.file_specs[name].delivered, f) for name, f in source.files.items()]
+            if source.oneroster is not None:
+                delivered.append((MANIFEST, source.manifest))
             archived = [archiver.submit(archive_file, archive_dir, export.district_id, export.export_date, name,
                                         f.sha256, f.open)
-                        for name, f in source.files.items()]
+                        for name, f in delivered]
             try:
                 with clock("validate"):
                     night.rows, night.loaded, result.already_recorded = plan(conn, spec, source, block_size,

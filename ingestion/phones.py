@@ -13,7 +13,7 @@ from psycopg2.extras import execute_values
 
 from sis_sync.ingestion.ledger import RAW_SCHEMA
 from sis_sync.ingestion.safety import SETTINGS_TABLE
-from sis_sync.ingestion.spec import ExportSpec, FileSpec, load_spec
+from sis_sync.ingestion.spec import ExportSpec, FileSpec, raw_spec
 
 PHONES_TABLE = f"{RAW_SCHEMA}.phone_numbers"
 DEFAULT_COUNTRY = "US"
@@ -75,7 +75,7 @@ def read_new_numbers(cur, *, district_id: str | None = None, load_ids: list[str]
                      spec: ExportSpec | None = None) -> int:
     """Read into the map the phone values it lacks: of the loads ``load_ids`` (tonight's), else of everything
     landed (of ``district_id`` when given). Returns the number of values read."""
-    spec = spec or load_spec()
+    spec = spec or raw_spec()
     cur.execute(f"select to_regclass('{SETTINGS_TABLE}') is not null")
     settings = cur.fetchone()[0]
     pairs: set[tuple[str, str]] = set()

@@ -6,16 +6,18 @@ files to land: :mod:`sis_sync.ingestion.versions`).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import logging
 from datetime import date
 from pathlib import Path
 
 from sis_sync import PROJECT_ROOT
+from sis_sync.ingestion import oneroster
 from sis_sync.ingestion.exports import DistrictSchools, ExportSource
 from sis_sync.ingestion.landing import Landing
-from sis_sync.ingestion.ledger import LedgerRow, new_load_id, recorded_tonight
-from sis_sync.ingestion.spec import ExportSpec, FileSpec
+from sis_sync.ingestion.ledger import LEDGER_TABLE, LedgerRow, new_load_id, recorded_tonight
+from sis_sync.ingestion.spec import ONEROSTER_FORMAT, ExportSpec, FileSpec
 from sis_sync.ingestion.validate import CsvOutput, FileStats, ValidationError, validate_file
 from sis_sync.ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
 
@@ -38,7 +40,8 @@ def school_year_file() -> str:
     """The file whose school years are the district's (its newest is the current one): the row of the seed
     ``export_file_groups`` with ``decides_school_year``, the one definition the season decision reads too."""
     with FILE_GROUPS_SEED.open(newline="", encoding="utf-8") as f:
-        deciding = [row["file_name"] for row in csv.DictReader(f) if row["decides_school_year"] == "true"]
+        deciding = [row["file_name"] for row in csv.DictReader(f)  # of our format: its names are unqualified
+                    if row["decides_school_year"] == "true" and "/" not in row["file_name"]]
     if len(deciding) != 1:
         raise ValueError(f"{FILE_GROUPS_SEED}: exactly one file must decide the school year, found {deciding}")
     return deciding[0]
@@ -59,6 +62,22 @@ def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, 
     return last if current is not None and current[0] <= last <= current[1] else None
 
 
+def _oneroster_year(cur, source: ExportSource) -> int | None:
+    """The school year of a OneRoster export (:func:`oneroster.export_school_year`), the district's previous
+    OneRoster export's when the night cannot say."""
+    cur.execute(f"""
+        select main_school_year from {LEDGER_TABLE}
+        where district_id = %s and file_name like %s and export_date < %s and main_school_year is not null
+            and status in ('loaded', 'unchanged')
+        order by export_date desc, ledger_id desc
+        limit 1
+    """, (source.district_id, f"{ONEROSTER_FORMAT}/%", source.export_date))
+    previous = cur.fetchone()
+    return oneroster.export_school_year({source.file_specs[name].delivered: f.open
+                                         for name, f in source.files.items()},
+                                        previous[0] if previous else None)
+
+
 def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
          spill_dir: Path) -> tuple[list[LedgerRow], list[Landing], list[str]]:
     """The ledger rows to record, the files loaded (in spec order; each valid file's changes written as csv
@@ -73,13 +92,15 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
         students = history.get(year_file) or deliveries(cur, district_id, year_file)
         current = next(((d.min_school_year, d.max_school_year) for d in students
                         if d.export_date <= export_date and d.max_school_year is not None), None)
+        export_year = _oneroster_year(cur, source) if source.oneroster is not None else None
     conn.commit()  # no transaction stays open while the files are validated
     already_recorded = [name for name in source.files if name not in history]
 
     rows: list[LedgerRow] = []
     loaded: list[Landing] = []
     for name, f in todo:
-        file_spec = spec.file(name)
+        file_spec = source.file_specs[name]
+        derived_year = export_year if any(c.derived for c in file_spec.columns) else None
         later = later_delivery(history[name], export_date)
         if later is not None:
             message = (f"{name}: refused, the night of {later.export_date.isoformat()} was already loaded; nights"
@@ -88,7 +109,8 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
             rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected", message=message))
             continue
         before = base_delivery(history[name], export_date)
-        if before is not None and before.sha256 == f.sha256:
+        if (before is not None and before.sha256 == f.sha256
+                and (derived_year is None or before.main_school_year == derived_year)):
             rows.append(LedgerRow(
                 district_id, export_date, name, f.sha256, status="unchanged", row_count=before.row_count,
                 message=f"same bytes as delivered for {before.export_date.isoformat()}",
@@ -98,14 +120,16 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
             continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
 
-        empty_year = _empty_year(file_spec, history[name], export_date, current)
+        empty_year = (derived_year if derived_year is not None
+                      else _empty_year(file_spec, history[name], export_date, current))
+        delta = source.oneroster is not None and source.oneroster.mode(name) == oneroster.DELTA
 
         def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id,
-                     empty_year=empty_year) -> FileStats:
+                     empty_year=empty_year, delta=delta, derived_year=derived_year) -> FileStats:
             csv = CsvOutput(spill_dir, district_id, export_date, load_id, max_rows=CSV_FILE_MAX_ROWS, base=base,
-                            empty_year=empty_year)
+                            empty_year=empty_year, delta=delta)
             return validate_file(file_spec, f.open, file_name=name, block_size=block_size, csv=csv,
-                                 schools=schools.for_file(name))
+                                 schools=schools.for_file(name), export_year=derived_year)
 
         rejected: ValidationError | None = None
         try:
@@ -130,6 +154,9 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
             rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected",
                                   message=rejected.message))
             continue
+        if derived_year is not None:  # every record of the file is of the export's year, a file of none too
+            stats = dataclasses.replace(stats, min_school_year=derived_year, max_school_year=derived_year,
+                                        main_school_year=derived_year)
         schools.learn(name, stats)
         if name == year_file and stats.max_school_year is not None:
             current = (stats.min_school_year, stats.max_school_year)

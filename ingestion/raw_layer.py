@@ -23,7 +23,7 @@ from sis_sync import builds
 from sis_sync.config import ConfigError
 from sis_sync.ingestion import changes, ledger, phones, safety
 from sis_sync.ingestion.ledger import RAW_SCHEMA
-from sis_sync.ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, load_spec
+from sis_sync.ingestion.spec import RAW_META_COLUMNS, ExportSpec, FileSpec, raw_spec
 from sis_sync.ingestion.versions import ROW_HASH_VERSION, rehash_versions
 
 # The advisory lock that keeps two runs' DDL from racing (taken only when something is missing).
@@ -184,7 +184,7 @@ def ensure_raw_layer(conn, spec: ExportSpec | None = None) -> bool:
     a table hashed by an earlier content hash (one transaction); True when something was done. Nothing runs, and
     no lock is taken, when the layer is whole. Only the warehouse owner changes the raw layer: another role (the
     loader) that finds work to do is refused (ConfigError), naming what to run."""
-    spec = spec or load_spec()
+    spec = spec or raw_spec()
     with conn.cursor() as cur:
         if not _missing(_catalog(cur), spec) and not _reclaims(cur, spec) and not _stale_hashes(cur, spec):
             conn.commit()
@@ -252,7 +252,7 @@ def grant_loader_rights(cur, spec: ExportSpec | None = None) -> None:
     """Grant ``sis_loader`` exactly its rights on every raw table (and take back any other): appending, never
     changing or deleting what is recorded; the approvals and the builds it may only read. The tables of dlt's
     own state (``_dlt_*``) it reads and appends to as well."""
-    spec = spec or load_spec()
+    spec = spec or raw_spec()
     cur.execute(f"revoke create on schema {RAW_SCHEMA} from {LOADER_ROLE}")  # it creates no table of its own
     cur.execute(f"grant usage on schema {RAW_SCHEMA} to {LOADER_ROLE}")
     cur.execute(f"grant select, insert on all tables in schema {RAW_SCHEMA} to {LOADER_ROLE}")

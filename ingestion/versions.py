@@ -51,6 +51,8 @@ def _hashable(column: pa.Array) -> pa.Array:
         return pc.cast(column, pa.int64())
     if pa.types.is_decimal(column.type):
         return pc.cast(column, pa.string())
+    if pa.types.is_timestamp(column.type):
+        return pc.cast(column, pa.int64())
     return column
 
 
@@ -250,9 +252,23 @@ class Differ:
         is_changed = pc.and_(pc.invert(is_new), pc.not_equal(before, rows))
         land = pc.or_(is_new, is_changed)
         change = pc.if_else(is_new, pa.scalar(ADDED), pa.scalar(CHANGED))
+        dead = self._marked_deleted(columns)
+        if dead is not None:  # a record marked for deletion: retired when it is live, else nothing
+            is_retired = pc.and_(dead, pc.invert(is_new))
+            is_new, is_changed = pc.and_not(is_new, dead), pc.and_not(is_changed, dead)
+            land = pc.or_(pc.or_(is_new, is_changed), is_retired)
+            change = pc.if_else(dead, pa.scalar(RETIRED), change)
+            self.retired += pc.sum(pc.cast(is_retired, pa.int64())).as_py() or 0
         self.added += pc.sum(pc.cast(is_new, pa.int64())).as_py() or 0
         self.changed += pc.sum(pc.cast(is_changed, pa.int64())).as_py() or 0
         return land, change, keys, rows
+
+    def _marked_deleted(self, columns: list[pa.Array]) -> pa.Array | None:
+        """Which records the file marks as deleted (OneRoster's ``status`` of ``tobedeleted``), or None."""
+        if self.spec.status_column is None:
+            return None
+        status = columns[self.spec.column_names.index(self.spec.status_column)]
+        return pc.fill_null(pc.equal(pc.utf8_lower(status), "tobedeleted"), False)
 
     def retirements(self, min_year: int | None, max_year: int | None) -> pa.Table:
         """The base's records in the file's scope that the file does not have: their identity columns and
@@ -268,8 +284,8 @@ class Differ:
             year = base.column("school_year")
             gone = pc.and_(gone, pc.and_(pc.greater_equal(year, min_year), pc.less_equal(year, max_year)))
         retired = base.filter(gone)
-        self.retired = retired.num_rows
-        if not self.retired:
+        self.retired += retired.num_rows
+        if not retired.num_rows:
             return retired
         return self.base.identities(retired.column("_key_hash").combine_chunks())
 

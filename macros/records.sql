@@ -15,7 +15,7 @@
     their records' newest state from those versions and the row it had. Where a night from then on was delivered
     more than once, the row it had may come from a delivery replaced since: those records are read from all their
     effective versions instead. -#}
-{% macro records_of(staging_model, file_name, key, has_school_year) -%}
+{% macro records_of(staging_model, file_name, key, has_school_year, mapped=none) -%}
 {%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
 {%- set partition = record_partition(has_school_year) -%}
     {{ config(
@@ -246,8 +246,119 @@
             on {{ same_values('newest_live', 'newest', record) }}
 
     )
+{%- if mapped %}{% do ref(mapped) %}{% do ref('stg_sis__load_ledger') %}
+    ,
+
+    {{ mapped_records(mapped, record, partition, columns) }}
 
     select * from records
+    union all
+    select * from mapped_records
+{%- else %}
+
+    select * from records
+{%- endif %}
+{%- endmacro %}
+
+{#- The records a OneRoster district's files fill in one of our records models (`mapped`: the model mapping
+    them, models/intermediate/oneroster/), as the CTE `mapped_records` with the columns of `records`. OneRoster
+    records come whole (a bulk file) or as changes (a delta file), and one of ours is made from several of
+    theirs, so the mapped state of a partition is compared with the partition as built: a record new or with
+    other attributes is written, one no longer mapped is retired, an unchanged one is left as it is. A
+    partition (district and school year, or district) is mapped again on the nights it shows (rec_nights: its
+    model group refreshed and a file filling it came); on a full refresh every partition is. -#}
+{% macro mapped_records(mapped, record, partition, columns) -%}
+{%- set meta = ['district_id', 'load_id', 'export_date', 'line_number', 'change_type', 'key_hash'] -%}
+{%- set attributes = columns | reject('in', meta) | list -%}
+{%- if not columns %}
+    mapped_records as (select * from records where false)
+{%- else %}
+    mapped_nights as (
+
+        -- the partitions of the districts delivering OneRoster, that show tonight's night (all: full refresh)
+        select rec_nights.district_id, rec_nights.school_year, rec_nights.as_of_date
+        from {{ ref('rec_nights') }} as rec_nights
+        where
+            rec_nights.records_model = '{{ this.name }}'
+            and rec_nights.district_id in (
+                select ledger.district_id
+                from {{ ref('stg_sis__load_ledger') }} as ledger
+                where ledger.file_name like 'oneroster/%'
+            )
+            and {% if is_incremental() %}rec_nights.as_of_date = {{ run_date() }}{% else %}true{% endif %}
+
+    ),
+
+    mapped_state as (
+
+        select
+{%- for column in columns %}
+            mapped.{{ column }},
+{%- endfor %}
+            mapped_nights.as_of_date,
+            md5(row(mapped.{{ attributes | join(', mapped.') }})::text) as content_hash
+        from {{ ref(mapped) }} as mapped
+        inner join mapped_nights
+            on {{ same_values('mapped', 'mapped_nights', partition) }}
+
+    ),
+{%- if is_incremental() %}
+
+    mapped_built as (
+
+        select
+            built.*,
+            mapped_nights.as_of_date,
+            md5(row(built.{{ attributes | join(', built.') }})::text) as content_hash
+        from {{ this }} as built
+        inner join mapped_nights
+            on {{ same_values('built', 'mapped_nights', partition) }}
+        where not built.is_retired
+
+    ),
+{%- endif %}
+
+    mapped_records as (
+
+        -- new, or with other attributes than built
+        select
+{%- for column in columns %}
+            mapped_state.{{ column }},
+{%- endfor %}
+            true as has_attributes,
+            false as is_retired,
+            mapped_state.as_of_date as changed_date,
+            mapped_state.as_of_date as last_changed_date,
+            cast(null as date) as last_delivered_date,
+            {% if is_incremental() %}{{ run_date() }}{% else %}mapped_state.as_of_date{% endif %} as changed_on
+        from mapped_state
+{%- if is_incremental() %}
+        left join mapped_built
+            on {{ same_values('mapped_state', 'mapped_built', record) }}
+        where mapped_built.content_hash is distinct from mapped_state.content_hash
+
+        union all
+
+        -- built, no longer mapped: retired
+        select
+{%- for column in columns %}
+            mapped_built.{{ column }},
+{%- endfor %}
+            mapped_built.has_attributes,
+            true as is_retired,
+            mapped_built.as_of_date as changed_date,
+            cast(null as date) as last_changed_date,
+            mapped_built.last_changed_date as last_delivered_date,
+            {{ run_date() }} as changed_on
+        from mapped_built
+        where not exists (
+            select 1 from mapped_state
+            where {{ same_values('mapped_state', 'mapped_built', record) }}
+        )
+{%- endif %}
+
+    )
+{%- endif %}
 {%- endmacro %}
 
 {#- The partition of a records model or a mart built from it: district and school year, or the district. -#}

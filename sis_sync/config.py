@@ -39,6 +39,7 @@ class District:
     thresholds: dict = field(default_factory=dict)
     no_delivery: dict = field(default_factory=dict)  # {weekdays: [...], dates: [...]}: nights nothing is expected
     country: str = "US"  # the default country of its phone numbers (ISO 3166)
+    export_format: str | None = None  # sis or oneroster when pinned; else each export's manifest says
     refused: str | None = None  # why its entry (or folder) cannot be synced: the other districts still are
 
 
@@ -85,9 +86,22 @@ def _district(path: Path, i: int, raw) -> District:
             thresholds=_thresholds(path, district_id, raw.get("thresholds")),
             no_delivery=_no_delivery(path, district_id, raw.get("no_delivery")),
             country=_country(path, district_id, raw.get("country")),
+            export_format=_export_format(path, district_id, raw.get("format")),
         )
     except (ConfigError, TypeError, ValueError) as exc:
         return District(id=district_id, name=district_id, refused=str(exc))
+
+
+def _export_format(path: Path, district_id: str, value) -> str | None:
+    """The district's pinned export format (``format``), or None: each export's manifest says."""
+    from sis_sync.ingestion.spec import EXPORT_FORMATS
+
+    if value is None:
+        return None
+    if value not in EXPORT_FORMATS:
+        raise ConfigError(f"{path}: district {district_id}: format must be one of {', '.join(EXPORT_FORMATS)}"
+                          f" (found {value!r})")
+    return str(value)
 
 
 # A district id names its folders (the drop root's, the archive's): a plain name, never a path.

@@ -131,7 +131,8 @@ def _export_to_ingest(district: District, config_path: Path | None, drop_root: P
     root = _fetch(district, config_path, drop_root, run_date)
     # a fetched copy (SFTP, S3) is complete when it is in place (the download checked its size): no wait
     fetched = drop_root is None and district.delivery.get("method", "folder") != "folder"
-    return ExportToIngest(root, district.id, run_date, time_zone=district.time_zone, settle=0 if fetched else None)
+    return ExportToIngest(root, district.id, run_date, time_zone=district.time_zone, settle=0 if fetched else None,
+                          export_format=district.export_format)
 
 
 def _ingested(district: District, night: DistrictNight, result, run_date: dt.date) -> tuple[str, str | None]:

@@ -14,13 +14,25 @@ from pathlib import Path
 import yaml
 
 from sis_sync import PROJECT_ROOT
-from sis_sync.ingestion.spec import GRADE_CODES, RAW_META_COLUMNS, SCHOOL_YEARS, ExportSpec, FileSpec, load_spec
+from sis_sync.ingestion.spec import (
+    GRADE_CODES,
+    RAW_META_COLUMNS,
+    SCHOOL_YEARS,
+    SIS_FORMAT,
+    ExportSpec,
+    FileSpec,
+    load_spec,
+    oneroster_spec,
+)
 
 SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "sis" / "_sis__sources.yml"
+ONEROSTER_SOURCES_PATH = PROJECT_ROOT / "models" / "staging" / "oneroster" / "_oneroster__sources.yml"
 DATA_SPEC_PATH = PROJECT_ROOT / "docs" / "data-specification.md"
 RECORDS_DIR = PROJECT_ROOT / "models" / "records"
+ONEROSTER_RECORDS_DIR = RECORDS_DIR / "oneroster"
 
 GENERATED_NOTE = "Generated from ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit."
+ONEROSTER_NOTE = "Generated from ingestion/spec/oneroster_v1.yml by `sis-sync spec --write`. Do not edit."
 
 TYPE_LABELS = {
     "text": "text",
@@ -29,6 +41,7 @@ TYPE_LABELS = {
     "int": "integer",
     "bool": "boolean (Y/N)",
     "decimal": "decimal",
+    "timestamp": "date or ISO 8601 timestamp",
 }
 
 RAW_META_DESCRIPTIONS = {
@@ -139,6 +152,25 @@ def render_sources(spec: ExportSpec | None = None) -> str:
             "meta": {"file_name": f.file_name, "key": list(f.key)},
             "columns": columns,
         })
+    if spec.export_format == SIS_FORMAT:
+        tables += _bookkeeping_tables()
+    doc = {
+        "version": 2,
+        "sources": [{
+            "name": spec.export_format,
+            "description": f"{spec.name}, version {spec.version}, as landed by ingestion/ (dlt).",
+            "schema": "raw_sis",
+            "tables": tables,
+        }],
+    }
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
+    note = GENERATED_NOTE if spec.export_format == SIS_FORMAT else ONEROSTER_NOTE
+    return f"# {note}\n{body}"
+
+
+def _bookkeeping_tables() -> list[dict]:
+    """The raw layer's tables besides the versions (the ledger and what the commands write): source sis."""
+    tables = []
     tables.append({
         "name": "load_ledger",
         "description": "One row per delivered file per night: what ingestion did with it.",
@@ -164,17 +196,7 @@ def render_sources(spec: ExportSpec | None = None) -> str:
             table["freshness"] = {"warn_after": {"count": 30, "period": "hour"},
                                   "error_after": {"count": 54, "period": "hour"}}
         tables.append(table)
-    doc = {
-        "version": 2,
-        "sources": [{
-            "name": "sis",
-            "description": f"{spec.name}, version {spec.version}, as landed by ingestion/ (dlt).",
-            "schema": "raw_sis",
-            "tables": tables,
-        }],
-    }
-    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=110)
-    return f"# {GENERATED_NOTE}\n{body}"
+    return tables
 
 
 def _example_csv(f: FileSpec) -> str:
@@ -271,12 +293,30 @@ def records_model(f: FileSpec) -> str:
     return f"rec_{f.name}"
 
 
+def staging_model(f: FileSpec) -> str:
+    """The staging model of one export file (``stg_sis__students``, ``stg_oneroster__users``)."""
+    if f.export_format == SIS_FORMAT:
+        return f"stg_sis__{f.name}"
+    return f"stg_{f.export_format}__{f.name.removeprefix(f.export_format + '_')}"
+
+
+# The OneRoster mapping into our records models (models/intermediate/oneroster/): what fills each one.
+MAPPED_FROM = {"rec_schools": "int_oneroster__schools", "rec_students": "int_oneroster__students",
+               "rec_staff": "int_oneroster__staff", "rec_courses": "int_oneroster__courses",
+               "rec_sections": "int_oneroster__sections", "rec_enrollments": "int_oneroster__enrollments",
+               "rec_contacts": "int_oneroster__contacts"}
+
+
 def render_records_model(f: FileSpec) -> str:
-    """One export file's model in the records layer: its key and whether it has school years, from the spec."""
+    """One export file's model in the records layer: its key and whether it has school years, from the spec;
+    for one of ours that OneRoster files fill, the model mapping them (MAPPED_FROM)."""
     has_school_year = "school_year" in f.column_names
-    return (f"-- {GENERATED_NOTE}\n"
-            f"{{{{ records_of(\n    'stg_sis__{f.name}', '{f.file_name}', key={list(f.key)!r},"
-            f" has_school_year={str(has_school_year).lower()}\n) }}}}\n")
+    mapped = MAPPED_FROM.get(records_model(f))
+    note = GENERATED_NOTE if f.export_format == SIS_FORMAT else ONEROSTER_NOTE
+    return (f"-- {note}\n"
+            f"{{{{ records_of(\n    '{staging_model(f)}', '{f.file_name}', key={list(f.key)!r},"
+            f" has_school_year={str(has_school_year).lower()}"
+            + (f",\n    mapped='{mapped}'" if mapped else "") + "\n) }}\n")
 
 
 def render_records_yml(spec: ExportSpec) -> str:
@@ -297,15 +337,20 @@ def render_records_yml(spec: ExportSpec) -> str:
             "columns": [{"name": n, "description": d} for n, d in RECORDS_COLUMNS],
         })
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True, width=110)
-    return f"# {GENERATED_NOTE}\n{body}"
+    note = GENERATED_NOTE if spec.export_format == SIS_FORMAT else ONEROSTER_NOTE
+    return f"# {note}\n{body}"
 
 
 def generated_files() -> dict[Path, str]:
-    spec = load_spec()
+    spec, oneroster = load_spec(), oneroster_spec()
     files = {SOURCES_PATH: render_sources(spec), DATA_SPEC_PATH: render_data_spec(spec),
-             RECORDS_DIR / "_records__models.yml": render_records_yml(spec)}
+             RECORDS_DIR / "_records__models.yml": render_records_yml(spec),
+             ONEROSTER_SOURCES_PATH: render_sources(oneroster),
+             ONEROSTER_RECORDS_DIR / "_records_oneroster__models.yml": render_records_yml(oneroster)}
     for f in spec.files:
         files[RECORDS_DIR / f"{records_model(f)}.sql"] = render_records_model(f)
+    for f in oneroster.files:
+        files[ONEROSTER_RECORDS_DIR / f"{records_model(f)}.sql"] = render_records_model(f)
     return files
 
 

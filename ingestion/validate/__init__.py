@@ -158,6 +158,7 @@ class CsvOutput:
     # A file of zero records (a header only) with a school_year column retires the records of this school year
     # (None: none); a file without that column retires every record of the base.
     empty_year: int | None = None
+    delta: bool = False  # a OneRoster delta file: it retires only the records it marks, never the absent ones
 
 
 def arrow_schema(spec: FileSpec) -> pa.Schema:
@@ -176,6 +177,7 @@ def validate_file(
     on_batch: BatchSink | None = None,
     schools: KnownSchools | None = None,
     csv: CsvOutput | None = None,
+    export_year: int | None = None,
 ) -> FileStats:
     """Check a whole file against the spec; its stats when valid, else :class:`ValidationError`.
 
@@ -183,17 +185,19 @@ def validate_file(
     (see :class:`CsvOutput`; listed in :attr:`FileStats.csv_files`; removed again when the file is rejected).
     ``on_batch`` is called with each batch's typed columns and line numbers once the batch passed its checks
     (a later batch may still reject the file). With ``schools``, a file with a ``school_id`` column must name
-    at least one of those schools (else it is another district's file).
+    at least one of those schools (else it is another district's file). ``export_year`` is the value of the
+    spec's derived columns (a OneRoster file's school year: the export's).
     """
     name = file_name or spec.file_name
     csv_files = None if csv is None else _CsvFiles(spec, csv)
     try:
-        stats = _validate(spec, opener, name, block_size, on_batch, schools, csv_files)
-        if csv_files is not None:
+        stats = _validate(spec, opener, name, block_size, on_batch, schools, csv_files, export_year)
+        if csv_files is not None and not csv.delta:
             years = (stats.min_school_year, stats.max_school_year)
             if stats.row_count == 0 and csv.empty_year is not None:
                 years = (csv.empty_year, csv.empty_year)
             csv_files.retire(*years)
+        if csv_files is not None:
             differ = csv_files.differ
             stats = dataclasses.replace(stats, csv_files=csv_files.close(),
                                         changes=(differ.added, differ.changed, differ.retired))
@@ -205,8 +209,12 @@ def validate_file(
 
 
 def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, on_batch: BatchSink | None,
-              schools: KnownSchools | None, csv_files: _CsvFiles | None) -> FileStats:
+              schools: KnownSchools | None, csv_files: _CsvFiles | None, export_year: int | None) -> FileStats:
     layout = _read_header(spec, opener, name)
+    derived = [i for i, c in enumerate(spec.columns) if c.derived]
+    if derived and export_year is None:
+        raise ValidationError(name, "the export's school year is unknown (no academic session of the export or of"
+                                    " an earlier one says it), so its records cannot be stored under a year")
     rows = 0
     years = _Years()
     hashes: list[pa.Array] = []  # one 64-bit hash of the key per record (see _check_duplicate_keys)
@@ -220,6 +228,8 @@ def _validate(spec: FileSpec, opener: Opener, name: str, block_size: int, on_bat
     filled = [0] * len(spec.columns)
     for raw, lines in _batches(layout, opener, block_size, counter):
         columns = _checked_columns(spec, layout, raw, lines)
+        for i in derived:
+            columns[i] = pa.repeat(pa.scalar(export_year, ARROW_TYPES[spec.columns[i].type]), raw.num_rows)
         formulas.scan(columns, lines)
         _count_filled(columns, filled)
         if school_at is not None:

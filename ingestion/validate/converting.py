@@ -38,7 +38,7 @@ def _convert(
         typed, row, why = _convert_column(column, batch.column(position), check)
         out.append(typed)
         if row is not None and (first is None or row < first[0]):
-            first = (row, order, column.name, why)
+            first = (row, order, column.header_name, why)
     if first is None:
         return out, None
     row, order, name, why = first
@@ -102,6 +102,30 @@ def _date(column: Column, values: pa.Array, present: pa.Array | None, check: boo
     return _cast(values, pa.date32(), "{value} is not a date (YYYY-MM-DD)")
 
 
+def _timestamp(column: Column, values: pa.Array, present: pa.Array | None, check: bool):
+    """A date, or an ISO 8601 date and time (``T`` or a space between, fractional seconds, ``Z`` or an offset;
+    none: UTC)."""
+    if pc.all(pc.match_substring_regex(values, _DATE_ONLY)).as_py():
+        return pc.cast(pc.cast(_cast(values, pa.date32(), "")[0], pa.timestamp("s")),
+                       pa.timestamp("us", tz="UTC")), None, ""
+    if check:
+        row = _first_bad(pc.match_substring_regex(values, _TIMESTAMP), present)
+        if row is not None:
+            return pa.nulls(len(values), _TIMESTAMP_TYPE), row, _TIMESTAMP_WHY
+    text = pc.replace_substring_regex(values, r"^(\d{4}-\d{2}-\d{2})$", r"\1T00:00:00")
+    text = pc.replace_substring_regex(text, r"^(\d{4}-\d{2}-\d{2}) ", r"\1T")
+    text = pc.replace_substring_regex(text, r"([+-]\d{2})(\d{2})$", r"\1:\2")
+    offset = pc.match_substring_regex(text, r"(Z|[+-]\d{2}:\d{2})$")
+    text = pc.if_else(pc.fill_null(offset, True), text, pc.binary_join_element_wise(text, "Z", ""))
+    return _cast(text, _TIMESTAMP_TYPE, _TIMESTAMP_WHY)
+
+
+_DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+_TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+_TIMESTAMP_WHY = "{value} is not a date (YYYY-MM-DD) or an ISO 8601 timestamp (YYYY-MM-DDTHH:MM:SSZ)"
+
+
 def _int(column: Column, values: pa.Array, present: pa.Array | None, check: bool):
     if check or pc.any(pc.starts_with(values, "+")).as_py():
         # Arrow's integer parser also takes hex ("0x1F") and no "+": check the rare suspects by regex.
@@ -128,7 +152,8 @@ def _decimal(column: Column, values: pa.Array, present: pa.Array | None, check: 
     return _cast(values, DECIMAL_TYPE, "{value} has more than 4 decimal places or more than 14 digits before the point")
 
 
-_CONVERTERS = {"text": _text, "grade": _grade, "bool": _bool, "date": _date, "int": _int, "decimal": _decimal}
+_CONVERTERS = {"text": _text, "grade": _grade, "bool": _bool, "date": _date, "int": _int, "decimal": _decimal,
+               "timestamp": _timestamp}
 assert set(_CONVERTERS) == set(COLUMN_TYPES)
 
 

@@ -41,7 +41,7 @@ def _invisible_in_ids(spec: FileSpec, columns: list[pa.Array]) -> tuple[int, str
             continue
         row = pc.index(found, True).as_py()
         if first is None or row < first[0]:
-            first = (row, column.name, next(c for c in values[row].as_py() if c in INVISIBLE_CHARS))
+            first = (row, column.header_name, next(c for c in values[row].as_py() if c in INVISIBLE_CHARS))
     return first
 
 
@@ -115,9 +115,10 @@ def _first_duplicate(spec: FileSpec, name: str, parts: list[pa.RecordBatch]) -> 
     for row in rows.to_pylist():
         key = tuple(row[k] for k in spec.key)
         if key in seen:
-            shown = ", ".join(f"{k}={_plain(v)}" for k, v in zip(spec.key, key, strict=True))
+            headers = [spec.column(k).header_name for k in spec.key]
+            shown = ", ".join(f"{k}={_plain(v)}" for k, v in zip(headers, key, strict=True))
             raise ValidationError(name, f"duplicate key ({shown}), first seen on line {seen[key]}",
-                                  row["__line"], ", ".join(spec.key))
+                                  row["__line"], ", ".join(headers))
         seen[key] = row["__line"]
 
 

@@ -61,8 +61,9 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
     names = next(csv.reader(io.StringIO(text, newline="")), [])
     normalized = [n.strip().lower() for n in names]
     positions = [_column_position(name, column, normalized) for column in spec.columns]
+    known = {column.header_name.lower() for column in spec.columns if not column.derived}
     extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
-                   if normalized[i] not in spec.column_names)
+                   if normalized[i] not in known)
     header_only = at_end and not head[end:].strip(b"\r\n")
     return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only)
 
@@ -100,11 +101,14 @@ def _read_head(opener: Opener, name: str) -> tuple[int, bytes, int, bool]:
 
 def _column_position(name: str, column: Column, normalized: list[str]) -> int | None:
     """Where the spec's column is in the header (names trimmed and lowercased), or None when it may be absent."""
-    found = [i for i, n in enumerate(normalized) if n == column.name]
+    if column.derived:  # set by the ingest, never read from the file
+        return None
+    header = column.header_name
+    found = [i for i, n in enumerate(normalized) if n == header.lower()]
     if len(found) > 1:
-        raise ValidationError(name, f"the header has the column {column.name} {len(found)} times", 1, column.name)
+        raise ValidationError(name, f"the header has the column {header} {len(found)} times", 1, header)
     if not found and column.required:
-        raise ValidationError(name, "required column is missing from the header", 1, column.name)
+        raise ValidationError(name, "required column is missing from the header", 1, header)
     return found[0] if found else None
 
 

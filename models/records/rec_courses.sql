@@ -1,4 +1,5 @@
 -- Generated from ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit.
 {{ records_of(
-    'stg_sis__courses', 'courses.csv', key=['course_id', 'school_year'], has_school_year=true
+    'stg_sis__courses', 'courses.csv', key=['course_id', 'school_year'], has_school_year=true,
+    mapped='int_oneroster__courses'
 ) }}

@@ -13,7 +13,7 @@ ranked as (
     select
         accepted_loads.*,
         row_number() over (
-            partition by accepted_loads.district_id, accepted_loads.file_name, accepted_loads.school_year
+            partition by accepted_loads.district_id, accepted_loads.records_model, accepted_loads.school_year
             order by accepted_loads.export_date desc, accepted_loads.ledger_id desc
         ) as recency
     from accepted_loads
@@ -22,12 +22,12 @@ ranked as (
 
 current_loads as (
 
-    -- the newest accepted night of each file and school year: the records show the file's state as of it
+    -- the newest accepted night of each records model and school year: the records show the file's state as of
+    -- it (a model our file and OneRoster's fill: the newest night of either)
     select
         ranked.district_id,
         ranked.file_name,
-        -- the file's model in this layer (generated from the spec: rec_ and the file's name)
-        'rec_' || split_part(ranked.file_name, '.', 1) as records_model,
+        ranked.records_model,
         ranked.model_group,
         ranked.school_year,
         ranked.export_date as as_of_date

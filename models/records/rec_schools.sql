@@ -1,4 +1,5 @@
 -- Generated from ingestion/spec/sis_export_v1.yml by `sis-sync spec --write`. Do not edit.
 {{ records_of(
-    'stg_sis__schools', 'schools.csv', key=['school_id'], has_school_year=false
+    'stg_sis__schools', 'schools.csv', key=['school_id'], has_school_year=false,
+    mapped='int_oneroster__schools'
 ) }}

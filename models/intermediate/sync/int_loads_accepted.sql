@@ -14,20 +14,27 @@ export_file_groups as (
 
 ),
 
+oneroster_targets as (
+
+    select * from {{ ref('oneroster_targets') }}
+
+),
+
 sync_nights as (
 
     select * from {{ ref('int_sync_nights') }}
 
 ),
 
-accepted_loads as (
+file_loads as (
 
-    -- a load counts when its night's decision let the file's model group refresh
+    -- a load counts for its file's records when its night's decision let the file's model group refresh
     select
         load_ledger.ledger_id,
         load_ledger.district_id,
         load_ledger.file_name,
         export_file_groups.model_group,
+        export_file_groups.records_model,
         load_ledger.load_id,
         load_ledger.export_date,
         load_ledger.min_school_year,
@@ -45,6 +52,47 @@ accepted_loads as (
         load_ledger.status in ('loaded', 'unchanged')
         and load_ledger.export_date <= {{ run_date() }}
         and sync_nights.decision = 'refresh'
+
+),
+
+oneroster_loads as (
+
+    -- a OneRoster file's load also counts for each of our records models it fills (seed oneroster_targets)
+    -- when that model's own group refreshes that night: users.csv changes the contacts over the summer,
+    -- the students and staff shown only once their groups refresh again. Named as our file it fills.
+    select
+        load_ledger.ledger_id,
+        load_ledger.district_id,
+        targets.file_name,
+        targets.model_group,
+        targets.records_model,
+        load_ledger.load_id,
+        load_ledger.export_date,
+        case when oneroster_targets.by_school_year then load_ledger.min_school_year end as min_school_year,
+        case when oneroster_targets.by_school_year then load_ledger.max_school_year end as max_school_year,
+        load_ledger.main_school_year
+    from load_ledger
+    inner join oneroster_targets
+        on load_ledger.file_name = oneroster_targets.file_name
+    inner join export_file_groups as targets
+        on oneroster_targets.records_model = targets.records_model
+    inner join sync_nights
+        on
+            load_ledger.district_id = sync_nights.district_id
+            and load_ledger.export_date = sync_nights.night_date
+            and targets.model_group = sync_nights.model_group
+    where
+        load_ledger.status in ('loaded', 'unchanged')
+        and load_ledger.export_date <= {{ run_date() }}
+        and sync_nights.decision = 'refresh'
+
+),
+
+accepted_loads as (
+
+    select * from file_loads
+    union all
+    select * from oneroster_loads
 
 ),
 

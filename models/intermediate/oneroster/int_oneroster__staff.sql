@@ -1,0 +1,38 @@
+-- staff.csv's records from OneRoster: the users whose role is a staff role (seed oneroster_roles), as of the
+-- newest school year that has them.
+with
+
+users as (
+
+    select distinct on (user_rows.district_id, user_rows.sourced_id)
+        user_rows.*,
+        role_map.staff_role
+    from {{ ref('int_oneroster__users') }} as user_rows
+    inner join {{ ref('oneroster_roles') }} as role_map
+        on user_rows.oneroster_role = role_map.role
+    where role_map.staff_role is not null
+    order by user_rows.district_id asc, user_rows.sourced_id asc, user_rows.school_year desc
+
+),
+
+staff as (
+
+    select
+        users.district_id,
+        users.load_id,
+        users.export_date,
+        users.line_number,
+        users.change_type,
+        users.key_hash,
+        users.sourced_id as staff_id,
+        users.given_name as first_name,
+        users.family_name as last_name,
+        users.email,
+        users.org_sourced_id as school_id,
+        users.staff_role,
+        users.enabled_user as is_active
+    from users
+
+)
+
+select * from staff
