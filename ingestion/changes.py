@@ -159,32 +159,44 @@ def _dropped(cur, spec: FileSpec, district_id: str, load_id: str, replaced: Deli
 
 def _emptied(cur, district_id: str, history: list[Delivery], file_name: str,
              filled: tuple[tuple[str, int], ...]) -> list[tuple]:
-    """Per column set in fewer records than in the newest delivery so far (its content's load: an unchanged
-    delivery has the bytes of the one before it), how many fewer, out of how many."""
-    content = next((d.load_id for d in history if d.load_id is not None), None)
-    if content is None:
+    """Per column set in fewer records than in the newest delivery so far that counted them (its content's
+    load: an unchanged delivery has the bytes of the one before it; a OneRoster delta counts none), how many
+    fewer, out of how many."""
+    loads = [d.load_id for d in history if d.load_id is not None]
+    if not loads:
         return []
-    cur.execute(f"select column_name, records from {CHANGES_TABLE}"
-                " where district_id = %s and file_name = %s and load_id = %s and change = %s",
-                (district_id, file_name, content, FILLED))
-    before = dict(cur.fetchall())
+    cur.execute(f"select load_id, column_name, records from {CHANGES_TABLE}"
+                " where district_id = %s and file_name = %s and load_id = any(%s) and change = %s",
+                (district_id, file_name, loads, FILLED))
+    counted: dict[str, dict[str, int]] = {}
+    for load_id, column, records in cur.fetchall():
+        counted.setdefault(load_id, {})[column] = records
+    before = next((counted[load_id] for load_id in loads if load_id in counted), {})
     return [(EMPTIED, column, before[column] - records, before[column], [])
             for column, records in filled if before.get(column, 0) > records]
 
 
 def record_load_changes(cur, spec: FileSpec, district_id: str, night: date, load_id: str,
-                        filled: tuple[tuple[str, int], ...], changed: int) -> None:
+                        filled: tuple[tuple[str, int], ...], changed: int, base_records: int | None = None,
+                        delta: bool = False) -> None:
     """Record what a landed load changed (see the module docstring). Call it before the load's ledger row is
-    written: the ledger's deliveries are then those before it."""
+    written: the ledger's deliveries are then those before it. The changes are out of the rows of the delivery
+    compared with, or ``base_records``, the records before tonight, when given (a OneRoster delta's rows are
+    only the changes). A delta's rows say nothing of how many records have a column set: it records no
+    ``filled`` and is never measured ``emptied`` (a blanked value it sends is a change)."""
     history = deliveries(cur, district_id, spec.file_name)
     base = base_delivery(history, night)
-    out_of = base.row_count if base is not None else None
+    out_of = base_records if base_records is not None else base.row_count if base is not None else None
     rows = _kinds(cur, spec, district_id, load_id, out_of)
     if changed and base is not None:
         rows += _columns(cur, spec, district_id, load_id, effective_load_ids(history, base.export_date), night,
                          out_of)
-    rows += [(FILLED, column, records, None, []) for column, records in filled]
-    rows += _emptied(cur, district_id, history, spec.file_name, filled)
+    if delta:  # every kind, zero too: the change record of a delta that changed nothing still exists
+        rows += [(kind, None, 0, out_of, []) for kind in (ADDED, CHANGED, RETIRED)
+                 if not any(row[0] == kind and row[1] is None for row in rows)]
+    else:
+        rows += [(FILLED, column, records, None, []) for column, records in filled]
+        rows += _emptied(cur, district_id, history, spec.file_name, filled)
     replaced = replaced_delivery(history, night)
     if replaced is not None:
         rows.append(_dropped(cur, spec, district_id, load_id, replaced))

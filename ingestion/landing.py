@@ -69,6 +69,10 @@ class Landing:
     file: ExportFile
     load_id: str
     stats: FileStats  # with the csv files written while validating (stats.csv_files)
+    # the records of the file before tonight, when its rows are not that (a OneRoster file: a delta's rows are
+    # only the changes): what the night's changes are a share of; None: the rows of its last delivery
+    base_records: int | None = None
+    delta: bool = False  # a OneRoster delta file: its rows are changes, not the file's records
 
 
 def _csv_files(landing: Landing):

@@ -308,7 +308,8 @@ def _record(settings: PgSettings, spec, night: _Night) -> IngestResult:
         with clock("record"), conn.cursor() as cur:
             for landing in night.loaded:  # with the ledger rows, in one transaction
                 record_load_changes(cur, landing.spec, export.district_id, export.export_date, landing.load_id,
-                                    landing.stats.filled, landing.stats.changes[1])
+                                    landing.stats.filled, landing.stats.changes[1], landing.base_records,
+                                    landing.delta)
             phones = [landing.load_id for landing in night.landings if landing.spec.phone_columns]
             if phones:
                 read_new_numbers(cur, district_id=export.district_id, load_ids=phones, spec=spec)

@@ -132,6 +132,7 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
                                  schools=schools.for_file(name), export_year=derived_year)
 
         rejected: ValidationError | None = None
+        base = None
         try:
             # the state of the school years the night before's file carried, and later (the years kept as
             # history are not read); a file that carries an older year is compared again with every year
@@ -167,5 +168,6 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
             max_school_year=stats.max_school_year, main_school_year=stats.main_school_year,
             added_count=added, changed_count=changed,
             retired_count=retired))
-        loaded.append(Landing(file_spec, f, load_id, stats))
+        base_records = len(base) if base is not None and file_spec.export_format == ONEROSTER_FORMAT else None
+        loaded.append(Landing(file_spec, f, load_id, stats, base_records, delta))
     return rows, loaded, already_recorded

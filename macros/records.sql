@@ -41,7 +41,7 @@
 
         select rec_nights.district_id, rec_nights.school_year, rec_nights.as_of_date
         from {{ ref('rec_nights') }} as rec_nights
-        where rec_nights.file_name = '{{ file_name }}'
+        where rec_nights.records_model = '{{ this.name }}'
 
     ),
 
@@ -237,7 +237,7 @@
                 from {{ ref('int_loads_accepted') }} as accepted
                 where
                     accepted.district_id = newest.district_id
-                    and accepted.file_name = '{{ file_name }}'
+                    and accepted.records_model = '{{ this.name }}'
                     and accepted.export_date < newest.changed_date
             ), newest_live.export_date) end as last_delivered_date,
             {% if is_incremental() %}{{ run_date() }}{% else %}newest.changed_date{% endif %} as changed_on
@@ -266,7 +266,9 @@
     theirs, so the mapped state of a partition is compared with the partition as built: a record new or with
     other attributes is written, one no longer mapped is retired, an unchanged one is left as it is. A
     partition (district and school year, or district) is mapped again on the nights it shows (rec_nights: its
-    model group refreshed and a file filling it came); on a full refresh every partition is. -#}
+    model group refreshed and a file filling it came); on a full refresh every partition is. A mapping model
+    has our staging model's columns and `mapped_until`: for a record its export no longer lists (a staff
+    member of an earlier year), the last night it showed; such a record is kept retired, as ours are. -#}
 {% macro mapped_records(mapped, record, partition, columns) -%}
 {%- set meta = ['district_id', 'load_id', 'export_date', 'line_number', 'change_type', 'key_hash'] -%}
 {%- set attributes = columns | reject('in', meta) | list -%}
@@ -295,6 +297,7 @@
 {%- for column in columns %}
             mapped.{{ column }},
 {%- endfor %}
+            mapped.mapped_until,
             mapped_nights.as_of_date,
             md5(row(mapped.{{ attributes | join(', mapped.') }})::text) as content_hash
         from {{ ref(mapped) }} as mapped
@@ -306,6 +309,7 @@
 
     mapped_built as (
 
+        -- the partitions' live records as built
         select
             built.*,
             mapped_nights.as_of_date,
@@ -320,7 +324,7 @@
 
     mapped_records as (
 
-        -- new, or with other attributes than built
+        -- listed: new, or with other attributes than built
         select
 {%- for column in columns %}
             mapped_state.{{ column }},
@@ -335,11 +339,37 @@
 {%- if is_incremental() %}
         left join mapped_built
             on {{ same_values('mapped_state', 'mapped_built', record) }}
-        where mapped_built.content_hash is distinct from mapped_state.content_hash
+        where
+            mapped_state.mapped_until is null
+            and mapped_built.content_hash is distinct from mapped_state.content_hash
+{%- else %}
+        where mapped_state.mapped_until is null
+{%- endif %}
 
         union all
 
-        -- built, no longer mapped: retired
+        -- no longer listed (kept, retired; tonight: only one built live)
+        select
+{%- for column in columns %}
+            mapped_state.{{ column }},
+{%- endfor %}
+            true as has_attributes,
+            true as is_retired,
+            mapped_state.as_of_date as changed_date,
+            cast(null as date) as last_changed_date,
+            mapped_state.mapped_until as last_delivered_date,
+            {% if is_incremental() %}{{ run_date() }}{% else %}mapped_state.as_of_date{% endif %} as changed_on
+        from mapped_state
+{%- if is_incremental() %}
+        inner join mapped_built
+            on {{ same_values('mapped_state', 'mapped_built', record) }}
+{%- endif %}
+        where mapped_state.mapped_until is not null
+{%- if is_incremental() %}
+
+        union all
+
+        -- built, no longer mapped at all (its OneRoster record was retired): retired
         select
 {%- for column in columns %}
             mapped_built.{{ column }},
@@ -348,7 +378,15 @@
             true as is_retired,
             mapped_built.as_of_date as changed_date,
             cast(null as date) as last_changed_date,
-            mapped_built.last_changed_date as last_delivered_date,
+            -- the last night before that the partition showed (as for our files: the last accepted night)
+            coalesce((
+                select max(accepted.export_date)
+                from {{ ref('int_loads_accepted') }} as accepted
+                where
+                    accepted.district_id = mapped_built.district_id
+                    and accepted.records_model = '{{ this.name }}'
+                    and accepted.export_date < mapped_built.as_of_date
+            ), mapped_built.last_changed_date) as last_delivered_date,
             {{ run_date() }} as changed_on
         from mapped_built
         where not exists (
@@ -380,4 +418,24 @@
 {%- for column in columns -%}
 {{ left }}.{{ column }} = {{ right }}.{{ column }}{{ ' and ' if not loop.last }}
 {%- endfor -%}
+{%- endmacro %}
+
+{#- For a OneRoster record of a file without school years mapped from its newest school year (`alias`, with
+    district_id and school_year): null while that year is the district's newest in `years` (a relation with
+    district_id and school_year), else the last night `records_model` showed while its year was the newest:
+    the last night the export listed it. -#}
+{% macro oneroster_mapped_until(alias, years, records_model) -%}
+    case
+        when {{ alias }}.school_year < (
+            select max(newest.school_year) from {{ years }} as newest
+            where newest.district_id = {{ alias }}.district_id
+        ) then (
+            select max(accepted.export_date)
+            from {{ ref('int_loads_accepted') }} as accepted
+            where
+                accepted.district_id = {{ alias }}.district_id
+                and accepted.records_model = '{{ records_model }}'
+                and accepted.main_school_year <= {{ alias }}.school_year
+        )
+    end
 {%- endmacro %}

@@ -48,12 +48,27 @@ def main(verbose: bool) -> None:
 @click.option("--date", "export_date", required=True, type=DATE, help="Export date (YYYY-MM-DD).")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seed: same seed, same district.")
 @click.option("--district", "district_id", default="sample", show_default=True, help="District id.")
-def sample(out_dir: Path, students: int, export_date, seed: int, district_id: str) -> None:
+@click.option("--format", "export_format", type=click.Choice(["sis", "oneroster"]), default="sis",
+              show_default=True, help="Our export, or OneRoster CSV as a SIS or rostering hub writes it.")
+@click.option("--oneroster-version", type=click.Choice(["1.1", "1.2"]), default="1.1", show_default=True,
+              help="With --format oneroster: the OneRoster version.")
+@click.option("--delta-since", type=DATE, default=None,
+              help="With --format oneroster: a delta export, of what changed since this night's export.")
+def sample(out_dir: Path, students: int, export_date, seed: int, district_id: str, export_format: str,
+           oneroster_version: str, delta_since) -> None:
     """Write the export a real SIS would deliver on DATE for a synthetic district."""
     from sis_sync.sample import write_export
+    from sis_sync.sample.oneroster import write_oneroster_export
 
-    folder = write_export(out_dir, district_id=district_id, export_date=_date(export_date),
-                          students=students, seed=seed)
+    if export_format == "oneroster":
+        folder = write_oneroster_export(out_dir, district_id, _date(export_date), students, seed,
+                                        version=oneroster_version,
+                                        since=_date(delta_since) if delta_since else None)
+    else:
+        if delta_since:
+            raise click.UsageError("--delta-since is for --format oneroster")
+        folder = write_export(out_dir, district_id=district_id, export_date=_date(export_date),
+                              students=students, seed=seed)
     click.echo(f"wrote {folder}")
 
 

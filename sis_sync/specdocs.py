@@ -307,6 +307,16 @@ MAPPED_FROM = {"rec_schools": "int_oneroster__schools", "rec_students": "int_one
                "rec_contacts": "int_oneroster__contacts"}
 
 
+# A second records model of a OneRoster file, as of the nights the contacts show (seed oneroster_targets): users
+# and roles fill the students and staff (frozen over the summer) and the contacts (synced all year).
+CONTACT_VIEWS = {"oneroster_users": "rec_oneroster_contact_users", "oneroster_roles": "rec_oneroster_contact_roles"}
+
+
+def records_models(f: FileSpec) -> list[str]:
+    """The records layer's models of one export file: its own, and its contacts' view (CONTACT_VIEWS)."""
+    return [records_model(f), *([CONTACT_VIEWS[f.name]] if f.name in CONTACT_VIEWS else [])]
+
+
 def render_records_model(f: FileSpec) -> str:
     """One export file's model in the records layer: its key and whether it has school years, from the spec;
     for one of ours that OneRoster files fill, the model mapping them (MAPPED_FROM)."""
@@ -324,18 +334,20 @@ def render_records_yml(spec: ExportSpec) -> str:
     for f in spec.files:
         has_school_year = "school_year" in f.column_names
         grain = ["district_id", *f.key, *(["school_year"] if has_school_year and "school_year" not in f.key else [])]
-        models.append({
-            "name": records_model(f),
-            "description": (
-                f"{f.file_name}: each record's state on the night its district"
-                f"{' and school year show' if has_school_year else ' shows'} (rec_nights), one row per "
-                f"{', '.join(grain)}; a retired record keeps its last attributes with `is_retired`. Incremental"
-                " (macros/records.sql): a night rewrites the records with a version since their partition last"
-                " changed."),
-            "meta": {"file_name": f.file_name, "key": list(f.key)},
-            "data_tests": [{"unique_index": {"arguments": {"columns": grain}}}],
-            "columns": [{"name": n, "description": d} for n, d in RECORDS_COLUMNS],
-        })
+        for name in records_models(f):
+            view = " As the contacts see it: as of the nights the contacts show." if name != records_model(f) else ""
+            models.append({
+                "name": name,
+                "description": (
+                    f"{f.file_name}: each record's state on the night its district"
+                    f"{' and school year show' if has_school_year else ' shows'} (rec_nights), one row per "
+                    f"{', '.join(grain)}; a retired record keeps its last attributes with `is_retired`. Incremental"
+                    " (macros/records.sql): a night rewrites the records with a version since their partition last"
+                    f" changed.{view}"),
+                "meta": {"file_name": f.file_name, "key": list(f.key)},
+                "data_tests": [{"unique_index": {"arguments": {"columns": grain}}}],
+                "columns": [{"name": n, "description": d} for n, d in RECORDS_COLUMNS],
+            })
     body = yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, allow_unicode=True, width=110)
     note = GENERATED_NOTE if spec.export_format == SIS_FORMAT else ONEROSTER_NOTE
     return f"# {note}\n{body}"
@@ -350,7 +362,8 @@ def generated_files() -> dict[Path, str]:
     for f in spec.files:
         files[RECORDS_DIR / f"{records_model(f)}.sql"] = render_records_model(f)
     for f in oneroster.files:
-        files[ONEROSTER_RECORDS_DIR / f"{records_model(f)}.sql"] = render_records_model(f)
+        for name in records_models(f):
+            files[ONEROSTER_RECORDS_DIR / f"{name}.sql"] = render_records_model(f)
     return files
 
 

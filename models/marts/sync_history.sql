@@ -74,7 +74,14 @@ final as (
             when sync_nights.decision = 'held' then sync_nights.hold_message
             when sync_nights.decision = 'calendar_invalid' then sync_nights.calendar_message
             when sync_nights.decision = 'paused'
-                then 'summer pause: ' || export_file_groups.model_group || ' does not refresh'
+                then
+                    'summer pause'
+                    || case
+                        when sync_nights.calendar_source = 'export'
+                            then ' (calendar from the export''s schoolYear sessions)'
+                        else ''
+                    end
+                    || ': ' || export_file_groups.model_group || ' does not refresh'
             when sync_nights.decision = 'awaiting_rollover'
                 then
                     'awaiting rollover: the export still carries school year '

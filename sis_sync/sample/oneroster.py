@@ -114,7 +114,7 @@ def _users(own: dict, version: str) -> tuple[list[dict], list[dict], list[dict]]
         agents.setdefault(c["student_id"], []).append(c["contact_id"])
         g = guardians.setdefault(c["contact_id"], {
             **active, "sourcedId": c["contact_id"], "enabledUser": "false", "givenName": c["first_name"],
-            "familyName": c["last_name"], "email": c["email"], "sms": c["mobile_phone"] if c["can_text"] == "Y" else "",
+            "familyName": c["last_name"], "email": c["email"], "sms": c["mobile_phone"],
             "phone": c["home_phone"], "role": GUARDIAN_ROLES[c["relationship"]],
             "students": [], "school": ""})
         g["students"].append(c["student_id"])
@@ -163,9 +163,11 @@ def _delta(now: dict[str, list[dict]], before: dict[str, list[dict]]) -> dict[st
 
 
 def write_oneroster_export(out_dir: Path, district_id: str, export_date: dt.date, students: int, seed: int = 1,
-                           version: str = "1.1", since: dt.date | None = None) -> Path:
+                           version: str = "1.1", since: dt.date | None = None,
+                           deliver_as: str | None = None) -> Path:
     """Write the night's export as OneRoster ``version`` to ``out_dir/<district_id>/<YYYY-MM-DD>/``: bulk, or
-    (``since``) delta against the export of that night; with our attendance.csv and discipline.csv beside it."""
+    (``since``) delta against the export of that night; with our attendance.csv and discipline.csv beside it.
+    ``deliver_as`` writes it under another district id (the same district, delivered twice in two formats)."""
     export = build_export(district_id, export_date, students, seed)
     files = oneroster_files(export, version)
     mode = "bulk"
@@ -177,7 +179,7 @@ def write_oneroster_export(out_dir: Path, district_id: str, export_date: dt.date
     manifest += [(f"file.{f.delivered.removesuffix('.csv')}", mode if f.delivered in files else "absent")
                  for f in spec.files]
     manifest += [("source.systemName", "sis-sync sample")]
-    parent = Path(out_dir) / district_id
+    parent = Path(out_dir) / (deliver_as or district_id)
     parent.mkdir(parents=True, exist_ok=True)
     target, tmp = parent / export_date.isoformat(), parent / f".{export_date.isoformat()}.part"
     if tmp.exists():

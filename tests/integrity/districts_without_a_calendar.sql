@@ -1,6 +1,7 @@
 {{ config(severity='warn') }}
 
--- Catches: a district that delivers exports (it is in the load ledger) but has no row in seeds/seasons.csv.
+-- Catches: a district that delivers exports (it is in the load ledger) but has no row in seeds/seasons.csv
+-- and no calendar in its export (a OneRoster district's schoolYear sessions: int_district_calendars).
 -- Such a district is always in_session: its roster is not frozen over the summer and the rollover check
 -- never holds it, so summer exports (often a half-rolled-over SIS) change the marts.
 -- Fix: add a row per school year to seeds/seasons.csv for the district (district_id, school_year,
@@ -17,7 +18,7 @@ load_ledger as (
 
 seasons as (
 
-    select * from {{ ref('seasons') }}
+    select * from {{ ref('int_district_calendars') }}
 
 )
 

@@ -1,12 +1,14 @@
 -- contacts.csv's records from OneRoster: one per guardian and student, from the guardian users (parent,
 -- guardian, relative: seed oneroster_roles) linked by agentSourcedIds in either direction (a SIS writes the
--- link on the guardian, the student, or both), as of the newest school year that has them. Their sms is the
--- mobile phone, their phone the home phone; what OneRoster has no field for is left empty.
+-- link on the guardian, the student, or both), as the contacts see them (int_oneroster__contact_users), as of the
+-- newest school year. Their sms is the
+-- mobile phone, their phone the home phone; what OneRoster has no field for (consent to texts among them) is
+-- left empty.
 with
 
 users as (
 
-    select * from {{ ref('int_oneroster__users') }}
+    select * from {{ ref('int_oneroster__contact_users') }}
 
 ),
 
@@ -93,8 +95,9 @@ contacts as (
         cast(null as text) as work_phone,
         guardians.email,
         cast(null as text) as preferred_language,
-        guardians.sms is not null as can_text,
-        cast(null as boolean) as do_not_contact
+        cast(null as boolean) as can_text,
+        cast(null as boolean) as do_not_contact,
+        cast(null as date) as mapped_until
     from links
     inner join guardians
         on links.district_id = guardians.district_id and links.contact_id = guardians.sourced_id

@@ -21,7 +21,8 @@ mapped as (
         courses.title as course_name,
         nullif(trim(split_part(courses.subjects, ',', 1)), '') as subject,
         courses.org_sourced_id as school_id,
-        courses.school_year
+        courses.school_year,
+        cast(null as date) as mapped_until
     from courses
 
 )

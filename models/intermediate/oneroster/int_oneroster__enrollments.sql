@@ -35,7 +35,8 @@ mapped as (
         enrollments.class_sourced_id as section_id,
         enrollments.school_year,
         coalesce(enrollments.begin_date, sections.term_start) as start_date,
-        enrollments.end_date
+        enrollments.end_date,
+        cast(null as date) as mapped_until
     from enrollments
     left join sections
         on

@@ -1,12 +1,13 @@
--- schools.csv's records from OneRoster: the orgs of type school, as of the newest school year that has them.
+-- schools.csv's records from OneRoster: the orgs of type school, as of the newest school year that has them;
+-- one of an earlier year only is kept retired (mapped_until), as our schools.csv's.
 with
 
 orgs as (
 
-    select distinct on (orgs.district_id, orgs.sourced_id) orgs.*
-    from {{ ref('rec_oneroster_orgs') }} as orgs
-    where not orgs.is_retired and orgs.org_type = 'school'
-    order by orgs.district_id asc, orgs.sourced_id asc, orgs.school_year desc
+    select distinct on (org_rows.district_id, org_rows.sourced_id) org_rows.*
+    from {{ ref('rec_oneroster_orgs') }} as org_rows
+    where not org_rows.is_retired and org_rows.org_type = 'school'
+    order by org_rows.district_id asc, org_rows.sourced_id asc, org_rows.school_year desc
 
 ),
 
@@ -23,7 +24,8 @@ schools as (
         orgs.org_name as school_name,
         cast(null as text) as low_grade,
         cast(null as text) as high_grade,
-        cast(null as text) as phone
+        cast(null as text) as phone,
+        {{ oneroster_mapped_until('orgs', ref('rec_oneroster_orgs'), 'rec_schools') }} as mapped_until
     from orgs
 
 )

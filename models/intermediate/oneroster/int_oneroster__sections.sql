@@ -54,7 +54,8 @@ sections as (
         terms.end_date as term_end,
         nullif(trim(split_part(classes.periods, ',', 1)), '') as period,
         classes.location as room,
-        classes.school_year
+        classes.school_year,
+        cast(null as date) as mapped_until
     from classes
     left join sessions as terms
         on

@@ -1,5 +1,6 @@
--- staff.csv's records from OneRoster: the users whose role is a staff role (seed oneroster_roles), as of the
--- newest school year that has them.
+-- staff.csv's records from OneRoster: every user whose role is a staff role (seed oneroster_roles), as of the
+-- newest school year that has them; as our staff.csv, the export's list is the district's newest year's, and a
+-- staff member of an earlier year only is kept retired (mapped_until: the last night it showed).
 with
 
 users as (
@@ -30,7 +31,8 @@ staff as (
         users.email,
         users.org_sourced_id as school_id,
         users.staff_role,
-        users.enabled_user as is_active
+        users.enabled_user as is_active,
+        {{ oneroster_mapped_until('users', ref('int_oneroster__users'), 'rec_staff') }} as mapped_until
     from users
 
 )

@@ -7,7 +7,7 @@ with
 
 seasons as (
 
-    select * from {{ ref('seasons') }}
+    select * from {{ ref('int_district_calendars') }}
 
 ),
 

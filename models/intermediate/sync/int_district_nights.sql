@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 
--- Where each night of a district falls in its calendar (seed seasons): in session or in the summer pause, the
+-- Where each night of a district falls in its calendar (int_district_calendars: the seed seasons, or a OneRoster
+-- export's sessions): in session or in the summer pause, the
 -- school year of the last pause over before it, the newest school year its exports carried by then, and so
 -- whether its SIS has rolled over since that pause. The calendar half of the season decision (int_sync_nights).
 
@@ -14,7 +15,7 @@ load_ledger as (
 
 seasons as (
 
-    select * from {{ ref('seasons') }}
+    select * from {{ ref('int_district_calendars') }}
 
 ),
 
@@ -108,7 +109,13 @@ final as (
             and coalesce(exported_years.newest_school_year, 0) <= exported_years.last_paused_school_year
         ) as is_before_rollover,
         calendar_conflicts.district_id is not null as has_calendar_conflict,
-        calendar_conflicts.message as calendar_message
+        calendar_conflicts.message as calendar_message,
+        -- seed, export (a OneRoster district's sessions) or none (always in session)
+        (
+            select min(seasons.calendar_source)
+            from seasons
+            where seasons.district_id = exported_years.district_id
+        ) as calendar_source
     from exported_years
     left join calendar_conflicts
         on exported_years.district_id = calendar_conflicts.district_id

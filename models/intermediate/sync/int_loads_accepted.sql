@@ -57,15 +57,16 @@ file_loads as (
 
 oneroster_loads as (
 
-    -- a OneRoster file's load also counts for each of our records models it fills (seed oneroster_targets)
-    -- when that model's own group refreshes that night: users.csv changes the contacts over the summer,
-    -- the students and staff shown only once their groups refresh again. Named as our file it fills.
+    -- a OneRoster file's load also counts for each model it fills besides its own (seed oneroster_targets)
+    -- when that model's group refreshes that night: users.csv changes the contacts over the summer, the
+    -- students and staff shown only once their groups refresh again. A night that holds the file's own group
+    -- (a failing check of it) holds what it fills too.
     select
         load_ledger.ledger_id,
         load_ledger.district_id,
-        targets.file_name,
-        targets.model_group,
-        targets.records_model,
+        load_ledger.file_name,
+        oneroster_targets.model_group,
+        oneroster_targets.records_model,
         load_ledger.load_id,
         load_ledger.export_date,
         case when oneroster_targets.by_school_year then load_ledger.min_school_year end as min_school_year,
@@ -74,17 +75,26 @@ oneroster_loads as (
     from load_ledger
     inner join oneroster_targets
         on load_ledger.file_name = oneroster_targets.file_name
-    inner join export_file_groups as targets
-        on oneroster_targets.records_model = targets.records_model
+    inner join export_file_groups
+        on load_ledger.file_name = export_file_groups.file_name
     inner join sync_nights
         on
             load_ledger.district_id = sync_nights.district_id
             and load_ledger.export_date = sync_nights.night_date
-            and targets.model_group = sync_nights.model_group
+            and oneroster_targets.model_group = sync_nights.model_group
     where
         load_ledger.status in ('loaded', 'unchanged')
         and load_ledger.export_date <= {{ run_date() }}
         and sync_nights.decision = 'refresh'
+        and not exists (
+            select 1
+            from sync_nights as own_group
+            where
+                own_group.district_id = load_ledger.district_id
+                and own_group.night_date = load_ledger.export_date
+                and own_group.model_group = export_file_groups.model_group
+                and own_group.decision = 'held'
+        )
 
 ),
 

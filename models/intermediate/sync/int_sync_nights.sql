@@ -99,6 +99,7 @@ flags as (
         holds.newest_school_year,
         holds.hold_message,
         holds.calendar_message,
+        holds.calendar_source,
         holds.has_calendar_conflict,
         not case
             when holds.season = 'in_session' then holds.refreshes_in_session else holds.refreshes_in_summer

@@ -1,0 +1,77 @@
+{{ config(materialized='table') }}
+
+-- Each district's school calendar, one row per school year: its rows of the seed seasons, or, for a district
+-- without one that delivers OneRoster, the calendar its export carries: each schoolYear academic session's
+-- first and last day, and the default summer pause from the day after one year's last day to the day before
+-- the next year's first day (open until the export carries the next year). A seed row always wins: a
+-- district with any row in the seed is read from the seed alone.
+
+with
+
+seasons as (
+
+    select * from {{ ref('seasons') }}
+
+),
+
+school_year_sessions as (
+
+    -- the newest delivered version of each schoolYear session of a district without seed rows
+    select distinct on (sessions.district_id, sessions.session_school_year)
+        sessions.district_id,
+        sessions.session_school_year as school_year,
+        sessions.start_date as first_day,
+        sessions.end_date as last_day,
+        sessions.change_type
+    from {{ ref('stg_oneroster__academic_sessions') }} as sessions
+    where
+        sessions.session_type = 'schoolyear'
+        and sessions.export_date <= {{ run_date() }}
+        and not exists (
+            select 1
+            from seasons
+            where seasons.district_id = sessions.district_id
+        )
+    order by sessions.district_id asc, sessions.session_school_year asc, sessions.export_date desc
+
+),
+
+exported as (
+
+    select
+        school_year_sessions.district_id,
+        school_year_sessions.school_year,
+        school_year_sessions.first_day,
+        school_year_sessions.last_day,
+        school_year_sessions.last_day + 1 as summer_pause_start,
+        coalesce(
+            lead(school_year_sessions.first_day) over (
+                partition by school_year_sessions.district_id order by school_year_sessions.school_year
+            ) - 1,
+            date '9999-12-31'
+        ) as summer_pause_end,
+        'export' as calendar_source
+    from school_year_sessions
+    where school_year_sessions.change_type != 'retired'
+
+),
+
+calendars as (
+
+    select
+        seasons.district_id,
+        seasons.school_year,
+        seasons.first_day,
+        seasons.last_day,
+        seasons.summer_pause_start,
+        seasons.summer_pause_end,
+        'seed' as calendar_source
+    from seasons
+
+    union all
+
+    select * from exported
+
+)
+
+select * from calendars

@@ -1,0 +1,4 @@
+-- Generated from ingestion/spec/oneroster_v1.yml by `sis-sync spec --write`. Do not edit.
+{{ records_of(
+    'stg_oneroster__roles', 'oneroster/roles.csv', key=['sourced_id'], has_school_year=true
+) }}
