@@ -123,8 +123,12 @@ def _read(opener: Opener | None, columns: list[str]) -> dict[str, list] | None:
         return None
     try:
         with opener() as f:
-            table = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(strings_can_be_null=True,
-                                                                         column_types={}))
+            names = next(csv.reader(io.StringIO(f.readline().decode("utf-8-sig", errors="replace"))), [])
+        with opener() as f:  # every column as text: an id such as 000123 is not a number
+            table = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(
+                                      strings_can_be_null=True, column_types={n: pa.string() for n in names}),
+                                  parse_options=pcsv.ParseOptions(newlines_in_values=True,
+                                                                  invalid_row_handler=_pad_or_skip))
     except (pa.ArrowInvalid, OSError):
         return None
     by_name = {name.strip().lower(): name for name in table.column_names}
@@ -135,3 +139,60 @@ def _read(opener: Opener | None, columns: list[str]) -> dict[str, list] | None:
                   else [None] * table.num_rows)
         out[column] = [v.lower() if column == "status" and v else v for v in values]
     return out
+
+
+# The references an enrolment makes, checked when enrollments.csv is loaded (spec decision): column -> (the
+# file it names a record of, that file's raw table).
+ENROLLMENT_REFERENCES = (("userSourcedId", "users.csv", "oneroster_users"),
+                         ("classSourcedId", "classes.csv", "oneroster_classes"))
+
+
+def unknown_reference(cur, district_id: str, enrollments: Opener, tonight: dict[str, Opener]
+                      ) -> tuple[int, str, str] | None:
+    """The first enrolment naming a user or a class that is in neither tonight's file of it (``tonight``: the
+    delivered files by delivered name) nor the district's earlier loads: (line, column, message); else None.
+    Enrolments marked ``tobedeleted`` are not checked."""
+    rows = _read(enrollments, ["status", *(column for column, _, _ in ENROLLMENT_REFERENCES)])
+    if rows is None:
+        return None  # not readable as CSV: its validation says why
+    live = [status != "tobedeleted" for status in rows["status"]]
+    first: tuple[int, str, str] | None = None
+    for column, file_name, table in ENROLLMENT_REFERENCES:
+        named = {value for value, keep in zip(rows[column], live, strict=True) if keep and value}
+        known = set((_read(tonight.get(file_name), ["sourcedId"]) or {"sourcedId": []})["sourcedId"])
+        missing = named - known
+        if missing:
+            cur.execute(f"select distinct sourced_id from raw_sis.{table}"
+                        " where _district_id = %s and sourced_id = any(%s)", (district_id, sorted(missing)))
+            missing -= {value for (value,) in cur.fetchall()}
+        if missing:
+            row = next(i for i, (value, keep) in enumerate(zip(rows[column], live, strict=True))
+                       if keep and value in missing)
+            if first is None or row < first[0]:
+                first = (row, column, f"{column} {rows[column][row]!r} names no record of {file_name} (neither"
+                                      " tonight's nor one the district delivered before)")
+    if first is None:
+        return None
+    row, column, message = first
+    return _line_of(enrollments, row), column, message
+
+
+def _pad_or_skip(row) -> str:
+    """A record with empty fields past the header's columns is left out here (the validator reads it); it says
+    nothing of the export's year or its references that the other records do not."""
+    return "skip"
+
+
+def _line_of(opener: Opener, row: int) -> int:
+    """The line of the file where data row ``row`` (0-based) starts (the header is line 1; a quoted value may
+    span lines)."""
+    with opener() as f:
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text)
+        next(reader, None)
+        start = reader.line_num + 1
+        for i, _ in enumerate(reader):
+            if i == row:
+                return start
+            start = reader.line_num + 1
+    return start

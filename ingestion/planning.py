@@ -64,10 +64,10 @@ def _empty_year(spec: FileSpec, history: list, night: date, current: tuple[int, 
 
 def _oneroster_year(cur, source: ExportSource) -> int | None:
     """The school year of a OneRoster export (:func:`oneroster.export_school_year`), the district's previous
-    OneRoster export's when the night cannot say."""
+    OneRoster export's when the night cannot say (that night's too: a file delivered again alone)."""
     cur.execute(f"""
         select main_school_year from {LEDGER_TABLE}
-        where district_id = %s and file_name like %s and export_date < %s and main_school_year is not null
+        where district_id = %s and file_name like %s and export_date <= %s and main_school_year is not null
             and status in ('loaded', 'unchanged')
         order by export_date desc, ledger_id desc
         limit 1
@@ -76,6 +76,21 @@ def _oneroster_year(cur, source: ExportSource) -> int | None:
     return oneroster.export_school_year({source.file_specs[name].delivered: f.open
                                          for name, f in source.files.items()},
                                         previous[0] if previous else None)
+
+
+ENROLLMENTS = "oneroster/enrollments.csv"  # checked against the users and classes it names
+
+
+def _unknown_reference(conn, source: ExportSource, f) -> ValidationError | None:
+    """A OneRoster enrollments.csv naming a user or a class the district never delivered (spec decision)."""
+    tonight = {source.file_specs[name].delivered: other.open for name, other in source.files.items()}
+    with conn.cursor() as cur:
+        found = oneroster.unknown_reference(cur, source.district_id, f.open, tonight)
+    conn.commit()
+    if found is None:
+        return None
+    line, column, message = found
+    return ValidationError(ENROLLMENTS, message, line, column)
 
 
 def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
@@ -145,6 +160,8 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
                     path.unlink(missing_ok=True)
                 stats = validate(BaseState.read(conn, file_spec, district_id, history[name], before.export_date))
                 conn.commit()
+            if file_spec.file_name == ENROLLMENTS:
+                rejected = _unknown_reference(conn, source, f)
         except ValidationError as e:
             rejected = e
         if f.changed():  # the bytes read are not the bytes hashed: neither a load nor a rejection stands

@@ -249,7 +249,7 @@
 {%- if mapped %}{% do ref(mapped) %}{% do ref('stg_sis__load_ledger') %}
     ,
 
-    {{ mapped_records(mapped, record, partition, columns) }}
+    {{ mapped_records(mapped, staging_model, record, partition, columns) }}
 
     select * from records
     union all
@@ -269,9 +269,20 @@
     model group refreshed and a file filling it came); on a full refresh every partition is. A mapping model
     has our staging model's columns and `mapped_until`: for a record its export no longer lists (a staff
     member of an earlier year), the last night it showed; such a record is kept retired, as ours are. -#}
-{% macro mapped_records(mapped, record, partition, columns) -%}
+{% macro mapped_records(mapped, staging_model, record, partition, columns) -%}
 {%- set meta = ['district_id', 'load_id', 'export_date', 'line_number', 'change_type', 'key_hash'] -%}
 {%- set attributes = columns | reject('in', meta) | list -%}
+{#- a column of ours the mapping does not fill (one added to our spec since) is empty for OneRoster -#}
+{%- set typed = {} -%}
+{%- set filled = [] -%}
+{%- if execute and columns %}
+    {%- for column in adapter.get_columns_in_relation(ref(staging_model)) %}
+        {%- do typed.update({column.name: column.data_type}) %}
+    {%- endfor %}
+    {%- for column in adapter.get_columns_in_relation(ref(mapped)) %}
+        {%- do filled.append(column.name) %}
+    {%- endfor %}
+{%- endif %}
 {%- if not columns %}
     mapped_records as (select * from records where false)
 {%- else %}
@@ -295,11 +306,11 @@
 
         select
 {%- for column in columns %}
-            mapped.{{ column }},
+            {% if column in filled %}mapped.{{ column }}{% else %}cast(null as {{ typed[column] }}) as {{ column }}{% endif %},
 {%- endfor %}
             mapped.mapped_until,
             mapped_nights.as_of_date,
-            md5(row(mapped.{{ attributes | join(', mapped.') }})::text) as content_hash
+            md5(row(mapped.{{ attributes | select('in', filled) | join(', mapped.') }})::text) as content_hash
         from {{ ref(mapped) }} as mapped
         inner join mapped_nights
             on {{ same_values('mapped', 'mapped_nights', partition) }}
@@ -313,7 +324,7 @@
         select
             built.*,
             mapped_nights.as_of_date,
-            md5(row(built.{{ attributes | join(', built.') }})::text) as content_hash
+            md5(row(built.{{ attributes | select('in', filled) | join(', built.') }})::text) as content_hash
         from {{ this }} as built
         inner join mapped_nights
             on {{ same_values('built', 'mapped_nights', partition) }}

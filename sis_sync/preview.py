@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sis_sync.ingestion import safety
 from sis_sync.ingestion.changes import CHANGES_TABLE, DROPPED, EMPTIED, FILLED, column_changes_sql
 from sis_sync.ingestion.ledger import LEDGER_TABLE
-from sis_sync.ingestion.spec import FileSpec, load_spec
+from sis_sync.ingestion.spec import FileSpec, raw_spec
 from sis_sync.ingestion.versions import ADDED, CHANGED, RETIRED, base_delivery, deliveries, effective_load_ids
 
 
@@ -86,8 +86,9 @@ def _values(cur, spec: FileSpec, district_id: str, load_id: str, before_loads: l
 
 def preview_night(conn, district_id: str, night: dt.date, *, examples: int = 5,
                   show_values: bool = False) -> list[FilePreview]:
-    """The night's files, in spec order: what each added, changed and retired (see the module docstring)."""
-    spec = load_spec()
+    """The night's files, in spec order (ours, then OneRoster's): what each added, changed and retired (see the
+    module docstring)."""
+    spec = raw_spec()
     held = {file_name for file_name, _message in safety.held_files(conn, district_id, night)}
     out = []
     with conn.cursor() as cur:

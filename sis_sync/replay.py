@@ -19,6 +19,7 @@ from pathlib import Path
 from sis_sync.db import PgSettings
 from sis_sync.ingestion import archive
 from sis_sync.ingestion.ledger import LEDGER_TABLE
+from sis_sync.ingestion.spec import MANIFEST
 
 
 @contextmanager
@@ -61,7 +62,18 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
     for district_id in districts or found:
         replayed = Replayed(district_id)
         for night in archive.archived_nights(archive_root, district_id):
-            for delivered in archive.archived_files(archive_root, district_id, night):
+            files = archive.archived_files(archive_root, district_id, night)
+            if any(f.file_name == MANIFEST and _is_oneroster(f) for f in files):
+                # a OneRoster night is read as a whole (its school year is its files' together): its newest
+                # delivery of each file, with its manifest
+                with tempfile.TemporaryDirectory(prefix="sis-sync-restore-") as tmp:
+                    archive.restore_night(archive_root, district_id, night, Path(tmp))
+                    ingest_export(settings, Path(tmp), district_id, night)
+                replayed.deliveries += len({f.file_name for f in files} - {MANIFEST})
+                replayed.nights += 1
+                say(f"{district_id} {night}: restored")
+                continue
+            for delivered in files:
                 with _drop_folder(district_id, night) as folder:
                     with archive.open_archived(delivered.path) as src, \
                             (folder / delivered.file_name).open("wb") as dst:
@@ -72,6 +84,14 @@ def restore(settings: PgSettings, archive_root: Path, districts: tuple[str, ...]
             say(f"{district_id} {night}: restored")
         done.append(replayed)
     return done
+
+
+def _is_oneroster(archived) -> bool:
+    """Whether an archived manifest.csv is a OneRoster export's."""
+    from sis_sync.ingestion import oneroster
+
+    with archive.open_archived(archived.path) as src:
+        return oneroster.is_oneroster_manifest(src.read(4096))
 
 
 # --- upgrade: a raw layer of full copies per night, converted to versions ------------------------------------

@@ -272,7 +272,52 @@ def render_data_spec(spec: ExportSpec | None = None) -> str:
             desc = _column_doc(c.description, c.allowed) + (" *PII*" if c.pii else "")
             out.append(f"| `{c.name}` | {TYPE_LABELS[c.type]} | {'yes' if c.required else ''} | {_md_cell(desc)} |")
         out += ["", "Example:", "", "```csv", _example_csv(f).rstrip("\n"), "```", ""]
-    return "\n".join(out)
+    return "\n".join(out + _oneroster_section(spec, oneroster_spec()))
+
+
+def _oneroster_section(own: ExportSpec, spec: ExportSpec) -> list[str]:
+    """The data specification's part on OneRoster: what is read of an export, and where each column of our
+    files comes from in it (the spec's ``fills``)."""
+    versions = " and ".join(spec.format_versions)
+    out = [
+        "## OneRoster CSV instead",
+        "",
+        f"A district may deliver a 1EdTech OneRoster CSV export ({versions}) instead of the files above, as its",
+        "SIS or rostering hub writes it, in the same folder, zip and delivery. It is recognised by its",
+        "`manifest.csv` (`propertyName,value` with `oneroster.version`); `format: oneroster` in districts.yml pins a",
+        "district to it. Our `attendance.csv` and `discipline.csv`, which OneRoster has no file for, may be",
+        "delivered beside it. The format rules above apply to its files too; these are OneRoster's own:",
+        "",
+        *[f"- {d}" for d in spec.decisions],
+        "",
+        "### OneRoster files read",
+        "",
+        "Only these columns are read; any other (`metadata.*` extensions among them) is ignored and reported.",
+        "",
+    ]
+    for f in spec.files:
+        only = f" (OneRoster {', '.join(f.versions)} only)" if f.versions else ""
+        out += [f"#### {f.delivered}{only}", "", f.description, "",
+                "| column | type | required | description |", "|---|---|---|---|"]
+        for c in f.columns:
+            if c.derived:
+                continue
+            required = "yes" if c.required else f"in {', '.join(c.required_in)}" if c.required_in else ""
+            desc = _column_doc(c.description, c.allowed) + (" *PII*" if c.pii else "")
+            out.append(f"| `{c.header_name}` | {TYPE_LABELS[c.type]} | {required} | {_md_cell(desc)} |")
+        out.append("")
+    out += ["### Where our files' columns come from", "",
+            "The marts are filled from these columns of our files, whichever format a district delivers; a column",
+            "OneRoster has no source for is left empty for a OneRoster district.", ""]
+    for file_name, sources in spec.fills.items():
+        ours = own.file(file_name)
+        unknown = [c for c in sources if c not in ours.column_names]
+        if unknown:
+            raise ValueError(f"{file_name} has no column {', '.join(unknown)} (oneroster_v1.yml, fills)")
+        out += [f"#### {file_name}", "", "| our column | from OneRoster |", "|---|---|"]
+        out += [f"| `{c}` | {_md_cell(sources.get(c, '*no OneRoster source*'))} |" for c in ours.column_names]
+        out.append("")
+    return out
 
 
 RECORDS_COLUMNS = [

@@ -140,6 +140,8 @@ class ExportSpec:
     files: tuple[FileSpec, ...]
     export_format: str = SIS_FORMAT
     format_versions: tuple[str, ...] = ()  # OneRoster: the versions of the standard read (1.1, 1.2)
+    # OneRoster: where each column of our files comes from (file -> column -> source), for the documents
+    fills: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
     def for_version(self, version: str) -> ExportSpec:
         """The spec of one version of the format: its files, and the columns required in it."""
@@ -239,4 +241,5 @@ def _read_spec(path: Path) -> ExportSpec:
         files=tuple(files),
         export_format=data.get("format", SIS_FORMAT),
         format_versions=tuple(str(v) for v in data.get("format_versions", ())),
+        fills={name: dict(columns) for name, columns in (data.get("fills") or {}).items()},
     )

@@ -38,6 +38,7 @@ class _Layout:
     extras: tuple[str, ...]
     header_lines: int  # physical lines the header takes (1 unless a header name has a newline)
     header_only: bool = False  # nothing but blank lines follows the header: a delivery of zero records
+    trailing_fields: bool = False  # the records end in empty fields past the header's columns (read without them)
 
     def column_name(self, index: int) -> str | None:
         """The name of the file's ``index``-th column for messages: the spec's name, else as delivered."""
@@ -65,7 +66,18 @@ def _read_header(spec: FileSpec, opener: Opener, name: str) -> _Layout:
     extras = tuple(n.strip() or f"(unnamed column {i + 1})" for i, n in enumerate(names)
                    if normalized[i] not in known)
     header_only = at_end and not head[end:].strip(b"\r\n")
-    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only)
+    return _Layout(spec, name, tuple(names), tuple(positions), extras, text.count("\n"), header_only,
+                   _trailing_fields(head[end:], len(names)))
+
+
+def _trailing_fields(after_header: bytes, columns: int) -> bool:
+    """Whether the first record has more fields than the header and the extra ones are empty (an exporter that
+    pads its rows): then every record is read without its empty fields past the header's columns."""
+    try:
+        first = next(csv.reader(io.StringIO(after_header.decode("utf-8", errors="replace"), newline="")), [])
+    except csv.Error:
+        return False
+    return len(first) > columns and not any(field.strip() for field in first[columns:])
 
 
 def _read_head(opener: Opener, name: str) -> tuple[int, bytes, int, bool]:
@@ -136,6 +148,8 @@ def _batches(
     if layout.header_only:
         return
     with opener() as f:
+        if layout.trailing_fields:
+            f = _WithoutTrailingFields(f, len(layout.names))
         try:
             reader = pcsv.open_csv(
                 f if counter is None else counter.wrap(f),
@@ -217,6 +231,61 @@ class _QuoteCounter(io.RawIOBase):
         data = self._f.read(size)
         self.quotes += data.count(b'"')
         return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _WithoutTrailingFields(io.RawIOBase):
+    """A stream of a CSV file's bytes without the empty fields past ``columns`` at the end of each record (the
+    commas that end it; a record whose extra fields hold anything is left as it is, and the reader rejects it).
+    Line breaks are kept, so the lines counted stay the file's. Quoted fields may span lines."""
+
+    def __init__(self, f: BinaryIO, columns: int):
+        super().__init__()
+        self._f = f
+        self._columns = columns
+        self._quoted = False  # inside a quoted field at the end of the last line
+        self._commas = 0  # commas outside quotes in the record so far
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def _line(self, line: bytes) -> bytes:
+        parts = line.split(b'"')
+        for i, part in enumerate(parts):
+            if not self._quoted:
+                self._commas += part.count(b",")
+            if i < len(parts) - 1:
+                self._quoted = not self._quoted
+        if self._quoted:
+            return line
+        body = line.rstrip(b"\r\n")
+        excess = self._commas - (self._columns - 1)
+        self._commas = 0
+        if excess > 0 and body.endswith(b"," * excess) and len(parts[-1].rstrip(b"\r\n")) >= excess:
+            return body[:-excess] + line[len(body):]
+        return line
+
+    def read(self, size: int = -1) -> bytes:
+        out = [self._pending]
+        length = len(self._pending)
+        while size < 0 or length < size:
+            line = self._f.readline()
+            if not line:
+                break
+            line = self._line(line)
+            out.append(line)
+            length += len(line)
+        data = b"".join(out)
+        if size < 0:
+            self._pending = b""
+            return data
+        self._pending = data[size:]
+        return data[:size]
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

@@ -122,3 +122,159 @@ def test_a_district_in_oneroster_1_1_and_1_2_syncs_like_our_own_export(wh):
     wh.assert_same_marts(fall)
     assert run_build(fall, full_refresh=True) == 0
     wh.assert_same_marts(fall)
+
+
+# --- what a OneRoster export's files may and may not hold ---------------------------------------------------------
+
+MANIFEST_11 = ("propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.orgs,bulk\n"
+               "file.academicSessions,bulk\nfile.classes,bulk\nfile.users,bulk\nfile.enrollments,bulk\n"
+               "file.courses,bulk\nfile.demographics,absent\n")
+GOOD_FILES = {
+    # a byte-order mark, dates and full timestamps, a metadata extension column
+    "orgs.csv": "\ufeffsourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,metadata.ncesId\n"
+                "d1,active,2025-08-01,Lincoln USD,district,,,\n"
+                "s1,active,2025-08-01T10:00:00.000Z,Lincoln Elementary,school,0101,d1,123\n",
+    "academicSessions.csv": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,"
+                            "schoolYear\n"
+                            "sy26,active,2025-08-01T10:00:00Z,2025-2026,schoolYear,2025-08-20,2026-06-05,,2026\n"
+                            "t1,active,2025-08-01 10:00:00,Year,term,2025-08-20,2026-06-05,sy26,2026\n",
+    # rows padded with empty fields past the header's columns, as some exporters write them
+    "courses.csv": "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,"
+                   "subjects\nm4,active,2025-08-01,sy26,Math 4,M4,04,s1,\"Mathematics,Numeracy\",,\n"
+                   "m5,active,2025-08-01,sy26,Math 5,M5,05,s1,Mathematics,,\n",
+    "classes.csv": "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,"
+                   "schoolSourcedId,termSourcedIds,subjects,periods\n"
+                   "c1,active,2025-08-01,Math 4 - 1,04,m4,M4-1,scheduled,114,s1,t1,Mathematics,\"1,2\"\n",
+    # booleans as TRUE and True, a quoted comma list of agents, a guardian linked from the student only
+    "users.csv": "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,"
+                 "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+                 "u1,active,2025-08-01,TRUE,s1,student,,,Ana,Lopez,,900,,,,\"g1,g2\",04,\n"
+                 "u2,active,2025-08-01,True,s1,student,,,Ben,Ode,,901,,,,,04,\n"
+                 "t1,active,2025-08-01,true,s1,teacher,,,Dana,Whit,,,dana@x.org,,,,,\n"
+                 "g1,active,2025-08-01,false,d1,parent,,,Rosa,Lopez,,,rosa@x.org,(555) 201-7788,,,,\n"
+                 "g2,active,2025-08-01,false,d1,relative,,,Tio,Lopez,,,,,555-201-7799,,,\n",
+    "enrollments.csv": "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,"
+                       "primary,beginDate,endDate\n"
+                       "e1,active,2025-08-01,c1,s1,u1,student,false,2025-08-20,\n"
+                       "e2,active,2025-08-01,c1,s1,u2,student,false,2025-08-20,\n"
+                       "e3,active,2025-08-01,c1,s1,t1,teacher,TRUE,2025-08-20,\n",
+}
+
+
+def _oneroster_night(drop, district_id: str, night: dt.date, files: dict[str, str], manifest: str = MANIFEST_11):
+    folder = drop / district_id / night.isoformat()
+    folder.mkdir(parents=True)
+    for name, text in {**files, "manifest.csv": manifest}.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _ingest(settings, drop, tmp_path, district_id: str, night: dt.date, export_format=None):
+    from sis_sync.ingestion.load import ExportToIngest, ingest_exports
+
+    export = ExportToIngest(drop, district_id, night, export_format=export_format)
+    (outcome,) = ingest_exports(settings, [export], tmp_path / "pipelines", archive_dir=tmp_path / "archive")
+    assert not isinstance(outcome, Exception), outcome
+    return outcome
+
+
+def test_the_manifest_decides_the_format_and_a_pinned_district_refuses_the_other(tmp_path):
+    from sis_sync.ingestion.exports import find_export
+
+    drop, night = tmp_path / "drop", dt.date(2025, 9, 1)
+    _oneroster_night(drop, "or", night, {**GOOD_FILES, "demographics.csv": "sourcedId\n"})
+    source = find_export(drop, "or", night)
+    assert source.export_format == "oneroster" and source.oneroster.version == "1.1" and source.complete
+    assert sorted(source.files) == sorted(f"oneroster/{n.lower()}" for n in GOOD_FILES)
+    assert "demographics.csv" in source.unknown_files  # absent in the manifest: not read, reported
+    assert find_export(drop, "or", night, export_format="sis").refused.startswith("the district's format is sis")
+
+    write_export(drop, district_id="own", export_date=night, students=20)
+    assert find_export(drop, "own", night, export_format="oneroster").refused
+    assert find_export(drop, "own", night).export_format == "sis"
+
+    _oneroster_night(drop, "v13", night, GOOD_FILES, MANIFEST_11.replace("1.1", "1.3"))
+    assert "oneroster.version is '1.3'" in find_export(drop, "v13", night).incomplete
+    missing = {k: v for k, v in GOOD_FILES.items() if k != "classes.csv"}
+    _oneroster_night(drop, "late", night, missing)
+    assert find_export(drop, "late", night).incomplete == "classes.csv is bulk in manifest.csv but was not delivered"
+
+
+def test_real_files_load_and_defective_ones_are_refused_with_line_and_column(fresh_db, tmp_path):
+    drop, night = tmp_path / "drop", dt.date(2025, 9, 1)
+    _oneroster_night(drop, "good", night, GOOD_FILES)
+    result = _ingest(fresh_db, drop, tmp_path, "good", night)
+    statuses = {row.file_name: (row.status, row.row_count, row.main_school_year) for row in result.rows}
+    assert statuses == {f"oneroster/{n.lower()}": ("loaded", text.count("\n") - 1, 2026)
+                        for n, text in GOOD_FILES.items()}, statuses
+    assert "metadata.ncesId" in next(r.message for r in result.rows if r.file_name == "oneroster/orgs.csv")
+
+    bad = dict(GOOD_FILES)
+    bad["users.csv"] = GOOD_FILES["users.csv"] + "u2,active,2025-08-01,true,s1,student,,,Bo,Ode,,902,,,,,05,\n"
+    bad["classes.csv"] = GOOD_FILES["classes.csv"].replace("scheduled", "lecture")
+    bad["enrollments.csv"] = GOOD_FILES["enrollments.csv"] + "e4,active,2025-08-01,c1,s1,u9,student,,2025-09-01,\n"
+    bad["orgs.csv"] = GOOD_FILES["orgs.csv"].replace("Lincoln USD,district", "Lincoln USD,county")
+    _oneroster_night(drop, "bad", night, bad, MANIFEST_11.replace("file.demographics,absent",
+                                                                  "file.demographics,bulk"))
+    (drop / "bad" / night.isoformat() / "demographics.csv").write_text(
+        "sourcedId,status,dateLastModified,birthDate,sex\nu1,active,2025-08-01,2016-13-45,female\n")
+    result = _ingest(fresh_db, drop, tmp_path, "bad", night)
+    messages = {row.file_name: row.message for row in result.rows if row.status == "rejected"}
+    assert messages == {
+        "oneroster/users.csv": "oneroster/users.csv line 7, column sourcedId: duplicate key (sourcedId=u2), first"
+                               " seen on line 3",
+        "oneroster/classes.csv": "oneroster/classes.csv line 2, column classType: \"lecture\" is not one of"
+                                 " homeroom, scheduled",
+        "oneroster/enrollments.csv": "oneroster/enrollments.csv line 5, column userSourcedId: userSourcedId 'u9'"
+                                     " names no record of users.csv (neither tonight's nor one the district"
+                                     " delivered before)",
+        "oneroster/orgs.csv": "oneroster/orgs.csv line 2, column type: \"county\" is not one of department, school,"
+                              " district, local, state, national",
+        "oneroster/demographics.csv": "oneroster/demographics.csv line 2, column birthDate: the value is not a"
+                                      " date (YYYY-MM-DD)",
+    }, messages
+    loaded = {row.file_name for row in result.rows if row.status == "loaded"}
+    assert loaded == {"oneroster/academicsessions.csv", "oneroster/courses.csv"}  # the rest of the night loads
+
+
+def test_a_delta_changes_only_the_records_it_names(fresh_db, db_conn, tmp_path):
+    drop = tmp_path / "drop"
+    _oneroster_night(drop, "d", dt.date(2025, 9, 1), GOOD_FILES)
+    _ingest(fresh_db, drop, tmp_path, "d", dt.date(2025, 9, 1))
+    delta_manifest = MANIFEST_11.replace("file.users,bulk", "file.users,delta")
+    header = GOOD_FILES["users.csv"].split("\n")[0]
+    delta = {**GOOD_FILES, "users.csv": header + "\n"
+             "u2,tobedeleted,2025-09-02,false,s1,student,,,Ben,Ode,,901,,,,,04,\n"
+             "g1,active,2025-09-02,false,d1,parent,,,Rosa,Lopez-Diaz,,,rosa@x.org,(555) 201-7788,,,,\n"
+             "u7,tobedeleted,2025-09-02,false,s1,student,,,Nobody,Here,,,,,,,,\n"}
+    _oneroster_night(drop, "d", dt.date(2025, 9, 2), delta, delta_manifest)
+    result = _ingest(fresh_db, drop, tmp_path, "d", dt.date(2025, 9, 2))
+    users = next(r for r in result.rows if r.file_name == "oneroster/users.csv")
+    assert (users.status, users.added_count, users.changed_count, users.retired_count) == ("loaded", 0, 1, 1)
+    with db_conn.cursor() as cur:
+        cur.execute("select sourced_id, _change, family_name from raw_sis.oneroster_users"
+                    " where _district_id = 'd' and _export_date = '2025-09-02' order by 1")
+        assert cur.fetchall() == [("g1", "changed", "Lopez-Diaz"), ("u2", "retired", "Ode")]
+
+
+def test_a_oneroster_district_is_restored_from_the_archive(fresh_db, db_conn, tmp_path):
+    from sis_sync.replay import restore
+
+    drop, archive_dir = tmp_path / "drop", tmp_path / "archive"
+    _oneroster_night(drop, "r", dt.date(2025, 9, 1), GOOD_FILES)
+    _ingest(fresh_db, drop, tmp_path, "r", dt.date(2025, 9, 1))
+    delta = {"users.csv": GOOD_FILES["users.csv"].split("\n")[0] + "\n"
+             "u2,tobedeleted,2025-09-02,false,s1,student,,,Ben,Ode,,901,,,,,04,\n"}
+    _oneroster_night(drop, "r", dt.date(2025, 9, 2), delta,
+                     "propertyName,value\noneroster.version,1.1\nfile.users,delta\n")
+    _ingest(fresh_db, drop, tmp_path, "r", dt.date(2025, 9, 2))
+    query = ("select file_name, export_date, status, added_count, changed_count, retired_count"
+             " from raw_sis.load_ledger order by 2, 1")
+    with db_conn.cursor() as cur:
+        cur.execute(query)
+        before = cur.fetchall()
+        cur.execute("drop schema raw_sis cascade")
+    restore(fresh_db, archive_dir, say=lambda _line: None)
+    with db_conn.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchall() == before and ("oneroster/users.csv", dt.date(2025, 9, 2), "loaded", 0, 0, 1) in before

@@ -65,7 +65,7 @@ oneroster_loads as (
         load_ledger.ledger_id,
         load_ledger.district_id,
         load_ledger.file_name,
-        oneroster_targets.model_group,
+        targets.model_group,
         oneroster_targets.records_model,
         load_ledger.load_id,
         load_ledger.export_date,
@@ -77,11 +77,14 @@ oneroster_loads as (
         on load_ledger.file_name = oneroster_targets.file_name
     inner join export_file_groups
         on load_ledger.file_name = export_file_groups.file_name
+    -- the group of the model whose nights it follows (seed oneroster_targets.group_of)
+    inner join export_file_groups as targets
+        on oneroster_targets.group_of = targets.records_model
     inner join sync_nights
         on
             load_ledger.district_id = sync_nights.district_id
             and load_ledger.export_date = sync_nights.night_date
-            and oneroster_targets.model_group = sync_nights.model_group
+            and targets.model_group = sync_nights.model_group
     where
         load_ledger.status in ('loaded', 'unchanged')
         and load_ledger.export_date <= {{ run_date() }}
