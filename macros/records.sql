@@ -275,14 +275,22 @@
 {#- a column of ours the mapping does not fill (one added to our spec since) is empty for OneRoster -#}
 {%- set typed = {} -%}
 {%- set filled = [] -%}
-{%- if execute and columns %}
-    {%- for column in adapter.get_columns_in_relation(ref(staging_model)) %}
-        {%- do typed.update({column.name: column.data_type}) %}
-    {%- endfor %}
-    {%- for column in adapter.get_columns_in_relation(ref(mapped)) %}
-        {%- do filled.append(column.name) %}
-    {%- endfor %}
-{%- endif %}
+{%- if execute and columns -%}
+{%- for column in adapter.get_columns_in_relation(ref(staging_model)) -%}
+{%- do typed.update({column.name: column.data_type}) -%}
+{%- endfor -%}
+{%- for column in adapter.get_columns_in_relation(ref(mapped)) -%}
+{%- do filled.append(column.name) -%}
+{%- endfor -%}
+{%- endif -%}
+{%- set selected = [] -%}
+{%- for column in columns -%}
+{%- if column in filled -%}
+{%- do selected.append('mapped.' ~ column) -%}
+{%- else -%}
+{%- do selected.append('cast(null as ' ~ typed[column] ~ ') as ' ~ column) -%}
+{%- endif -%}
+{%- endfor -%}
 {%- if not columns %}
     mapped_records as (select * from records where false)
 {%- else %}
@@ -305,9 +313,7 @@
     mapped_state as (
 
         select
-{%- for column in columns %}
-            {% if column in filled %}mapped.{{ column }}{% else %}cast(null as {{ typed[column] }}) as {{ column }}{% endif %},
-{%- endfor %}
+            {{ selected | join(',\n            ') }},
             mapped.mapped_until,
             mapped_nights.as_of_date,
             md5(row(mapped.{{ attributes | select('in', filled) | join(', mapped.') }})::text) as content_hash
