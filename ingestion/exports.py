@@ -75,7 +75,7 @@ _LATEST_OFFSET = timedelta(hours=14)  # UTC+14 (Kiribati): where a date begins f
 class ExportFile:
     """One delivered file of an export."""
 
-    name: str  # the spec's file name (lowercase), e.g. "students.csv"; "manifest.csv" for the manifest
+    name: str  # the file's name in the spec, e.g. "students.csv" or "academicSessions.csv"; or "manifest.csv"
     delivered_name: str  # as delivered, e.g. "Students.CSV"
     location: str  # where it came from, for messages: a path, or "<zip>!<member>"
     size: int

@@ -261,7 +261,7 @@ def _prepare(settings: PgSettings, locks, spec, night: _Night, pipelines_dir: Pa
                         for name, f in delivered]
             try:
                 with clock("validate"):
-                    night.rows, night.loaded, result.already_recorded = plan(conn, spec, source, block_size,
+                    night.rows, night.loaded, result.already_recorded = plan(conn, source, block_size,
                                                                              night.spill)
             except ExportChanged as changed:
                 conn.rollback()

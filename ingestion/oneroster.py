@@ -14,6 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from sis_sync.ingestion.spec import ExportSpec, oneroster_spec
+from sis_sync.ingestion.validate.converting import _show
+from sis_sync.ingestion.validate.reading import _trailing_fields, _WithoutTrailingFields
 
 BULK, DELTA, ABSENT = "bulk", "delta", "absent"
 MODES = (BULK, DELTA, ABSENT)
@@ -83,8 +85,8 @@ def export_school_year(openers: dict[str, Opener], previous: int | None) -> int 
     """The export's school year (spec decision): the newest ``schoolYear`` of the sessions its classes are
     taught in (of the classes with an enrolment, when enrollments.csv is delivered); else the newest of its
     sessions of type schoolYear; else ``previous`` (the district's last OneRoster export's). ``openers``: the
-    night's delivered files by their delivered name (``classes.csv``). A file that cannot be read here is left
-    to its validation."""
+    night's *bulk* files by their delivered name (``classes.csv``): a delta says only what changed, never the
+    year. A file that cannot be read here is left to its validation."""
     sessions = _read(openers.get("academicSessions.csv"), ["sourcedId", "type", "schoolYear", "status"])
     if sessions is None:
         return previous
@@ -123,19 +125,24 @@ def _read(opener: Opener | None, columns: list[str]) -> dict[str, list] | None:
         return None
     try:
         with opener() as f:
-            names = next(csv.reader(io.StringIO(f.readline().decode("utf-8-sig", errors="replace"))), [])
+            head = f.read(1 << 16)
+        text = head.decode("utf-8-sig", errors="replace")
+        names = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+        by_name = {name.strip().lower(): name for name in names}
+        wanted = [by_name[c.lower()] for c in columns if c.lower() in by_name]
+        padded = _trailing_fields(head[head.find(b"\n") + 1:] if b"\n" in head else b"", len(names))
         with opener() as f:  # every column as text: an id such as 000123 is not a number
-            table = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(
-                                      strings_can_be_null=True, column_types={n: pa.string() for n in names}),
-                                  parse_options=pcsv.ParseOptions(newlines_in_values=True,
-                                                                  invalid_row_handler=_pad_or_skip))
+            table = pcsv.read_csv(
+                _WithoutTrailingFields(f, len(names)) if padded else f,
+                convert_options=pcsv.ConvertOptions(strings_can_be_null=True, include_columns=wanted,
+                                                    column_types={n: pa.string() for n in wanted}),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True))
     except (pa.ArrowInvalid, OSError):
-        return None
-    by_name = {name.strip().lower(): name for name in table.column_names}
+        return None  # not readable as CSV: its validation says why
     out = {}
     for column in columns:
         name = by_name.get(column.lower())
-        values = (pc.utf8_trim_whitespace(pc.cast(table.column(name), pa.string())).to_pylist() if name
+        values = (pc.utf8_trim_whitespace(table.column(name)).to_pylist() if name
                   else [None] * table.num_rows)
         out[column] = [v.lower() if column == "status" and v else v for v in values]
     return out
@@ -169,18 +176,12 @@ def unknown_reference(cur, district_id: str, enrollments: Opener, tonight: dict[
             row = next(i for i, (value, keep) in enumerate(zip(rows[column], live, strict=True))
                        if keep and value in missing)
             if first is None or row < first[0]:
-                first = (row, column, f"{column} {rows[column][row]!r} names no record of {file_name} (neither"
-                                      " tonight's nor one the district delivered before)")
+                first = (row, column, f"{column} {_show(rows[column][row])} names no record of {file_name}"
+                                      " (neither tonight's nor one the district delivered before)")
     if first is None:
         return None
     row, column, message = first
     return _line_of(enrollments, row), column, message
-
-
-def _pad_or_skip(row) -> str:
-    """A record with empty fields past the header's columns is left out here (the validator reads it); it says
-    nothing of the export's year or its references that the other records do not."""
-    return "skip"
 
 
 def _line_of(opener: Opener, row: int) -> int:
@@ -190,9 +191,11 @@ def _line_of(opener: Opener, row: int) -> int:
         text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
         next(reader, None)
-        start = reader.line_num + 1
-        for i, _ in enumerate(reader):
-            if i == row:
-                return start
+        start, i = reader.line_num + 1, 0
+        for record in reader:
+            if record:  # a blank line is no record (nor is it for the reader that numbered the rows)
+                if i == row:
+                    return start
+                i += 1
             start = reader.line_num + 1
     return start

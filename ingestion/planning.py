@@ -17,7 +17,7 @@ from sis_sync.ingestion import oneroster
 from sis_sync.ingestion.exports import DistrictSchools, ExportSource
 from sis_sync.ingestion.landing import Landing
 from sis_sync.ingestion.ledger import LEDGER_TABLE, LedgerRow, new_load_id, recorded_tonight
-from sis_sync.ingestion.spec import ONEROSTER_FORMAT, ExportSpec, FileSpec
+from sis_sync.ingestion.spec import ONEROSTER_FORMAT, FileSpec
 from sis_sync.ingestion.validate import CsvOutput, FileStats, ValidationError, validate_file
 from sis_sync.ingestion.versions import BaseState, base_delivery, deliveries, later_delivery
 
@@ -73,9 +73,9 @@ def _oneroster_year(cur, source: ExportSource) -> int | None:
         limit 1
     """, (source.district_id, f"{ONEROSTER_FORMAT}/%", source.export_date))
     previous = cur.fetchone()
-    return oneroster.export_school_year({source.file_specs[name].delivered: f.open
-                                         for name, f in source.files.items()},
-                                        previous[0] if previous else None)
+    bulk = {source.file_specs[name].delivered: f.open for name, f in source.files.items()
+            if source.oneroster.mode(name) == oneroster.BULK}
+    return oneroster.export_school_year(bulk, previous[0] if previous else None)
 
 
 ENROLLMENTS = "oneroster/enrollments.csv"  # checked against the users and classes it names
@@ -93,7 +93,7 @@ def _unknown_reference(conn, source: ExportSource, f) -> ValidationError | None:
     return ValidationError(ENROLLMENTS, message, line, column)
 
 
-def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
+def plan(conn, source: ExportSource, block_size: int,
          spill_dir: Path) -> tuple[list[LedgerRow], list[Landing], list[str]]:
     """The ledger rows to record, the files loaded (in spec order; each valid file's changes written as csv
     files to land: see :mod:`sis_sync.ingestion.versions`) and the files this night already has recorded."""
@@ -116,6 +116,7 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
     for name, f in todo:
         file_spec = source.file_specs[name]
         derived_year = export_year if any(c.derived for c in file_spec.columns) else None
+        delta = source.oneroster is not None and source.oneroster.mode(name) == oneroster.DELTA
         later = later_delivery(history[name], export_date)
         if later is not None:
             message = (f"{name}: refused, the night of {later.export_date.isoformat()} was already loaded; nights"
@@ -133,11 +134,17 @@ def plan(conn, spec: ExportSpec, source: ExportSource, block_size: int,
                 main_school_year=before.main_school_year,
                 added_count=0, changed_count=0, retired_count=0))
             continue
+        if delta and derived_year is not None and before is not None and before.main_school_year is not None \
+                and derived_year > before.main_school_year:
+            message = (f"{name}: refused, a delta of school year {derived_year} against a file of"
+                       f" {before.main_school_year}: the first night of a school year is delivered in bulk (a"
+                       " delta names only what changed, the new year needs every record)")
+            rows.append(LedgerRow(district_id, export_date, name, f.sha256, status="rejected", message=message))
+            continue
         load_id = new_load_id()  # written into every row: a rejected file's id is never used
 
         empty_year = (derived_year if derived_year is not None
                       else _empty_year(file_spec, history[name], export_date, current))
-        delta = source.oneroster is not None and source.oneroster.mode(name) == oneroster.DELTA
 
         def validate(base: BaseState | None, f=f, name=name, file_spec=file_spec, load_id=load_id,
                      empty_year=empty_year, delta=delta, derived_year=derived_year) -> FileStats:

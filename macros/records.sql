@@ -296,7 +296,8 @@
 {%- else %}
     mapped_nights as (
 
-        -- the partitions of the districts delivering OneRoster, that show tonight's night (all: full refresh)
+        -- the partitions of the districts delivering OneRoster that show a night they were not mapped as of yet
+        -- (tonight's, or one whose build did not run); all on a full refresh
         select rec_nights.district_id, rec_nights.school_year, rec_nights.as_of_date
         from {{ ref('rec_nights') }} as rec_nights
         where
@@ -306,7 +307,12 @@
                 from {{ ref('stg_sis__load_ledger') }} as ledger
                 where ledger.file_name like 'oneroster/%'
             )
-            and {% if is_incremental() %}rec_nights.as_of_date = {{ run_date() }}{% else %}true{% endif %}
+            and {% if is_incremental() %}(
+                rec_nights.as_of_date = {{ run_date() }}
+                or rec_nights.as_of_date > coalesce(
+                    {{ newest_built('changed_date', 'rec_nights', partition) }}, '-infinity'::date
+                )
+            ){% else %}true{% endif %}
 
     ),
 

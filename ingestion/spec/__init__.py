@@ -195,13 +195,6 @@ def oneroster_spec() -> ExportSpec:
     return _read_spec(ONEROSTER_SPEC_PATH)
 
 
-def format_spec(export_format: str) -> ExportSpec:
-    """The spec of an export format."""
-    if export_format not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {export_format!r} (one of {', '.join(EXPORT_FORMATS)})")
-    return oneroster_spec() if export_format == ONEROSTER_FORMAT else load_spec()
-
-
 def raw_spec() -> ExportSpec:
     """Every file of every format, for what is made per raw table (the tables, their grants, the phone map):
     never to look a file up by its delivered name, which two formats share (courses.csv, enrollments.csv)."""

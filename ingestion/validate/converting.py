@@ -106,8 +106,8 @@ def _timestamp(column: Column, values: pa.Array, present: pa.Array | None, check
     """A date, or an ISO 8601 date and time (``T`` or a space between, fractional seconds, ``Z`` or an offset;
     none: UTC)."""
     if pc.all(pc.match_substring_regex(values, _DATE_ONLY)).as_py():
-        return pc.cast(pc.cast(_cast(values, pa.date32(), "")[0], pa.timestamp("s")),
-                       pa.timestamp("us", tz="UTC")), None, ""
+        days, row, why = _cast(values, pa.date32(), _TIMESTAMP_WHY)
+        return pc.cast(pc.cast(days, pa.timestamp("s")), _TIMESTAMP_TYPE), row, why
     if check:
         row = _first_bad(pc.match_substring_regex(values, _TIMESTAMP), present)
         if row is not None:

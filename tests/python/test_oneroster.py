@@ -18,7 +18,7 @@ STUDENTS = 250
 OWN, V11, V12 = "sample", "or11", "or12"  # one district (the sample's), delivered three ways
 VERSIONS = {V11: "1.1", V12: "1.2"}
 
-# What OneRoster has no field for (docs/oneroster.md), and what only says when a row was written: left out of
+# What OneRoster has no field for (docs/data-specification.md), and what only says when a row was written: left out of
 # the comparison. Everything else of every mart must be equal.
 NOT_COMPARED = {"last_changed_date", "valid_from", "valid_to", "district_id"}
 NO_ONEROSTER_SOURCE = {
@@ -134,10 +134,11 @@ GOOD_FILES = {
     "orgs.csv": "\ufeffsourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,metadata.ncesId\n"
                 "d1,active,2025-08-01,Lincoln USD,district,,,\n"
                 "s1,active,2025-08-01T10:00:00.000Z,Lincoln Elementary,school,0101,d1,123\n",
+    # padded too: the export's school year is read from it
     "academicSessions.csv": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,"
                             "schoolYear\n"
-                            "sy26,active,2025-08-01T10:00:00Z,2025-2026,schoolYear,2025-08-20,2026-06-05,,2026\n"
-                            "t1,active,2025-08-01 10:00:00,Year,term,2025-08-20,2026-06-05,sy26,2026\n",
+                            "sy26,active,2025-08-01T10:00:00Z,2025-2026,schoolYear,2025-08-20,2026-06-05,,2026,\n"
+                            "t1,active,2025-08-01 10:00:00,Year,term,2025-08-20,2026-06-05,sy26,2026,\n",
     # rows padded with empty fields past the header's columns, as some exporters write them
     "courses.csv": "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,"
                    "subjects\nm4,active,2025-08-01,sy26,Math 4,M4,04,s1,\"Mathematics,Numeracy\",,\n"
@@ -225,7 +226,7 @@ def test_real_files_load_and_defective_ones_are_refused_with_line_and_column(fre
                                " seen on line 3",
         "oneroster/classes.csv": "oneroster/classes.csv line 2, column classType: \"lecture\" is not one of"
                                  " homeroom, scheduled",
-        "oneroster/enrollments.csv": "oneroster/enrollments.csv line 5, column userSourcedId: userSourcedId 'u9'"
+        "oneroster/enrollments.csv": "oneroster/enrollments.csv line 5, column userSourcedId: userSourcedId \"u9\""
                                      " names no record of users.csv (neither tonight's nor one the district"
                                      " delivered before)",
         "oneroster/orgs.csv": "oneroster/orgs.csv line 2, column type: \"county\" is not one of department, school,"
@@ -255,6 +256,25 @@ def test_a_delta_changes_only_the_records_it_names(fresh_db, db_conn, tmp_path):
         cur.execute("select sourced_id, _change, family_name from raw_sis.oneroster_users"
                     " where _district_id = 'd' and _export_date = '2025-09-02' order by 1")
         assert cur.fetchall() == [("g1", "changed", "Lopez-Diaz"), ("u2", "retired", "Ode")]
+
+    # a new school year's first night (its sessions and classes in bulk) cannot be a delta of users
+    new_year = {name: text.replace("2026", "2027").replace("2025-", "2026-") for name, text in delta.items()}
+    _oneroster_night(drop, "d", dt.date(2026, 8, 20), new_year, delta_manifest)
+    result = _ingest(fresh_db, drop, tmp_path, "d", dt.date(2026, 8, 20))
+    users = next(r for r in result.rows if r.file_name == "oneroster/users.csv")
+    assert users.status == "rejected" and "a delta of school year 2027 against a file of 2026" in users.message
+    assert {r.status for r in result.rows if r.file_name != "oneroster/users.csv"} == {"loaded"}
+
+
+def test_a_timestamp_column_refuses_an_impossible_date():
+    import pyarrow as pa
+
+    from sis_sync.ingestion.validate.converting import _timestamp
+
+    values = pa.array(["2025-08-01", "2025-13-01"])
+    assert _timestamp(None, values, None, True)[1] == 1
+    values = pa.array(["2025-08-01T10:00:00Z", "2025-08-01 10:00:00+0200", "2025-08-01"])
+    assert _timestamp(None, values, None, True)[0].to_pylist()[1].hour == 8
 
 
 def test_a_oneroster_district_is_restored_from_the_archive(fresh_db, db_conn, tmp_path):

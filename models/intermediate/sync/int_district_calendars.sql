@@ -14,25 +14,41 @@ seasons as (
 
 ),
 
-school_year_sessions as (
+newest_sessions as (
 
-    -- the newest delivered version of each schoolYear session of a district without seed rows
-    select distinct on (sessions.district_id, sessions.session_school_year)
+    -- each academic session's newest delivered version, of a district without seed rows
+    select distinct on (sessions.district_id, sessions.sourced_id)
         sessions.district_id,
-        sessions.session_school_year as school_year,
-        sessions.start_date as first_day,
-        sessions.end_date as last_day,
+        sessions.sourced_id,
+        sessions.session_type,
+        sessions.session_school_year,
+        sessions.start_date,
+        sessions.end_date,
         sessions.change_type
     from {{ ref('stg_oneroster__academic_sessions') }} as sessions
     where
-        sessions.session_type = 'schoolyear'
-        and sessions.export_date <= {{ run_date() }}
+        sessions.export_date <= {{ run_date() }}
         and not exists (
             select 1
             from seasons
             where seasons.district_id = sessions.district_id
         )
-    order by sessions.district_id asc, sessions.session_school_year asc, sessions.export_date desc
+    order by sessions.district_id asc, sessions.sourced_id asc, sessions.export_date desc, sessions.school_year desc
+
+),
+
+school_year_sessions as (
+
+    -- a school year from its live schoolYear sessions (one per school in some exports): the first start, the
+    -- last end
+    select
+        newest_sessions.district_id,
+        newest_sessions.session_school_year as school_year,
+        min(newest_sessions.start_date) as first_day,
+        max(newest_sessions.end_date) as last_day
+    from newest_sessions
+    where newest_sessions.change_type != 'retired' and newest_sessions.session_type = 'schoolyear'
+    group by newest_sessions.district_id, newest_sessions.session_school_year
 
 ),
 
@@ -52,7 +68,6 @@ exported as (
         ) as summer_pause_end,
         'export' as calendar_source
     from school_year_sessions
-    where school_year_sessions.change_type != 'retired'
 
 ),
 

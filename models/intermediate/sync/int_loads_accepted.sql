@@ -26,6 +26,12 @@ sync_nights as (
 
 ),
 
+night_checks as (
+
+    select * from {{ ref('int_night_checks') }}
+
+),
+
 file_loads as (
 
     -- a load counts for its file's records when its night's decision let the file's model group refresh
@@ -59,8 +65,8 @@ oneroster_loads as (
 
     -- a OneRoster file's load also counts for each model it fills besides its own (seed oneroster_targets)
     -- when that model's group refreshes that night: users.csv changes the contacts over the summer, the
-    -- students and staff shown only once their groups refresh again. A night that holds the file's own group
-    -- (a failing check of it) holds what it fills too.
+    -- students and staff shown only once their groups refresh again. A failing check of the file holds what it
+    -- fills from that night on, until approved, whatever its own group's season (as a hold holds a group).
     select
         load_ledger.ledger_id,
         load_ledger.district_id,
@@ -75,8 +81,6 @@ oneroster_loads as (
     from load_ledger
     inner join oneroster_targets
         on load_ledger.file_name = oneroster_targets.file_name
-    inner join export_file_groups
-        on load_ledger.file_name = export_file_groups.file_name
     -- the group of the model whose nights it follows (seed oneroster_targets.group_of)
     inner join export_file_groups as targets
         on oneroster_targets.group_of = targets.records_model
@@ -91,12 +95,13 @@ oneroster_loads as (
         and sync_nights.decision = 'refresh'
         and not exists (
             select 1
-            from sync_nights as own_group
+            from night_checks
             where
-                own_group.district_id = load_ledger.district_id
-                and own_group.night_date = load_ledger.export_date
-                and own_group.model_group = export_file_groups.model_group
-                and own_group.decision = 'held'
+                night_checks.district_id = load_ledger.district_id
+                and night_checks.file_name = load_ledger.file_name
+                and night_checks.night_date <= load_ledger.export_date
+                and night_checks.is_failing
+                and not night_checks.is_released
         )
 
 ),
