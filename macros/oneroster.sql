@@ -1,7 +1,8 @@
-{#- Each live OneRoster user of each school year with its role and its school, from the records models of
+{#- Each OneRoster user of each school year with its role and its school, from the records models of
     users.csv and roles.csv (`users_model`, `roles_model`: the students' view or the contacts'): 1.1 carries
     them on the user (role, the first of orgSourcedIds), 1.2 in roles.csv (the primary role, the newest first)
-    and primaryOrgSourcedId. -#}
+    and primaryOrgSourcedId. A retired user is kept, with `is_retired` and its `last_delivered_date` (the
+    staff and schools of ours keep theirs), and its role of then. -#}
 {% macro oneroster_users(users_model, roles_model) -%}
 with
 
@@ -9,7 +10,7 @@ users as (
 
     select user_rows.*
     from {{ ref(users_model) }} as user_rows
-    where not user_rows.is_retired
+    where user_rows.has_attributes
 
 ),
 
@@ -24,11 +25,12 @@ primary_roles as (
         role_rows.begin_date,
         role_rows.end_date
     from {{ ref(roles_model) }} as role_rows
-    where not role_rows.is_retired
+    where role_rows.has_attributes
     order by
         role_rows.district_id asc,
         role_rows.school_year asc,
         role_rows.user_sourced_id asc,
+        role_rows.is_retired asc,
         role_rows.role_type = 'primary' desc,
         role_rows.begin_date desc nulls last,
         role_rows.sourced_id asc
@@ -64,6 +66,8 @@ users_with_roles as (
         users.preferred_given_name,
         users.primary_org_sourced_id,
         users.school_year,
+        users.is_retired,
+        users.last_delivered_date,
         coalesce(users.user_role, primary_roles.user_role) as oneroster_role,
         coalesce(
             users.primary_org_sourced_id,

@@ -298,3 +298,21 @@ def test_a_oneroster_district_is_restored_from_the_archive(fresh_db, db_conn, tm
     with db_conn.cursor() as cur:
         cur.execute(query)
         assert cur.fetchall() == before and ("oneroster/users.csv", dt.date(2025, 9, 2), "loaded", 0, 0, 1) in before
+
+
+def test_a_staff_member_a_delta_deletes_stays_in_dim_staff_through_a_full_refresh(fresh_db, db_conn, tmp_path):
+    drop, first, second = tmp_path / "drop", dt.date(2025, 9, 1), dt.date(2025, 9, 2)
+    _oneroster_night(drop, "st", first, GOOD_FILES)
+    assert run_nightly(None, drop, first, ()) == 0
+    header = GOOD_FILES["users.csv"].split("\n")[0]
+    _oneroster_night(drop, "st", second, {"users.csv": f"{header}\nt1,tobedeleted,2025-09-02,true,s1,teacher,,,"
+                                                       "Dana,Whit,,,dana@x.org,,,,,\n"},
+                     "propertyName,value\noneroster.version,1.1\nfile.users,delta\n")
+    assert run_nightly(None, drop, second, ()) == 0
+    query = "select staff_id, is_active, last_delivered_date from marts.dim_staff where district_id = 'st'"
+    with db_conn.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchall() == [("t1", False, first)]
+        assert run_build(second, full_refresh=True) == 0
+        cur.execute(query)
+        assert cur.fetchall() == [("t1", False, first)]

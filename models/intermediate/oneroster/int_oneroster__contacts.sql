@@ -9,6 +9,7 @@ with
 users as (
 
     select * from {{ ref('int_oneroster__contact_users') }}
+    where not is_retired
 
 ),
 

@@ -1,12 +1,12 @@
 -- schools.csv's records from OneRoster: the orgs of type school, as of the newest school year that has them;
--- one of an earlier year only is kept retired (mapped_until), as our schools.csv's.
+-- one of an earlier year only, or retired, is kept retired (mapped_until), as our schools.csv's.
 with
 
 orgs as (
 
     select distinct on (org_rows.district_id, org_rows.sourced_id) org_rows.*
     from {{ ref('rec_oneroster_orgs') }} as org_rows
-    where not org_rows.is_retired and org_rows.org_type = 'school'
+    where org_rows.has_attributes and org_rows.org_type = 'school'
     order by org_rows.district_id asc, org_rows.sourced_id asc, org_rows.school_year desc
 
 ),
@@ -25,7 +25,10 @@ schools as (
         cast(null as text) as low_grade,
         cast(null as text) as high_grade,
         cast(null as text) as phone,
-        {{ oneroster_mapped_until('orgs', ref('rec_oneroster_orgs'), 'rec_schools') }} as mapped_until
+        case
+            when orgs.is_retired then orgs.last_delivered_date
+            else {{ oneroster_mapped_until('orgs', ref('rec_oneroster_orgs'), 'rec_schools') }}
+        end as mapped_until
     from orgs
 
 )

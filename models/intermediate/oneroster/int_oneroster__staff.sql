@@ -1,6 +1,6 @@
 -- staff.csv's records from OneRoster: every user whose role is a staff role (seed oneroster_roles), as of the
 -- newest school year that has them; as our staff.csv, the export's list is the district's newest year's, and a
--- staff member of an earlier year only is kept retired (mapped_until: the last night it showed).
+-- staff member of an earlier year only, or retired, is kept retired (mapped_until: the last night it showed).
 with
 
 users as (
@@ -32,7 +32,10 @@ staff as (
         users.org_sourced_id as school_id,
         users.staff_role,
         users.enabled_user as is_active,
-        {{ oneroster_mapped_until('users', ref('int_oneroster__users'), 'rec_staff') }} as mapped_until
+        case
+            when users.is_retired then users.last_delivered_date
+            else {{ oneroster_mapped_until('users', ref('int_oneroster__users'), 'rec_staff') }}
+        end as mapped_until
     from users
 
 )

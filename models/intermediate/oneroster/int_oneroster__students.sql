@@ -5,7 +5,7 @@ with
 users as (
 
     select * from {{ ref('int_oneroster__users') }}
-    where oneroster_role = 'student'
+    where oneroster_role = 'student' and not is_retired
 
 ),
 
