@@ -154,13 +154,14 @@ def run_status(limit: int) -> int:
     if not rows:
         click.echo("no sync history yet: run `sis-sync nightly` first")
         return 1
-    click.echo(f"{'district':<14}{'night':<12}{'file':<18}{'status':<19}{'changes':<22}reason")
-    indent = 14 + 12 + 18 + 19 + 22
+    files = max(18, 2 + max(len(row[2]) for row in rows))  # oneroster/academicsessions.csv is long
+    click.echo(f"{'district':<14}{'night':<12}{'file':<{files}}{'status':<19}{'changes':<22}reason")
+    indent = 14 + 12 + files + 19 + 22
     width = max(40, shutil.get_terminal_size((160, 24)).columns - indent)
     for district_id, export_date, file_name, status, reason, _season, added, changed, retired in rows:
         changes = "" if added is None else f"+{added} ~{changed} -{retired}"
         lines = textwrap.wrap(reason, width) or [""]  # whole reasons, wrapped: the approve hint is the end
-        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<18}{status:<19}{changes:<22}{lines[0]}")
+        click.echo(f"{district_id:<14}{export_date!s:<12}{file_name:<{files}}{status:<19}{changes:<22}{lines[0]}")
         for line in lines[1:]:
             click.echo(" " * indent + line)
     return 0
