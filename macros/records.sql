@@ -444,15 +444,12 @@
 {%- endmacro %}
 
 {#- For a OneRoster record of a file without school years mapped from its newest school year (`alias`, with
-    district_id and school_year): null while that year is the district's newest in `years` (a relation with
-    district_id and school_year), else the last night `records_model` showed while its year was the newest:
-    the last night the export listed it. -#}
-{% macro oneroster_mapped_until(alias, years, records_model) -%}
+    district_id and school_year): null while that year is the district's newest (`newest_year`, a column the
+    caller joins, once per district), else the last night `records_model` showed while its year was the
+    newest: the last night the export listed it. -#}
+{% macro oneroster_mapped_until(alias, newest_year, records_model) -%}
     case
-        when {{ alias }}.school_year < (
-            select max(newest.school_year) from {{ years }} as newest
-            where newest.district_id = {{ alias }}.district_id
-        ) then (
+        when {{ alias }}.school_year < {{ newest_year }} then (
             select max(accepted.export_date)
             from {{ ref('int_loads_accepted') }} as accepted
             where

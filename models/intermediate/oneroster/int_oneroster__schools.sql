@@ -2,6 +2,16 @@
 -- one of an earlier year only, or retired, is kept retired (mapped_until), as our schools.csv's.
 with
 
+newest_years as (
+
+    select
+        org_rows.district_id,
+        max(org_rows.school_year) as school_year
+    from {{ ref('rec_oneroster_orgs') }} as org_rows
+    group by org_rows.district_id
+
+),
+
 orgs as (
 
     select distinct on (org_rows.district_id, org_rows.sourced_id) org_rows.*
@@ -27,9 +37,11 @@ schools as (
         cast(null as text) as phone,
         case
             when orgs.is_retired then orgs.last_delivered_date
-            else {{ oneroster_mapped_until('orgs', ref('rec_oneroster_orgs'), 'rec_schools') }}
+            else {{ oneroster_mapped_until('orgs', 'newest_years.school_year', 'rec_schools') }}
         end as mapped_until
     from orgs
+    inner join newest_years
+        on orgs.district_id = newest_years.district_id
 
 )
 

@@ -3,6 +3,16 @@
 -- staff member of an earlier year only, or retired, is kept retired (mapped_until: the last night it showed).
 with
 
+newest_years as (
+
+    select
+        user_rows.district_id,
+        max(user_rows.school_year) as school_year
+    from {{ ref('rec_oneroster_users') }} as user_rows
+    group by user_rows.district_id
+
+),
+
 users as (
 
     select distinct on (user_rows.district_id, user_rows.sourced_id)
@@ -34,9 +44,11 @@ staff as (
         users.enabled_user as is_active,
         case
             when users.is_retired then users.last_delivered_date
-            else {{ oneroster_mapped_until('users', ref('int_oneroster__users'), 'rec_staff') }}
+            else {{ oneroster_mapped_until('users', 'newest_years.school_year', 'rec_staff') }}
         end as mapped_until
     from users
+    inner join newest_years
+        on users.district_id = newest_years.district_id
 
 )
 
