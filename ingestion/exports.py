@@ -105,9 +105,13 @@ class ExportSource:
     ignored_files: list[str] = field(default_factory=list)  # .part/.tmp, still uploading
     incomplete: str | None = None  # why the export must not be loaded yet (manifest mismatch), or None
     refused: str | None = None  # why the export is refused (future date, zip bomb); ``incomplete`` says it too
-    export_format: str = SIS_FORMAT  # ours, or OneRoster (its manifest says so)
     oneroster: oneroster.Manifest | None = None  # a OneRoster export's manifest: version, bulk or delta per file
     file_specs: dict[str, FileSpec] = field(default_factory=dict)  # the spec of each of ``files``
+
+    @property
+    def export_format(self) -> str:
+        """Ours, or OneRoster (its manifest says so)."""
+        return ONEROSTER_FORMAT if self.oneroster is not None else SIS_FORMAT
 
     @property
     def complete(self) -> bool:
@@ -208,7 +212,7 @@ def _oneroster_export(source: ExportSource, found: dict[str, ExportFile], proble
         source.incomplete = str(e)
         return source
     spec, own = manifest.spec, load_spec()
-    source.export_format, source.oneroster = ONEROSTER_FORMAT, manifest
+    source.oneroster = manifest
     specs = [f for f in spec.files if manifest.mode(f.file_name) != oneroster.ABSENT]
     specs += [own.file(name) for name in COMPANION_FILES if name in found]
     missing = [f"{f.delivered} is {manifest.mode(f.file_name)} in manifest.csv but was not delivered"
