@@ -1,12 +1,19 @@
-{#- A night's check is released when `sis-sync approve` approved its file on that night or a later one. -#}
-{% macro is_released(approvals, district_id, file_name, night_date) -%}
-    exists(
-        select 1
+{#- A night's check is released when `sis-sync approve` approved its file on that night or a later one: the
+    night is on or before the file's newest approval. `approved` is approvals_by_file() joined on the district
+    and the file. -#}
+{% macro is_released(approved, night_date) -%}
+    coalesce({{ approved }}.approved_through >= {{ night_date }}, false)
+{%- endmacro %}
+
+{#- Each district's files' newest approval (approved_through), to join for is_released. -#}
+{% macro approvals_by_file(approvals) -%}
+    (
+        select
+            {{ approvals }}.district_id,
+            {{ approvals }}.file_name,
+            max({{ approvals }}.export_date) as approved_through
         from {{ approvals }}
-        where
-            {{ approvals }}.district_id = {{ district_id }}
-            and {{ approvals }}.file_name = {{ file_name }}
-            and {{ approvals }}.export_date >= {{ night_date }}
+        group by {{ approvals }}.district_id, {{ approvals }}.file_name
     )
 {%- endmacro %}
 

@@ -51,7 +51,7 @@
     partitions_to_build_filter looks up, and what BI filters by. -#}
 {% macro year_partitioned_config() -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='replace_partitions',
         partition_columns=['district_id', 'school_year'],
         indexes=[{'columns': ['district_id', 'school_year']}],
@@ -119,7 +119,7 @@
 {% macro records_mart_config(unique_key, by_school_year=true, extra_indexes=[]) -%}
     {%- set partition = record_partition(by_school_year) -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='replace_records',
         unique_key=unique_key,
         indexes=[

@@ -3,27 +3,21 @@
 {% macro normalize_grade(column) -%}
     case
         when upper({{ column }}) = 'K' then 'KG'
-        when {{ column }} ~ '^[0-9]{1,2}$' then lpad(ltrim({{ column }}, '0'), 2, '0')
+        when {{ regex_matches(column, '^[0-9]{1,2}$') }} then lpad(trim(leading '0' from {{ column }}), 2, '0')
         else upper({{ column }})
     end
 {%- endmacro %}
 
 {#- A phone number in E.164 (`+15552017788`), or null when the value cannot be one: the delivered value as
-    libphonenumber read it with the district's default country (raw_sis.phone_numbers, filled by ingestion:
-    ingestion/phones.py). A scalar lookup by the map's primary key (country, phone). -#}
-{% macro phone_e164(column, district_column) -%}
+    libphonenumber read it in the district's default country (raw_sis.phone_numbers, filled by ingestion:
+    ingestion/phones.py). A scalar lookup by the map's primary key (country, phone); `settings` is the
+    district's row of stg_sis__district_settings, joined by the model (none: US). -#}
+{% macro phone_e164(column, settings) -%}
     (
         select phone_numbers.e164
         from {{ ref('stg_sis__phone_numbers') }} as phone_numbers
         where
             phone_numbers.phone = {{ column }}
-            and phone_numbers.country = coalesce(
-                (
-                    select district_settings.country
-                    from {{ ref('stg_sis__district_settings') }} as district_settings
-                    where district_settings.district_id = {{ district_column }}
-                ),
-                'US'
-            )
+            and phone_numbers.country = coalesce({{ settings }}.country, 'US')
     )
 {%- endmacro %}

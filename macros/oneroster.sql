@@ -16,7 +16,7 @@ users as (
 
 primary_roles as (
 
-    select distinct on (role_rows.district_id, role_rows.school_year, role_rows.user_sourced_id)
+    select {{ distinct_on(['role_rows.district_id', 'role_rows.school_year', 'role_rows.user_sourced_id']) }}
         role_rows.district_id,
         role_rows.school_year,
         role_rows.user_sourced_id,
@@ -26,14 +26,10 @@ primary_roles as (
         role_rows.end_date
     from {{ ref(roles_model) }} as role_rows
     where role_rows.has_attributes
-    order by
-        role_rows.district_id asc,
-        role_rows.school_year asc,
-        role_rows.user_sourced_id asc,
-        role_rows.is_retired asc,
-        role_rows.role_type = 'primary' desc,
-        role_rows.begin_date desc nulls last,
-        role_rows.sourced_id asc
+    {{ first_by(
+        ['role_rows.district_id', 'role_rows.school_year', 'role_rows.user_sourced_id'],
+        'role_rows.is_retired asc, role_rows.role_type = \'primary\' desc, role_rows.begin_date desc nulls last, role_rows.sourced_id asc'
+    ) }}
 
 ),
 

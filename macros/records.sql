@@ -19,7 +19,7 @@
 {%- set identity = key + (['school_year'] if has_school_year and 'school_year' not in key else []) -%}
 {%- set partition = record_partition(has_school_year) -%}
     {{ config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key=['district_id'] + identity,
         indexes=[
@@ -30,6 +30,8 @@
         on_schema_change='fail',
     ) }}
 {%- set record = ['district_id'] + identity -%}
+{%- set candidate_record = [] -%}
+{%- for column in record -%}{%- do candidate_record.append('candidates.' ~ column) -%}{%- endfor -%}
 {#- the staging model's columns (none when the SQL is only linted) -#}
 {%- set columns = adapter.get_columns_in_relation(ref(staging_model)) | map(attribute='name') | list
     if execute and adapter is defined else [] -%}
@@ -65,7 +67,7 @@
         from {{ ref(staging_model) }} as file_rows
         inner join nights
             on {{ same_values('file_rows', 'nights', partition) }} and file_rows.export_date <= nights.as_of_date
-        where file_rows.load_id = any(array(select effective_loads.load_id from effective_loads))
+        where {{ in_values_of('file_rows.load_id', 'select effective_loads.load_id from effective_loads') }}
 
     ),
 
@@ -195,27 +197,23 @@
     newest as (
 
         -- each record's newest version (a version of a replaced delivery only when it has no other)
-        select distinct on (candidates.district_id, candidates.{{ identity | join(', candidates.') }})
+        select {{ distinct_on(candidate_record) }}
             candidates.district_id,
             candidates.{{ identity | join(', candidates.') }},
             candidates.changed_date,
             candidates.is_effective and candidates.is_live as is_live
         from candidates
-        order by
-            candidates.district_id, candidates.{{ identity | join(', candidates.') }},
-            candidates.is_effective desc, candidates.changed_date desc
+        {{ first_by(candidate_record, 'candidates.is_effective desc, candidates.changed_date desc') }}
 
     ),
 
     newest_live as (
 
         -- the attributes shown: the newest live version (a retired record keeps its last ones)
-        select distinct on (candidates.district_id, candidates.{{ identity | join(', candidates.') }})
+        select {{ distinct_on(candidate_record) }}
             candidates.*
         from candidates
-        order by
-            candidates.district_id, candidates.{{ identity | join(', candidates.') }},
-            candidates.has_attributes desc, candidates.is_effective desc, candidates.export_date desc
+        {{ first_by(candidate_record, 'candidates.has_attributes desc, candidates.is_effective desc, candidates.export_date desc') }}
 
     ),
 
@@ -322,7 +320,7 @@
             {{ selected | join(',\n            ') }},
             mapped.mapped_until,
             mapped_nights.as_of_date,
-            md5(row(mapped.{{ attributes | select('in', filled) | join(', mapped.') }})::text) as content_hash
+            {{ values_hash('mapped', attributes | select('in', filled) | list) }} as content_hash
         from {{ ref(mapped) }} as mapped
         inner join mapped_nights
             on {{ same_values('mapped', 'mapped_nights', partition) }}
@@ -336,7 +334,7 @@
         select
             built.*,
             mapped_nights.as_of_date,
-            md5(row(built.{{ attributes | select('in', filled) | join(', built.') }})::text) as content_hash
+            {{ values_hash('built', attributes | select('in', filled) | list) }} as content_hash
         from {{ this }} as built
         inner join mapped_nights
             on {{ same_values('built', 'mapped_nights', partition) }}

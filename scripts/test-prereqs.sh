@@ -2,6 +2,8 @@
 # What `make test` needs besides the Python packages, found or installed in the first seconds:
 # - headless Chromium (the sync-health page is tested in a real browser): Debian's package, installed when this
 #   runs as root with apt-get; else it stops here, naming the one command to run;
+# - a Java runtime (17 or newer) for Spark, which the Spark test runs in the suite's own process (the `spark`
+#   target): Debian's openjdk-17-jre-headless, installed when this runs as root; else it stops here;
 # - a PostgreSQL server: the one the PG* variables name, else the machine's on 127.0.0.1:5432 (started when its
 #   Debian cluster is installed but stopped and this runs as root). When there is none, it says so and the
 #   suite starts a server of its own (the embedded Postgres, in .sis-sync/test-pg: tests/python/conftest.py).
@@ -22,6 +24,14 @@ apt_install() {
 if ! command -v chromium >/dev/null 2>&1; then
     if ! apt_install chromium; then
         say "the tests need headless Chromium and it is not installed; run:  sudo apt-get install chromium"
+        exit 1
+    fi
+fi
+
+java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1; }
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ] 2>/dev/null; then
+    if ! apt_install openjdk-17-jre-headless; then
+        say "the Spark test needs a Java 17 runtime and none is installed; run:  sudo apt-get install openjdk-17-jre-headless"
         exit 1
     fi
 fi

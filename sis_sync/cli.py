@@ -12,6 +12,9 @@ import click
 from sis_sync import PROJECT_ROOT
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
+# where the marts are built: the Postgres warehouse, or Spark (README, "Running on Spark")
+TARGET = click.option("--target", type=click.Choice(["postgres", "spark"]), default="postgres", show_default=True,
+                      help="Build the marts in Postgres, or on Spark (the raw layer written to the lake first).")
 
 
 def _date(value) -> dt.date:
@@ -88,23 +91,26 @@ def ingest(config_path: Path, drop_root: Path | None, export_date, districts: tu
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental marts from the raw history.")
 @click.option("--roll-back", is_flag=True,
               help="Build the marts as of the run date although a later night was built (a full refresh).")
-def build(run_date, full_refresh: bool, roll_back: bool) -> None:
+@TARGET
+def build(run_date, full_refresh: bool, roll_back: bool, target: str) -> None:
     """Run `dbt build` for the run date (the dbt half of the nightly job). A date before the night the marts
     already show builds nothing (exit 0) unless --roll-back."""
     from sis_sync.commands import run_build
 
-    sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh, roll_back=roll_back))
+    sys.exit(run_build(_run_date(run_date), full_refresh=full_refresh, roll_back=roll_back,
+                       target=_target(target)))
 
 
 @main.command()
 @_common
 @click.option("--date", "run_date", type=DATE, default=None, help="Run date (default: today).")
 @click.option("--district", "districts", multiple=True, help="District id (repeatable; default: all).")
-def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tuple[str, ...]) -> None:
+@TARGET
+def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tuple[str, ...], target: str) -> None:
     """Ingest every district's export for the date, then build the marts; print a summary."""
     from sis_sync.commands import run_nightly
 
-    sys.exit(run_nightly(config_path, drop_root, _run_date(run_date), districts))
+    sys.exit(run_nightly(config_path, drop_root, _run_date(run_date), districts, target=_target(target)))
 
 
 @main.command()
@@ -254,6 +260,11 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,
               prior_years=prior_years, history_nights=history_nights, nights=nights, districts=districts)
+
+
+def _target(value: str) -> str | None:
+    """The profiles.yml target of a --target choice (None: the default, the Postgres warehouse)."""
+    return None if value == "postgres" else value
 
 
 def _run_date(value) -> dt.date:

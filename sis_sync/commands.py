@@ -118,26 +118,35 @@ def run_upgrade() -> int:
 
 
 @exit_codes
-def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = False) -> int:
+def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = False,
+              target: str | None = None) -> int:
     settings = db.resolve()
     with db.one_run_at_a_time(settings, "build"):
         prepare_warehouse(settings)
-        build = build_marts(settings, run_date, full_refresh=full_refresh, roll_back=roll_back)
-    print_summary([], build, mart_counts(settings))
+        build = build_marts(settings, run_date, full_refresh=full_refresh, roll_back=roll_back, target=target)
+    print_summary([], build, mart_counts(settings, target) if build.ok and not build.skipped else {})
     return night_code([], build)
 
 
 @exit_codes
-def run_nightly(config_path, drop_root, run_date: dt.date, only) -> int:
+def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | None = None) -> int:
     settings = db.resolve()
     _step(f"warehouse: {settings.describe()}")
     with db.one_run_at_a_time(settings, "nightly"):
         nights = ingest_districts(settings, config_path, drop_root, run_date, only)
-        build = build_marts(settings, run_date)
-        read_holds(settings, nights, run_date)
-    counts = mart_counts(settings)
+        build = build_marts(settings, run_date, target=target)
+        if target != "spark":  # the holds are read from the Postgres marts (on Spark: marts.sync_holds there)
+            read_holds(settings, nights, run_date)
+    counts = mart_counts(settings, target) if build.ok and not build.skipped else {}
     print_summary(nights, build, counts)
     click.echo("")
+    if target == "spark":
+        from sis_sync import lake
+
+        click.echo(f"Marts are in database `marts` of the Spark warehouse in {lake.spark_dir()}"
+                   " (README, \"Running on Spark\").")
+        click.echo("Sync history: sis-sync status")
+        return night_code(nights, build)
     click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
     click.echo(f"Look at them with: psql '{settings.shown_dsn}' -c 'select * from marts.student_overview limit 5'")
     click.echo("Sync history: sis-sync status")

@@ -235,8 +235,10 @@ def _session_settings():
 
 
 def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = (),
-              unit_tests: bool = False) -> BuildOutcome:
-    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment.
+              unit_tests: bool = False, target: str | None = None, command: str = "build") -> BuildOutcome:
+    """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment (``target``:
+    a target of profiles.yml other than the default, the Postgres warehouse; ``command``: ``run`` builds the
+    models without their tests).
 
     The nightly job leaves dbt's unit tests out (they test the SQL, not the night's data; `make test` and a
     hand-run `dbt build` run them).
@@ -246,8 +248,10 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
     # The run date goes in as SIS_SYNC_RUN_DATE, which macros/run_date.sql reads like the `run_date` var:
     # a changed var makes dbt parse the whole project again (3-4 s), a changed environment variable not.
     os.environ["SIS_SYNC_RUN_DATE"] = run_date.isoformat()
-    args = ["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
-    if not unit_tests:
+    args = [command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    if target:
+        args += ["--target", target]
+    if not unit_tests and command == "build":
         args += ["--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
@@ -255,7 +259,8 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
         args += ["--select", *select]
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     started = time.monotonic()
-    _step(f"dbt build for run date {run_date}{' (full refresh)' if full_refresh else ''}")
+    _step(f"dbt {command} for run date {run_date}{' (full refresh)' if full_refresh else ''}"
+          f"{f' on {target}' if target else ''}")
     with _session_settings():
         res = dbtRunner().invoke(args)
     outcome = BuildOutcome(ok=bool(res.success), seconds=time.monotonic() - started)
@@ -275,10 +280,11 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
 
 
 def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: bool = False,
-                roll_back: bool = False) -> BuildOutcome:
+                roll_back: bool = False, target: str | None = None) -> BuildOutcome:
     """The marts built for ``run_date`` (:func:`dbt_build`), unless a build for a later night has already run:
     then nothing is built, and the outcome says why (``roll_back``: build them as of ``run_date`` all the
-    same, as a full refresh). Every build is recorded (:mod:`sis_sync.builds`)."""
+    same, as a full refresh). Every build is recorded (:mod:`sis_sync.builds`). On the ``spark`` target the
+    raw layer is written to the lake first (:mod:`sis_sync.lake`), and the marts are built there."""
     from sis_sync import builds
 
     full_refresh = full_refresh or roll_back
@@ -287,12 +293,27 @@ def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: boo
     if why is not None:
         _step(f"dbt build: skipped: {why}")
         return BuildOutcome(ok=True, skipped=why)
-    return dbt_build(run_date, full_refresh=full_refresh)
+    if target == "spark":
+        from sis_sync import lake
+
+        os.environ[lake.SPARK_DIR_VAR] = str(lake.spark_dir().resolve())  # profiles.yml's, from any folder
+        with contextlib.closing(db.connect(settings)) as conn:
+            written = lake.publish(conn)
+        _step(f"raw layer written to the lake {lake.lake_dir()}: {sum(written.values())} rows")
+    return dbt_build(run_date, full_refresh=full_refresh, target=target)
 
 
-def mart_counts(settings: db.PgSettings) -> dict[str, dict[str, int]]:
-    """Rows per mart per district."""
+def mart_counts(settings: db.PgSettings, target: str | None = None) -> dict[str, dict[str, int]]:
+    """Rows per mart per district (on the ``spark`` target: in this process's Spark session)."""
     counts: dict[str, dict[str, int]] = {}
+    if target == "spark":
+        from sis_sync import lake
+
+        for table in MART_TABLES:
+            for district_id, n in lake.spark_rows(f"select district_id, count(*) from marts.{table}"
+                                                  " group by district_id"):
+                counts.setdefault(district_id, {})[table] = n
+        return counts
     with db.connect(settings) as conn, conn.cursor() as cur:
         for table in MART_TABLES:
             cur.execute("select to_regclass(%s)", (f"marts.{table}",))

@@ -33,24 +33,25 @@ current_contacts as (
 one_row_per_contact as (
 
     -- a contact shared by siblings arrives once per student; keep one row (the lowest line of the versions)
-    select distinct on (current_contacts.district_id, current_contacts.contact_id)
+    select {{ distinct_on(['current_contacts.district_id', 'current_contacts.contact_id']) }}
         current_contacts.district_id,
         current_contacts.contact_id,
         current_contacts.first_name,
         current_contacts.last_name,
-        {{ phone_e164('current_contacts.mobile_phone', 'current_contacts.district_id') }} as mobile_phone_e164,
-        {{ phone_e164('current_contacts.home_phone', 'current_contacts.district_id') }} as home_phone_e164,
-        {{ phone_e164('current_contacts.work_phone', 'current_contacts.district_id') }} as work_phone_e164,
+        {{ phone_e164('current_contacts.mobile_phone', 'district_settings') }} as mobile_phone_e164,
+        {{ phone_e164('current_contacts.home_phone', 'district_settings') }} as home_phone_e164,
+        {{ phone_e164('current_contacts.work_phone', 'district_settings') }} as work_phone_e164,
         current_contacts.email,
         current_contacts.preferred_language,
         coalesce(current_contacts.can_text, false) as can_text,
         coalesce(current_contacts.do_not_contact, false) as do_not_contact
     from current_contacts
-    order by
-        current_contacts.district_id asc,
-        current_contacts.contact_id asc,
-        current_contacts.line_number asc,
-        current_contacts.student_id asc
+    left join {{ ref('stg_sis__district_settings') }} as district_settings
+        on current_contacts.district_id = district_settings.district_id
+    {{ first_by(
+        ['current_contacts.district_id', 'current_contacts.contact_id'],
+        'current_contacts.line_number asc, current_contacts.student_id asc'
+    ) }}
 
 ),
 

@@ -26,10 +26,12 @@ final as (
         schools_ever_delivered.low_grade,
         schools_ever_delivered.high_grade,
         schools_ever_delivered.phone,
-        {{ phone_e164('schools_ever_delivered.phone', 'schools_ever_delivered.district_id') }} as phone_e164,
+        {{ phone_e164('schools_ever_delivered.phone', 'district_settings') }} as phone_e164,
         schools_ever_delivered.is_current as is_active,
         schools_ever_delivered.delivered_until as last_delivered_date
     from schools_ever_delivered
+    left join {{ ref('stg_sis__district_settings') }} as district_settings
+        on schools_ever_delivered.district_id = district_settings.district_id
 
 )
 

@@ -22,7 +22,7 @@ students as (
 newest_year as (
 
     -- the newest school year each student was enrolled in
-    select distinct on (student_years.district_id, student_years.student_id)
+    select {{ distinct_on(['student_years.district_id', 'student_years.student_id']) }}
         student_years.district_id,
         student_years.student_id,
         student_years.school_year,
@@ -32,14 +32,14 @@ newest_year as (
         student_years.entry_date,
         student_years.exit_date
     from student_years
-    order by student_years.district_id asc, student_years.student_id asc, student_years.school_year desc
+    {{ first_by(['student_years.district_id', 'student_years.student_id'], 'student_years.school_year desc') }}
 
 ),
 
 student_details as (
 
     -- names and demographics from the student's newest current load
-    select distinct on (students.district_id, students.student_id)
+    select {{ distinct_on(['students.district_id', 'students.student_id']) }}
         students.district_id,
         students.student_id,
         students.state_student_id,
@@ -51,7 +51,7 @@ student_details as (
         students.gender,
         students.home_language
     from students
-    order by students.district_id asc, students.student_id asc, students.school_year desc
+    {{ first_by(['students.district_id', 'students.student_id'], 'students.school_year desc') }}
 
 ),
 

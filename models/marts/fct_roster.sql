@@ -30,7 +30,7 @@ district_school_years as (
 
 ),
 
-sections as not materialized (
+sections as {{ cte_inlined() }} (
 
     select * from {{ ref('rec_sections') }}
     where not is_retired

@@ -41,7 +41,7 @@ ranked as (
             partition by current_contacts.district_id, current_contacts.student_id
             order by
                 current_contacts.is_retired asc,
-                current_contacts.is_primary_in_sis desc,
+                current_contacts.is_primary_in_sis desc nulls first,
                 coalesce(current_contacts.do_not_contact, false) asc,
                 current_contacts.contact_priority asc nulls last,
                 current_contacts.contact_id asc

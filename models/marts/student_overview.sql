@@ -140,7 +140,7 @@ final as (
         coalesce(attendance_totals.days_tardy, 0) as days_tardy,
         discipline_school_years.display_school_year as discipline_school_year,
         coalesce(discipline_totals.incident_count, 0) as incident_count,
-        coalesce(discipline_totals.days_removed, 0) as days_removed,
+        cast(coalesce(discipline_totals.days_removed, 0) as {{ data_type('numeric') }}) as days_removed,
         primary_contacts.contact_id as primary_contact_id,
         primary_contacts.contact_name as primary_contact_name,
         primary_contacts.best_phone_e164 as primary_contact_phone_e164,

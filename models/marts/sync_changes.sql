@@ -25,7 +25,10 @@ final as (
         coalesce(load_changes.column_name, '') as column_name,
         load_changes.records,
         load_changes.out_of,
-        load_changes.records::numeric / nullif(load_changes.out_of, 0) as share_of_records,
+        cast(
+            load_changes.records::{{ data_type('numeric') }} / nullif(load_changes.out_of, 0)
+            as {{ data_type('numeric') }}
+        ) as share_of_records,
         load_changes.example_keys,
         load_changes.load_id
     from load_changes

@@ -28,10 +28,10 @@ expected_files as (
 attempts as (
 
     -- what the newest run found for each district's night
-    select distinct on (sync_attempts.district_id, sync_attempts.export_date) sync_attempts.*
+    select {{ distinct_on(['sync_attempts.district_id', 'sync_attempts.export_date']) }} sync_attempts.*
     from {{ ref('stg_sis__sync_attempts') }} as sync_attempts
     where sync_attempts.export_date <= {{ run_date() }}
-    order by sync_attempts.district_id asc, sync_attempts.export_date asc, sync_attempts.attempt_id desc
+    {{ first_by(['sync_attempts.district_id', 'sync_attempts.export_date'], 'sync_attempts.attempt_id desc') }}
 
 ),
 
@@ -44,13 +44,14 @@ held_corrections as (
 deliveries as (
 
     -- the newest delivery of each file on each night (a corrected file may follow a rejected one)
-    select distinct on (load_ledger.district_id, load_ledger.export_date, load_ledger.file_name) load_ledger.*
+    select {{ distinct_on([
+        'load_ledger.district_id', 'load_ledger.export_date', 'load_ledger.file_name'
+    ]) }} load_ledger.*
     from load_ledger
-    order by
-        load_ledger.district_id asc,
-        load_ledger.export_date asc,
-        load_ledger.file_name asc,
-        load_ledger.ledger_id desc
+    {{ first_by(
+        ['load_ledger.district_id', 'load_ledger.export_date', 'load_ledger.file_name'],
+        'load_ledger.ledger_id desc'
+    ) }}
 
 ),
 
@@ -85,7 +86,7 @@ final as (
             when sync_nights.decision = 'awaiting_rollover'
                 then
                     'awaiting rollover: the export still carries school year '
-                    || coalesce(sync_nights.newest_school_year::text, 'none')
+                    || coalesce(sync_nights.newest_school_year::{{ data_type('text') }}, 'none')
             when deliveries.status = 'unchanged' then coalesce(deliveries.message, 'same bytes as the night before')
             else deliveries.message
         end as reason,
@@ -132,8 +133,8 @@ missed as (
         null::bigint as rows_added,
         null::bigint as rows_changed,
         null::bigint as rows_retired,
-        null::text as sha256,
-        null::text as load_id,
+        null::{{ data_type('text') }} as sha256,
+        null::{{ data_type('text') }} as load_id,
         attempts.recorded_at
     from expected_files
     left join attempts

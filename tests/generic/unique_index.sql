@@ -1,7 +1,8 @@
 {#- The model's grain as the database enforces it: fails unless the model has a valid unique index on exactly
     `columns` (in any order; of columns alone, over every row), read from the catalog without a scan of the
-    rows. -#}
+    rows. An engine without indexes (Spark) checks the grain on the rows instead. -#}
 {% test unique_index(model, columns) %}
+{%- if not keeps_indexes() %}{{ return(test_unique_combination_of_columns(model, columns)) }}{% endif %}
 
 with
 

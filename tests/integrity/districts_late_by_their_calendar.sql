@@ -35,7 +35,7 @@ select
     sync_history.district_id,
     sync_history.export_date,
     count(*) as files_not_delivered,
-    string_agg(sync_history.file_name, ', ' order by sync_history.file_name) as file_names
+    {{ ordered_string_agg('sync_history.file_name', ', ', 'sync_history.file_name') }} as file_names
 from sync_history
 inner join latest_nights
     on

@@ -124,7 +124,7 @@ def _dbt_test(run_date: dt.date, select: str):
     res = dbtRunner().invoke(["test", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
                               "--select", select, "--exclude-resource-type", "unit_test"])
     assert res.result is not None, res.exception
-    return {r.node.name: r for r in res.result.results}
+    return {r.node.name: r for r in res.result.results if r.node.resource_type == "test"}
 
 
 def test_staging_tests_check_the_loads_landed_on_the_run_date(fresh_db, db_conn, tmp_path):

@@ -60,7 +60,7 @@ links as (
         guardians.sourced_id as contact_id,
         trim(agent.sourced_id) as student_id
     from guardians
-    cross join lateral unnest(string_to_array(guardians.agent_sourced_ids, ',')) as agent (sourced_id)
+    cross join lateral {{ list_items('guardians.agent_sourced_ids') }} as agent (sourced_id)
 
     union
 
@@ -70,7 +70,7 @@ links as (
         trim(agent.sourced_id) as contact_id,
         students.sourced_id as student_id
     from students
-    cross join lateral unnest(string_to_array(students.agent_sourced_ids, ',')) as agent (sourced_id)
+    cross join lateral {{ list_items('students.agent_sourced_ids') }} as agent (sourced_id)
 
 ),
 
@@ -93,9 +93,9 @@ contacts as (
         cast(null as bigint) as contact_priority,
         guardians.sms as mobile_phone,
         guardians.phone as home_phone,
-        cast(null as text) as work_phone,
+        cast(null as {{ data_type('text') }}) as work_phone,
         guardians.email,
-        cast(null as text) as preferred_language,
+        cast(null as {{ data_type('text') }}) as preferred_language,
         cast(null as boolean) as can_text,
         cast(null as boolean) as do_not_contact,
         cast(null as date) as mapped_until

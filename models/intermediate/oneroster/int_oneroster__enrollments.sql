@@ -18,13 +18,10 @@ sections as (
 
 mapped as (
 
-    select distinct on (
-        enrollments.district_id,
-        enrollments.school_year,
-        enrollments.user_sourced_id,
-        enrollments.class_sourced_id,
-        coalesce(enrollments.begin_date, sections.term_start)
-    )
+    select {{ distinct_on([
+        'enrollments.district_id', 'enrollments.school_year', 'enrollments.user_sourced_id',
+        'enrollments.class_sourced_id', 'coalesce(enrollments.begin_date, sections.term_start)'
+    ]) }}
         enrollments.district_id,
         enrollments.load_id,
         enrollments.export_date,
@@ -44,14 +41,11 @@ mapped as (
             and enrollments.school_year = sections.school_year
             and enrollments.class_sourced_id = sections.section_id
     where coalesce(enrollments.begin_date, sections.term_start) is not null
-    order by
-        enrollments.district_id asc,
-        enrollments.school_year asc,
-        enrollments.user_sourced_id asc,
-        enrollments.class_sourced_id asc,
-        coalesce(enrollments.begin_date, sections.term_start) asc,
-        enrollments.date_last_modified desc nulls last,
-        enrollments.sourced_id asc
+    {{ first_by(
+        ['enrollments.district_id', 'enrollments.school_year', 'enrollments.user_sourced_id',
+            'enrollments.class_sourced_id', 'coalesce(enrollments.begin_date, sections.term_start)'],
+        'enrollments.date_last_modified desc nulls last, enrollments.sourced_id asc'
+    ) }}
 
 )
 

@@ -14,10 +14,10 @@ newest_years as (
 
 orgs as (
 
-    select distinct on (org_rows.district_id, org_rows.sourced_id) org_rows.*
+    select {{ distinct_on(['org_rows.district_id', 'org_rows.sourced_id']) }} org_rows.*
     from {{ ref('rec_oneroster_orgs') }} as org_rows
     where org_rows.has_attributes and org_rows.org_type = 'school'
-    order by org_rows.district_id asc, org_rows.sourced_id asc, org_rows.school_year desc
+    {{ first_by(['org_rows.district_id', 'org_rows.sourced_id'], 'org_rows.school_year desc') }}
 
 ),
 
@@ -32,9 +32,9 @@ schools as (
         orgs.key_hash,
         orgs.sourced_id as school_id,
         orgs.org_name as school_name,
-        cast(null as text) as low_grade,
-        cast(null as text) as high_grade,
-        cast(null as text) as phone,
+        cast(null as {{ data_type('text') }}) as low_grade,
+        cast(null as {{ data_type('text') }}) as high_grade,
+        cast(null as {{ data_type('text') }}) as phone,
         case
             when orgs.is_retired then orgs.last_delivered_date
             else {{ oneroster_mapped_until('orgs', 'newest_years.school_year', 'rec_schools') }}

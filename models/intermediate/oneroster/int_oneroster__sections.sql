@@ -19,20 +19,17 @@ sessions as (
 
 teachers as (
 
-    select distinct on (enrollments.district_id, enrollments.school_year, enrollments.class_sourced_id)
+    select {{ distinct_on(['enrollments.district_id', 'enrollments.school_year', 'enrollments.class_sourced_id']) }}
         enrollments.district_id,
         enrollments.school_year,
         enrollments.class_sourced_id,
         enrollments.user_sourced_id
     from {{ ref('rec_oneroster_enrollments') }} as enrollments
     where not enrollments.is_retired and enrollments.user_role = 'teacher'
-    order by
-        enrollments.district_id asc,
-        enrollments.school_year asc,
-        enrollments.class_sourced_id asc,
-        enrollments.is_primary desc nulls last,
-        enrollments.begin_date asc nulls last,
-        enrollments.user_sourced_id asc
+    {{ first_by(
+        ['enrollments.district_id', 'enrollments.school_year', 'enrollments.class_sourced_id'],
+        'enrollments.is_primary desc nulls last, enrollments.begin_date asc nulls last, enrollments.user_sourced_id asc'
+    ) }}
 
 ),
 

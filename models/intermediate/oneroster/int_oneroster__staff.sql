@@ -15,14 +15,14 @@ newest_years as (
 
 users as (
 
-    select distinct on (user_rows.district_id, user_rows.sourced_id)
+    select {{ distinct_on(['user_rows.district_id', 'user_rows.sourced_id']) }}
         user_rows.*,
         role_map.staff_role
     from {{ ref('int_oneroster__users') }} as user_rows
     inner join {{ ref('oneroster_roles') }} as role_map
         on user_rows.oneroster_role = role_map.role
     where role_map.staff_role is not null
-    order by user_rows.district_id asc, user_rows.sourced_id asc, user_rows.school_year desc
+    {{ first_by(['user_rows.district_id', 'user_rows.sourced_id'], 'user_rows.school_year desc') }}
 
 ),
 

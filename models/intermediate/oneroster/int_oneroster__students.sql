@@ -45,7 +45,7 @@ students as (
         case when users.enabled_user then 'active' else 'inactive' end as enrollment_status,
         users.role_begin_date as entry_date,
         users.role_end_date as exit_date,
-        cast(null as text) as home_language,
+        cast(null as {{ data_type('text') }}) as home_language,
         cast(null as date) as mapped_until
     from users
     left join demographics

@@ -76,10 +76,10 @@ final as (
         conflicts.district_id,
         count(*) as conflict_count,
         'the seasons seed contradicts itself: '
-        || string_agg(
-            coalesce('school year ' || conflicts.school_year || ': ', '') || conflicts.problem,
-            '; ' order by conflicts.school_year, conflicts.problem
-        ) as message
+        || {{ ordered_string_agg(
+            "coalesce('school year ' || conflicts.school_year || ': ', '') || conflicts.problem",
+            '; ', 'conflicts.school_year, conflicts.problem'
+        ) }} as message
     from conflicts
     group by conflicts.district_id
 

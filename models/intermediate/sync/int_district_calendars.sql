@@ -17,7 +17,7 @@ seasons as (
 newest_sessions as (
 
     -- each academic session's newest delivered version, of a district without seed rows
-    select distinct on (sessions.district_id, sessions.sourced_id)
+    select {{ distinct_on(['sessions.district_id', 'sessions.sourced_id']) }}
         sessions.district_id,
         sessions.sourced_id,
         sessions.session_type,
@@ -33,7 +33,10 @@ newest_sessions as (
             from seasons
             where seasons.district_id = sessions.district_id
         )
-    order by sessions.district_id asc, sessions.sourced_id asc, sessions.export_date desc, sessions.school_year desc
+    {{ first_by(
+        ['sessions.district_id', 'sessions.sourced_id'],
+        'sessions.export_date desc, sessions.school_year desc'
+    ) }}
 
 ),
 

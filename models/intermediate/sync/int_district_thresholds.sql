@@ -34,7 +34,10 @@ district_values as (
         districts.district_id,
         safety_thresholds.threshold,
         coalesce(
-            (district_settings.thresholds ->> safety_thresholds.threshold)::numeric,
+            cast(
+                {{ json_text('district_settings.thresholds', 'safety_thresholds.threshold') }}
+                as {{ data_type('numeric') }}
+            ),
             safety_thresholds.default_value
         ) as threshold_value
     from districts

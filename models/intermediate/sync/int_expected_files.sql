@@ -71,21 +71,17 @@ nights as (
     -- every night from then to the run date, but those the district marked as no-delivery
     select
         first_nights.district_id,
-        nights.night_date::date as night_date
+        cast(nights.night_date as date) as night_date
     from first_nights
     cross join
-        lateral generate_series(
-            first_nights.first_night, {{ run_date() }}, interval '1 day'
-        ) as nights (night_date)
+        lateral {{ date_series('first_nights.first_night', run_date()) }} as nights (night_date)
     left join district_settings
         on first_nights.district_id = district_settings.district_id
     where
-        not coalesce(
-            district_settings.no_delivery -> 'weekdays' ? trim(to_char(nights.night_date, 'day')), false
-        )
-        and not coalesce(
-            district_settings.no_delivery -> 'dates' ? to_char(nights.night_date, 'YYYY-MM-DD'), false
-        )
+        not {{ json_array_has('district_settings.no_delivery', 'weekdays', weekday_name('nights.night_date')) }}
+        and not {{ json_array_has(
+            'district_settings.no_delivery', 'dates', 'cast(cast(nights.night_date as date) as ' ~ data_type('text') ~ ')'
+        ) }}
 
 ),
 

@@ -12,12 +12,12 @@ night_checks as (
 
 held_corrections as (
 
-    select distinct on (night_checks.load_id)
+    select {{ distinct_on(['night_checks.load_id']) }}
         night_checks.load_id,
         night_checks.file_name || ' ' || night_checks.message as message
     from night_checks
     where night_checks.replaces_a_delivery and night_checks.is_failing and not night_checks.is_released
-    order by night_checks.load_id asc, night_checks.hold_rank asc
+    {{ first_by(['night_checks.load_id'], 'night_checks.hold_rank asc') }}
 
 )
 

@@ -38,8 +38,8 @@ default_measures as (
         export_file_groups.file_name,
         standard.measure,
         standard.kind,
-        null::text as column_name,
-        null::numeric as measure_share
+        null::{{ data_type('text') }} as column_name,
+        null::{{ data_type('numeric') }} as measure_share
     from export_file_groups
     cross join (
         values ('records removed', 'removed'), ('records changed', 'changed')
@@ -110,7 +110,7 @@ measured as (
 measure_shares as (
 
     -- a measure over several columns takes its largest share
-    select distinct on (measured.load_id, measured.measure)
+    select {{ distinct_on(['measured.load_id', 'measured.measure']) }}
         measured.district_id,
         measured.night_date,
         measured.file_name,
@@ -121,12 +121,15 @@ measure_shares as (
         measured.measure_share,
         measured.affected_records,
         measured.out_of_records,
-        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) as affected_share
+        coalesce(
+            measured.affected_records::{{ data_type('numeric') }} / nullif(measured.out_of_records, 0), 0
+        ) as affected_share
     from measured
-    order by
-        measured.load_id asc,
-        measured.measure asc,
-        coalesce(measured.affected_records::numeric / nullif(measured.out_of_records, 0), 0) desc
+    {{ first_by(
+        ['measured.load_id', 'measured.measure'],
+        'coalesce(measured.affected_records::' ~ data_type('numeric')
+        ~ ' / nullif(measured.out_of_records, 0), 0) desc'
+    ) }}
 
 )
 

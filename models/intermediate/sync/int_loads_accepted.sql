@@ -121,9 +121,9 @@ load_years as (
         accepted_loads.*,
         years.school_year
     from accepted_loads
-    left join lateral generate_series(
-        accepted_loads.min_school_year, accepted_loads.max_school_year
-    ) as years (school_year) on true
+    left join lateral {{ integer_series(
+        'accepted_loads.min_school_year', 'accepted_loads.max_school_year'
+    ) }} as years (school_year) on true
 
 )
 

@@ -18,7 +18,9 @@ effective_loads as (
 
     -- each night's delivery of each file that counts: the newest one that is not a held correction. Its
     -- versions are what the night changed; an unchanged delivery changed nothing (no load_id)
-    select distinct on (night_deliveries.district_id, night_deliveries.file_name, night_deliveries.export_date)
+    select {{ distinct_on([
+        'night_deliveries.district_id', 'night_deliveries.file_name', 'night_deliveries.export_date'
+    ]) }}
         night_deliveries.district_id,
         night_deliveries.file_name,
         night_deliveries.export_date,
@@ -31,11 +33,10 @@ effective_loads as (
             select 1 from held_corrections
             where held_corrections.load_id = night_deliveries.load_id
         )
-    order by
-        night_deliveries.district_id asc,
-        night_deliveries.file_name asc,
-        night_deliveries.export_date asc,
-        night_deliveries.delivery_rank asc
+    {{ first_by(
+        ['night_deliveries.district_id', 'night_deliveries.file_name', 'night_deliveries.export_date'],
+        'night_deliveries.delivery_rank asc'
+    ) }}
 
 )
 

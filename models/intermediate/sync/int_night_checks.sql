@@ -70,6 +70,24 @@ later_years as (
 
 ),
 
+recorded_loads as (
+
+    select distinct load_changes.load_id
+    from load_changes
+
+),
+
+districts_recording as (
+
+    -- the districts' first night with change records
+    select
+        load_changes.district_id,
+        min(load_changes.export_date) as first_recorded_night
+    from load_changes
+    group by load_changes.district_id
+
+),
+
 missing_records as (
 
     -- fail closed: a load whose change record is missing (written with its ledger row, so only a warehouse
@@ -86,19 +104,21 @@ missing_records as (
         compared_loads.base_records as out_of_records,
         'what this night changed was never recorded (its check did not complete)' as reason
     from compared_loads
-    where
-        not exists (
-            select 1
-            from load_changes
-            where load_changes.load_id = compared_loads.load_id
-        )
-        and exists (
-            select 1
-            from load_changes
-            where
-                load_changes.district_id = compared_loads.district_id
-                and load_changes.export_date <= compared_loads.export_date
-        )
+    left join recorded_loads
+        on compared_loads.load_id = recorded_loads.load_id
+    inner join districts_recording
+        on
+            compared_loads.district_id = districts_recording.district_id
+            and compared_loads.export_date >= districts_recording.first_recorded_night
+    where recorded_loads.load_id is null
+
+),
+
+rules as (
+
+    select * from later_years
+    union all
+    select * from missing_records
 
 ),
 
@@ -115,24 +135,22 @@ held_loads as (
         rules.replaces_a_delivery,
         null::bigint as affected_records,
         rules.out_of_records,
-        null::numeric as affected_share,
-        0::numeric as threshold,
+        null::{{ data_type('numeric') }} as affected_share,
+        0::{{ data_type('numeric') }} as threshold,
         null::bigint as cumulative_records,
         null::bigint as cumulative_out_of,
-        null::numeric as cumulative_share,
-        null::numeric as cumulative_threshold,
+        null::{{ data_type('numeric') }} as cumulative_share,
+        null::{{ data_type('numeric') }} as cumulative_threshold,
         null::date as window_start,
         false as is_in_rollover_window,
         true as is_over_threshold,
         false as is_over_cumulative_threshold,
         true as is_failing,
-        {{ is_released('sync_approvals', 'rules.district_id', 'rules.file_name', 'rules.night_date') }} as is_released,
+        {{ is_released('approved', 'rules.night_date') }} as is_released,
         'held: ' || rules.reason || {{ release_hint('rules.district_id', 'rules.night_date') }} as message
-    from (
-        select * from later_years
-        union all
-        select * from missing_records
-    ) as rules
+    from rules
+    left join {{ approvals_by_file('sync_approvals') }} as approved
+        on rules.district_id = approved.district_id and rules.file_name = approved.file_name
 
 ),
 
@@ -176,15 +194,15 @@ ranked as (
     select
         checks.*,
         export_file_groups.model_group,
-        row_number() over (
+        (row_number() over (
             partition by checks.load_id
             order by
                 checks.is_failing desc,
                 checks.kind = 'changed' asc,
                 checks.kind = 'emptied' asc,
-                checks.affected_share desc,
+                checks.affected_share desc nulls first,
                 checks.measure asc
-        ) as hold_rank
+        ))::bigint as hold_rank
     from checks
     left join export_file_groups
         on checks.file_name = export_file_groups.file_name

@@ -48,7 +48,8 @@ windows as (
             where
                 rollovers.district_id = load_measures.district_id
                 and rollovers.first_night <= load_measures.night_date
-                and load_measures.night_date - rollovers.first_night <= district_thresholds.rollover_days
+                and {{ days_between('load_measures.night_date', 'rollovers.first_night') }}
+                <= district_thresholds.rollover_days
         ) as is_in_rollover_window,
         greatest(
             load_measures.night_date - district_thresholds.cumulative_nights + 1,
@@ -61,24 +62,55 @@ windows as (
                     and sync_approvals.export_date < load_measures.night_date
             )
         ) as window_start,
-        {{ is_released('sync_approvals', 'load_measures.district_id', 'load_measures.file_name',
-            'load_measures.night_date') }} as is_released
+        {{ is_released('approved', 'load_measures.night_date') }} as is_released
     from load_measures
     inner join district_thresholds
         on load_measures.district_id = district_thresholds.district_id
+    left join {{ approvals_by_file('sync_approvals') }} as approved
+        on load_measures.district_id = approved.district_id and load_measures.file_name = approved.file_name
+
+),
+
+cumulative as (
+
+    -- removals add up over the window: a few percent a night must not slip through (its size: the first
+    -- night's records)
+    select
+        windows.district_id,
+        windows.file_name,
+        windows.measure,
+        windows.window_start,
+        windows.night_date,
+        sum(earlier.affected_records) as records,
+        {{ value_of_first('earlier.out_of_records', 'earlier.night_date') }} as out_of
+    from (
+        select distinct
+            windows.district_id,
+            windows.file_name,
+            windows.measure,
+            windows.window_start,
+            windows.night_date
+        from windows
+    ) as windows
+    inner join load_measures as earlier
+        on
+            windows.district_id = earlier.district_id
+            and windows.file_name = earlier.file_name
+            and windows.measure = earlier.measure
+            and earlier.night_date between windows.window_start and windows.night_date
+    group by windows.district_id, windows.file_name, windows.measure, windows.window_start, windows.night_date
 
 ),
 
 cumulated as (
 
-    -- removals add up over the window: a few percent a night must not slip through
     select
         windows.*,
         case when windows.kind = 'removed' then cumulative.records end as cumulative_records,
         case when windows.kind = 'removed' then cumulative.out_of end as cumulative_out_of,
         case
             when windows.kind = 'removed'
-                then coalesce(cumulative.records::numeric / nullif(cumulative.out_of, 0), 0)
+                then coalesce(cumulative.records::{{ data_type('numeric') }} / nullif(cumulative.out_of, 0), 0)
         end as cumulative_share_value,
         -- a measure's own share (seed safety_measures) replaces the district's outside the rollover window
         case
@@ -92,17 +124,13 @@ cumulated as (
             else windows.cumulative_share
         end as cumulative_threshold
     from windows
-    left join lateral (
-        select
-            sum(earlier.affected_records) as records,
-            (array_agg(earlier.out_of_records order by earlier.night_date))[1] as out_of
-        from load_measures as earlier
-        where
-            earlier.district_id = windows.district_id
-            and earlier.file_name = windows.file_name
-            and earlier.measure = windows.measure
-            and earlier.night_date between windows.window_start and windows.night_date
-    ) as cumulative on true
+    left join cumulative
+        on
+            windows.district_id = cumulative.district_id
+            and windows.file_name = cumulative.file_name
+            and windows.measure = cumulative.measure
+            and windows.window_start = cumulative.window_start
+            and windows.night_date = cumulative.night_date
 
 ),
 

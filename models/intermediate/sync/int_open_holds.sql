@@ -28,10 +28,11 @@ open_holds as (
         night_checks.hold_rank,
         night_checks.message
     from night_checks
+    left join {{ approvals_by_file('sync_approvals') }} as approved
+        on night_checks.district_id = approved.district_id and night_checks.file_name = approved.file_name
     where
         night_checks.is_failing
-        and not {{ is_released('sync_approvals', 'night_checks.district_id', 'night_checks.file_name',
-            'night_checks.night_date') }}
+        and not {{ is_released('approved', 'night_checks.night_date') }}
 
 )
 

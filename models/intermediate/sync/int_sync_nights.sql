@@ -1,4 +1,7 @@
 {{ config(materialized='table') }}
+{%- set held_check_of = [
+    'night_groups.district_id', 'night_groups.night_date', 'night_groups.model_group', 'night_checks.file_name'
+] %}
 
 -- The season decision: per district, night and model group, whether the night's sync may change that group's
 -- marts. Each reason not to is a named flag; `decision` takes the first that holds, in this order:
@@ -55,37 +58,57 @@ night_groups as (
 
 ),
 
-holds as (
+held_checks as (
 
     -- a file's failing night holds its group on that night and every night after, until approved; a failing
     -- corrected re-delivery of a night leaves that night showing the delivery it replaced
-    -- (int_loads_effective), and holds the nights after it
+    -- (int_loads_effective), and holds the nights after it: per night and group, each holding file's first
+    -- failing check
+    select {{ distinct_on(held_check_of) }}
+        night_groups.district_id,
+        night_groups.night_date,
+        night_groups.model_group,
+        night_checks.file_name,
+        night_checks.message
+    from night_groups
+    inner join night_checks
+        on
+            night_groups.district_id = night_checks.district_id
+            and night_groups.model_group = night_checks.model_group
+            and (
+                night_groups.night_date > night_checks.night_date
+                or night_groups.night_date = night_checks.night_date and not night_checks.replaces_a_delivery
+            )
+    where night_checks.is_failing and not night_checks.is_released
+    {{ first_by(held_check_of, 'night_checks.night_date asc, night_checks.hold_rank asc') }}
+
+),
+
+held as (
+
+    select
+        held_checks.district_id,
+        held_checks.night_date,
+        held_checks.model_group,
+        {{ ordered_string_agg(
+            "held_checks.file_name || ' ' || held_checks.message", '; ', 'held_checks.file_name'
+        ) }} as hold_message
+    from held_checks
+    group by held_checks.district_id, held_checks.night_date, held_checks.model_group
+
+),
+
+holds as (
+
     select
         night_groups.*,
         held.hold_message
     from night_groups
-    left join lateral (  -- noqa: ST05
-        select string_agg(checks.file_name || ' ' || checks.message, '; ' order by checks.file_name) as hold_message
-        from (
-            select distinct on (night_checks.file_name)
-                night_checks.file_name,
-                night_checks.message
-            from night_checks
-            where
-                night_checks.is_failing
-                and not night_checks.is_released
-                and night_checks.district_id = night_groups.district_id
-                and (
-                    night_checks.night_date < night_groups.night_date
-                    or night_checks.night_date = night_groups.night_date and not night_checks.replaces_a_delivery
-                )
-                and night_checks.model_group = night_groups.model_group
-            order by
-                night_checks.file_name asc,
-                night_checks.night_date asc,
-                night_checks.hold_rank asc
-        ) as checks
-    ) as held on true
+    left join held
+        on
+            night_groups.district_id = held.district_id
+            and night_groups.night_date = held.night_date
+            and night_groups.model_group = held.model_group
 
 ),
 

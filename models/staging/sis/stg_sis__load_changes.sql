@@ -17,7 +17,7 @@ renamed as (
         source.column_name,
         source.records,
         source.out_of,
-        array_to_string(source.example_keys, ', ') as example_keys,
+        {{ join_array('source.example_keys', ', ') }} as example_keys,
         source.recorded_at
     from source
 

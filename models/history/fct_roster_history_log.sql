@@ -1,0 +1,8 @@
+{{ history_log_config() }}
+
+{{ history_log_of(
+    'fct_roster',
+    ['district_id', 'school_year', 'student_id', 'section_id', 'start_date'],
+    ['end_date', 'course_id', 'course_name', 'subject', 'school_id', 'teacher_id', 'term_name', 'term_start',
+     'term_end', 'period', 'room', 'is_active']
+) }}
