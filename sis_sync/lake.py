@@ -103,6 +103,7 @@ def publish(conn, districts: Iterable[str] | None = None, lake: Path | None = No
                 (wanted,) if wanted is not None else None,
             )
             rows = cur.fetchall()
+            (lake / RAW_SCHEMA / table).mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
             by_district: dict[str, list[tuple]] = {d: [] for d in wanted or ()}
             index = names.index(partition)
             for row in rows:

@@ -235,10 +235,10 @@ def _session_settings():
 
 
 def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, ...] = (),
-              unit_tests: bool = False, target: str | None = None, command: str = "build") -> BuildOutcome:
+              unit_tests: bool = False, target: str | None = None, data_tests: bool = True) -> BuildOutcome:
     """`dbt build --vars '{run_date: D}'` in this process, against the warehouse in the environment (``target``:
-    a target of profiles.yml other than the default, the Postgres warehouse; ``command``: ``run`` builds the
-    models without their tests).
+    a target of profiles.yml other than the default, the Postgres warehouse; without ``data_tests``, the seeds
+    and models alone).
 
     The nightly job leaves dbt's unit tests out (they test the SQL, not the night's data; `make test` and a
     hand-run `dbt build` run them).
@@ -248,18 +248,19 @@ def dbt_build(run_date: dt.date, full_refresh: bool = False, select: tuple[str, 
     # The run date goes in as SIS_SYNC_RUN_DATE, which macros/run_date.sql reads like the `run_date` var:
     # a changed var makes dbt parse the whole project again (3-4 s), a changed environment variable not.
     os.environ["SIS_SYNC_RUN_DATE"] = run_date.isoformat()
-    args = [command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    args = ["build", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
     if target:
         args += ["--target", target]
-    if not unit_tests and command == "build":
-        args += ["--exclude-resource-type", "unit_test"]
+    excluded = ([] if unit_tests else ["unit_test"]) + ([] if data_tests else ["test"])
+    if excluded:
+        args += ["--exclude-resource-type", *excluded]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     started = time.monotonic()
-    _step(f"dbt {command} for run date {run_date}{' (full refresh)' if full_refresh else ''}"
+    _step(f"dbt build for run date {run_date}{' (full refresh)' if full_refresh else ''}"
           f"{f' on {target}' if target else ''}")
     with _session_settings():
         res = dbtRunner().invoke(args)
