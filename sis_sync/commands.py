@@ -124,8 +124,15 @@ def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = F
     with db.one_run_at_a_time(settings, "build"):
         prepare_warehouse(settings)
         build = build_marts(settings, run_date, full_refresh=full_refresh, roll_back=roll_back, target=target)
-    print_summary([], build, mart_counts(settings, target) if build.ok and not build.skipped else {})
+    print_summary([], build, _counts(settings, build, target))
     return night_code([], build)
+
+
+def _counts(settings, build, target: str | None) -> dict[str, dict[str, int]]:
+    """The marts' rows per district; on Spark only after a build in this process (its session holds them)."""
+    if target == "spark" and (not build.ok or build.skipped):
+        return {}
+    return mart_counts(settings, target)
 
 
 @exit_codes
@@ -137,18 +144,17 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | N
         build = build_marts(settings, run_date, target=target)
         if target != "spark":  # the holds are read from the Postgres marts (on Spark: marts.sync_holds there)
             read_holds(settings, nights, run_date)
-    counts = mart_counts(settings, target) if build.ok and not build.skipped else {}
-    print_summary(nights, build, counts)
+    print_summary(nights, build, _counts(settings, build, target))
     click.echo("")
     if target == "spark":
         from sis_sync import lake
 
         click.echo(f"Marts are in database `marts` of the Spark warehouse in {lake.spark_dir()}"
                    " (README, \"Running on Spark\").")
-        click.echo("Sync history: sis-sync status")
-        return night_code(nights, build)
-    click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
-    click.echo(f"Look at them with: psql '{settings.shown_dsn}' -c 'select * from marts.student_overview limit 5'")
+    else:
+        click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
+        click.echo(f"Look at them with: psql '{settings.shown_dsn}'"
+                   " -c 'select * from marts.student_overview limit 5'")
     click.echo("Sync history: sis-sync status")
     return night_code(nights, build)
 

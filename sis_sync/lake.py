@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,64 +76,48 @@ def _arrow_type(table: str, column: str, pg_type: str) -> pa.DataType:
         raise ValueError(f"{RAW_SCHEMA}.{table}.{column}: no parquet type for {pg_type}") from None
 
 
-def publish(conn, districts: Iterable[str] | None = None, lake: Path | None = None) -> dict[str, int]:
-    """Write the raw layer's rows of ``districts`` (every district when None) into the lake; returns the rows
-    written per table."""
-    lake = lake or lake_dir()
+def publish(conn) -> dict[str, int]:
+    """Write the raw layer's rows into the lake, every district's; returns the rows written per table."""
+    lake = lake_dir()
     written: dict[str, int] = {}
     with conn.cursor() as cur:
         for table in _raw_tables(cur):
-            columns = _columns(cur, table)
-            names = [name for name, _ in columns]
             if table in _NOT_IN_THE_LAKE:
                 continue
+            columns = _columns(cur, table)
+            names = [name for name, _ in columns]
             partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
-            if partition is None:  # the phone map: every district's, one folder
-                _write_folder(lake / RAW_SCHEMA / table, cur, table, columns)
-                continue
             schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
                                 for name, pg_type in columns if name != partition])
-            wanted = sorted(set(districts)) if districts is not None else None
             selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
-            cur.execute(
-                f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
-                + (f" where {partition} = any(%s)" if wanted is not None else "")
-                + f" order by {partition}",
-                (wanted,) if wanted is not None else None,
-            )
+            cur.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}")
             rows = cur.fetchall()
-            (lake / RAW_SCHEMA / table).mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
-            by_district: dict[str, list[tuple]] = {d: [] for d in wanted or ()}
-            index = names.index(partition)
-            for row in rows:
-                by_district.setdefault(row[index], []).append(row)
-            for district, district_rows in by_district.items():
-                _write_district(lake / RAW_SCHEMA / table, partition, district, schema, names, district_rows)
+            folder = lake / RAW_SCHEMA / table
+            if partition is None:  # the phone map: every district's, one folder
+                _replace(folder.parent, folder.name, schema, names, rows)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
+                by_district: dict[str, list[tuple]] = {}
+                index = names.index(partition)
+                for row in rows:
+                    by_district.setdefault(row[index], []).append(row)
+                for district, district_rows in by_district.items():
+                    _replace(folder, f"{partition}={district}", schema, names, district_rows)
             written[table] = len(rows)
     return written
 
 
-def _write_folder(folder: Path, cur, table: str, columns: list[tuple[str, str]]) -> None:
-    """A table of no district's, written whole."""
-    schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type)) for name, pg_type in columns])
-    cur.execute(f"select {', '.join(name for name, _ in columns)} from {RAW_SCHEMA}.{table}")
-    rows = cur.fetchall()
-    _replace(folder.parent, folder.name, schema, [name for name, _ in columns], rows)
-
-
-def _write_district(folder: Path, partition: str, district: str, schema: pa.Schema, names: list[str],
-                    rows: list[tuple]) -> None:
-    """One district's folder of a table, replaced whole."""
-    _replace(folder, f"{partition}={district}", schema, names, rows)
-
-
 def _replace(parent: Path, name: str, schema: pa.Schema, names: list[str], rows: list[tuple]) -> None:
-    """The folder ``parent/name`` replaced whole: written beside it, then renamed into place."""
+    """The folder ``parent/name`` replaced whole by one parquet file of ``rows`` (tuples in the order of
+    ``names``; the schema's columns are taken from them): written beside it, then renamed into place."""
     target = parent / name
     staged = parent / f".{name}.{uuid.uuid4().hex}"
     staged.mkdir(parents=True)
     try:
-        data = {field.name: [row[names.index(field.name)] for row in rows] for field in schema}
+        data = {}
+        for field in schema:
+            index = names.index(field.name)
+            data[field.name] = [row[index] for row in rows]
         pq.write_table(pa.table(data, schema=schema), staged / "part-0.parquet")
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

@@ -121,19 +121,6 @@
     coalesce(array_contains(from_json(get_json_object({{ json }}, '$.{{ key }}'), 'array<string>'), {{ value }}), false)
 {%- endmacro %}
 
-{#- The lowest date, before every night (Postgres's '-infinity'). -#}
-{% macro date_before_all() -%}
-    {{- return(adapter.dispatch('date_before_all', 'sis_sync')()) -}}
-{%- endmacro %}
-
-{% macro default__date_before_all() -%}
-    '-infinity'::date
-{%- endmacro %}
-
-{% macro spark__date_before_all() -%}
-    date'0001-01-01'
-{%- endmacro %}
-
 {#- A set-returning call for `cross join lateral ... as alias (column)`: every date from `first` to `last`. -#}
 {% macro date_series(first, last) -%}
     {{- return(adapter.dispatch('date_series', 'sis_sync')(first, last)) -}}

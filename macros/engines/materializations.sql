@@ -14,20 +14,6 @@
     {{- return('table') -}}
 {%- endmacro %}
 
-{#- Whether the history marts are built (macros/history.sql). They end a version by rewriting its row in place,
-    which Spark without a table format cannot do: on Spark they are not built yet. -#}
-{% macro keeps_history() -%}
-    {{- return(adapter.dispatch('keeps_history', 'sis_sync')()) -}}
-{%- endmacro %}
-
-{% macro default__keeps_history() -%}
-    {{- return(true) -}}
-{%- endmacro %}
-
-{% macro spark__keeps_history() -%}
-    {{- return(false) -}}
-{%- endmacro %}
-
 {#- Whether the engine keeps indexes (the records and history models' unique grain indexes, and the
     unique_index test that reads them from the catalog). -#}
 {% macro keeps_indexes() -%}
