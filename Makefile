@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATE ?= 2026-03-16
 DROP ?= sample_drop
 
-.PHONY: install prereqs run test test-fast lint pytest docs score evaluate stop clean
+.PHONY: install prereqs run test test-fast test-spark-cluster lint pytest docs score evaluate stop clean
 
 install: $(VENV)/.installed
 
@@ -32,14 +32,19 @@ lint: install
 # two workers (each test has a database of its own); the tests that create and drop the cluster-wide roles
 # run after them, alone, since every mart's build grants to those roles
 pytest: install prereqs
-	$(BIN)/pytest -n 2 -m "not cluster_roles"
+	$(BIN)/pytest -n 2 -m "not cluster_roles and not spark_cluster"
 	$(BIN)/pytest -m cluster_roles
 
 test: prereqs lint pytest
 
 # a quick subset (under 3 minutes): the linters and every test that does not build the marts with dbt
 test-fast: prereqs lint
-	$(BIN)/pytest -q -n 2 -m "not slow and not cluster_roles"
+	$(BIN)/pytest -q -n 2 -m "not slow and not cluster_roles and not spark_cluster"
+
+# the Spark test on a standalone cluster on loopback (a master, a worker and a Thrift server; about 7 minutes
+# on 2 cores): the same three nights as the suite's Spark test in session mode
+test-spark-cluster: install prereqs
+	$(BIN)/pytest -m spark_cluster
 
 docs: install
 	$(BIN)/sis-sync spec --write

@@ -116,39 +116,61 @@ def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     with conn.cursor() as cur:
         cur.execute(f"select to_regclass('{OPEN_HOLDS}') is not null, to_regclass('{HOLDS_MART}') is not null")
         has_view, has_mart = cur.fetchone()
-        if has_view:
-            source = f"select district_id, night_date, file_name, hold_rank, message from {OPEN_HOLDS}"
-        elif has_mart:
-            source = (f"select district_id, export_date as night_date, file_name, hold_rank, message"
-                      f" from {HOLDS_MART} where is_held")
+        if has_view or has_mart:
+            cur.execute(held_files_sql(district_id, night, OPEN_HOLDS if has_view else None))
+            held = [tuple(row) for row in cur.fetchall()]
         else:
-            conn.commit()
-            return []
-        cur.execute(
-            f"""
-            select distinct on (holds.file_name) holds.file_name, holds.message
-            from ({source}) as holds
-            where holds.district_id = %(district)s and holds.night_date <= %(night)s
-            order by holds.file_name, holds.night_date, holds.hold_rank
-            """,
-            {"district": district_id, "night": night},
-        )
-        held = cur.fetchall()
+            held = []
     conn.commit()
     return held
+
+
+def held_files_sql(district_id: str, night: dt.date, source: str | None = OPEN_HOLDS) -> str:
+    """The query of :func:`held_files`, as Postgres and Spark both run it (``source``: the view, or None for
+    the mart); the district's id and the night are written into it as literals."""
+    holds = (f"select district_id, night_date, file_name, hold_rank, message from {source}" if source else
+             f"select district_id, export_date as night_date, file_name, hold_rank, message from {HOLDS_MART}"
+             " where is_held")
+    return f"""
+        select file_name, message from (
+            select
+                holds.file_name,
+                holds.message,
+                row_number() over (
+                    partition by holds.file_name order by holds.night_date, holds.hold_rank
+                ) as nth
+            from ({holds}) as holds
+            where holds.district_id = {_literal(district_id)} and holds.night_date <= date '{night.isoformat()}'
+        ) as first_holds
+        where nth = 1
+        order by file_name
+    """
 
 
 def calendar_problem(conn, district_id: str) -> str | None:
     """Why the district's calendar (the seasons seed) is invalid, as the last build found, or None."""
     with conn.cursor() as cur:
         cur.execute(f"select to_regclass('{CALENDAR_CONFLICTS}') is not null")
-        if not cur.fetchone()[0]:
-            conn.commit()
-            return None
-        cur.execute(f"select message from {CALENDAR_CONFLICTS} where district_id = %s", (district_id,))
-        row = cur.fetchone()
+        if cur.fetchone()[0]:
+            cur.execute(calendar_problem_sql(district_id))
+            row = cur.fetchone()
+        else:
+            row = None
     conn.commit()
     return row[0] if row else None
+
+
+def calendar_problem_sql(district_id: str) -> str:
+    """The query of :func:`calendar_problem`, as Postgres and Spark both run it."""
+    return f"select message from {CALENDAR_CONFLICTS} where district_id = {_literal(district_id)}"
+
+
+def _literal(text: str) -> str:
+    """A string literal both engines read alike: quotes doubled, and no backslash (Spark reads one as an
+    escape; a district id is letters, digits, _ and -)."""
+    if "\\" in text:
+        raise ValueError(f"not a district id: {text!r}")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:

@@ -51,6 +51,11 @@ DEFAULT_SIZES = (1000, 10000, 100000)
 DEFAULT_DATA = PROJECT_ROOT / ".sis-sync" / "bench"
 MARTS = mart_names(history=False)  # compared with a full refresh
 STAGES = ("copy", "copy_meta", "ingest", "full", "nightly", "full2")
+SPARK_WORKER_MEMORY = "4g"  # each loopback worker's, for its one executor
+
+
+def spark_stage(workers: int) -> str:
+    return f"spark_{workers}w"
 
 
 # --- the parent: orchestration, table, JSON -------------------------------------------------------------
@@ -167,10 +172,12 @@ def later_nights(nights: int) -> list[dt.date]:
 
 
 def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: int = 0,
-               history_nights: int = 0, nights: int = 0, districts: int = 1) -> dict:
+               history_nights: int = 0, nights: int = 0, districts: int = 1,
+               spark_workers: tuple[int, ...] = ()) -> dict:
     """Every stage once for one size (``students`` in ``districts`` districts), in a fresh database; with
     ``nights``, that many more nightly runs after NIGHT2 (stage ``nights``: one entry per night) and a full
-    refresh of the last one."""
+    refresh of the last one; with ``spark_workers``, night 2's build on Spark on a loopback cluster of each
+    of those numbers of workers (stage ``spark_<n>w``)."""
     from sis_sync.ingestion.workdirs import default_archive_dir, default_pipelines_dir
 
     history = prior_nights(prior_years, history_nights)
@@ -211,6 +218,13 @@ def bench_size(students: int, data_root: Path, server, keep: bool, prior_years: 
                 stages[stage] = result
                 _say(f"{students:>8} {stage:<10} {result['seconds']:8.2f}s  peak {result['peak_rss_mib']:7.0f} MiB"
                      f"  load {result['load_before'][0]:.2f}")
+            for workers in spark_workers:
+                result = run_stage("spark", {**base, "night": NIGHT2.isoformat(), "workers": workers,
+                                             "memory": SPARK_WORKER_MEMORY})
+                result["stage"] = stage = spark_stage(workers)
+                stages[stage] = result
+                _say(f"{students:>8} {stage:<10} {result['seconds']:8.2f}s  (lake {result['lake_seconds']:.2f}s)"
+                     f"  mart rows equal Postgres's: {result['mart_rows_equal']}")
             if nights:
                 stages["nights"] = [stages["nightly"]]
                 for night in later_nights(nights):
@@ -255,12 +269,13 @@ def fit_line(points: list[tuple[float, float]]) -> dict | None:
             "r2": round(1 - ss_res / ss_tot, 5) if ss_tot else 1.0}
 
 
-def summarise(runs: dict[int, list[dict]]) -> dict:
+def summarise(runs: dict[int, list[dict]], spark_workers: tuple[int, ...] = ()) -> dict:
     """Medians per size and stage, the ratios, and the line of time against size per stage."""
+    stages = (*STAGES, *(spark_stage(w) for w in spark_workers))
     sizes = {}
     for students, reps in sorted(runs.items()):
         med = {}
-        for stage in STAGES:
+        for stage in stages:
             rs = [r[stage] for r in reps if stage in r]
             if not rs:
                 continue
@@ -273,7 +288,7 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
             for part in ("ingest_seconds", "safety_seconds", "dbt_seconds", "models_seconds", "tests_seconds",
                          "models_wall_seconds", "tests_wall_seconds", "seeds_seconds", "validate_seconds",
                          "find_seconds", "archive_seconds", "land_seconds", "statistics_seconds",
-                         "check_seconds", "record_seconds", "rest_seconds"):
+                         "check_seconds", "record_seconds", "rest_seconds", "lake_seconds"):
                 if any(part in r for r in rs):
                     entry[part] = _median([r.get(part) for r in rs])
             med[stage] = entry
@@ -293,11 +308,20 @@ def summarise(runs: dict[int, list[dict]]) -> dict:
                 n["seconds"] / (n["ingest_seconds"] + n.get("safety_seconds", 0) + f["seconds"]), 3)
             if "ingest" in med:
                 ratios["night2_ingest_over_night1_ingest"] = round(n["ingest_seconds"] / med["ingest"]["seconds"], 3)
+        for workers in spark_workers:
+            spark = med.get(spark_stage(workers))
+            if spark and "full2" in med:
+                ratios[f"{spark_stage(workers)}_over_full2"] = round(spark["seconds"] / med["full2"]["seconds"], 3)
+            if spark and workers != spark_workers[0] and spark_stage(spark_workers[0]) in med:
+                ratios[f"{spark_stage(workers)}_over_{spark_stage(spark_workers[0])}"] = round(
+                    spark["seconds"] / med[spark_stage(spark_workers[0])]["seconds"], 3)
+            spark_equal = [r[spark_stage(workers)]["mart_rows_equal"] for r in reps if spark_stage(workers) in r]
+            med.get(spark_stage(workers), {})["mart_rows_equal"] = all(spark_equal) if spark_equal else None
         equal = [r["full2"].get("marts_equal") for r in reps if "full2" in r]
         sizes[students] = {"stages": med, "ratios": ratios,
                            "marts_equal_after_full_refresh": all(equal) if equal else None}
     lines = {}
-    for stage in STAGES:
+    for stage in stages:
         pts = [(s, v["stages"][stage]["seconds"]) for s, v in sizes.items() if stage in v["stages"]]
         line = fit_line(pts)
         if line:
@@ -352,6 +376,9 @@ def print_table(summary: dict, echo=print) -> None:
                      f" + land (dlt) {e['land_seconds']:.2f}s"
                      f" + statistics {e.get('statistics_seconds') or 0:.2f}s + check {e.get('check_seconds') or 0:.2f}s"
                      f" + record {e.get('record_seconds') or 0:.2f}s + the rest {e['rest_seconds']:.2f}s")
+            if stage.startswith("spark_"):
+                echo(f"{'':>9} {'':<10}   = dbt build on the loopback cluster; the lake written before it in"
+                     f" {e['lake_seconds']:.2f}s; every mart's rows equal Postgres's: {e['mart_rows_equal']}")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
                      f" + dbt {e['dbt_seconds']:.2f}s")
@@ -395,7 +422,7 @@ def machine() -> dict:
 
 def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_root: Path = DEFAULT_DATA,
               keep: bool = False, prior_years: int = 0, history_nights: int = 0, nights: int = 0,
-              districts: int = 1) -> dict:
+              districts: int = 1, spark_workers: tuple[int, ...] = ()) -> dict:
     server = server_settings()
     started = dt.datetime.now().astimezone()
     runs: dict[int, list[dict]] = {s: [] for s in sizes}
@@ -403,8 +430,8 @@ def run_bench(sizes: tuple[int, ...], out: Path | None, repeat: int = 1, data_ro
         for students in sizes:
             _say(f"run {i + 1}/{repeat}: {students} students")
             runs[students].append(bench_size(students, data_root, server, keep, prior_years, history_nights,
-                                             nights, districts))
-    summary = summarise(runs)
+                                             nights, districts, spark_workers))
+    summary = summarise(runs, spark_workers)
     report = {
         "command": " ".join(["sis-sync", "bench", *sys.argv[2:]]) if len(sys.argv) > 1 else "sis-sync bench",
         "started": started.isoformat(timespec="seconds"),
@@ -684,8 +711,44 @@ def stage_nightly(args: dict) -> dict:
             **_dbt_nodes(target)}
 
 
+def stage_spark(args: dict) -> dict:
+    """Night 2's marts built on Spark (``--target spark``), beside ``full2`` on Postgres: the raw layer written
+    to the lake (``lake_seconds``), then a full ``dbt build`` (seeds, models, tests) through the Thrift server
+    of a loopback cluster of ``workers`` workers of one core each (:mod:`sis_sync.spark_cluster`; its start is
+    not timed, nor dbt's parse); every mart's rows counted on both engines."""
+    from dbt.cli.main import dbtRunner
+
+    from sis_sync import lake
+    from sis_sync.db import connect
+    from sis_sync.nightly import dbt_build
+    from sis_sync.spark_cluster import LoopbackCluster
+
+    settings = _settings(args)
+    folder = Path(args["dbt_dir"]) / f"spark-{args['workers']}"
+    args = {**args, "dbt_dir": str(folder)}  # a target folder of its own: a new target parses anew
+    target = _dbt_env(args)
+    os.environ[lake.LAKE_VAR] = str(folder / "lake")
+    started = time.perf_counter()
+    with connect(settings) as conn:
+        lake.publish(conn)
+    lake_seconds = time.perf_counter() - started
+    with LoopbackCluster(folder / "cluster", workers=args["workers"], cores=1, memory=args["memory"]) as cluster:
+        os.environ.update(cluster.environment())
+        dbtRunner().invoke(["parse", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT),
+                            "--target", "spark_thrift"])
+        outcome = dbt_build(dt.date.fromisoformat(args["night"]), full_refresh=True, target="spark_thrift")
+        spark_rows = {mart: int(cluster.query(f"select count(*) from marts.{mart}")[1][0][0]) for mart in MARTS}
+    postgres_rows = {mart: int(rows) for mart, (rows, _checksum) in mart_digests(settings).items()}
+    if not outcome.ok:
+        raise RuntimeError(f"dbt build on Spark failed: {outcome.errors[:3]}")
+    return {"seconds": round(outcome.seconds, 3), "workers": args["workers"], "lake_seconds": round(lake_seconds, 3),
+            "passed": outcome.passed, "warned": outcome.warned, "mart_rows": spark_rows,
+            "mart_rows_equal": spark_rows == postgres_rows,
+            "marts_differing": [m for m in MARTS if spark_rows[m] != postgres_rows[m]], **_dbt_nodes(target)}
+
+
 STAGE_FUNCTIONS = {"parse": stage_parse, "copy": stage_copy, "ingest": stage_ingest, "full": stage_full,
-                   "nightly": stage_nightly}
+                   "nightly": stage_nightly, "spark": stage_spark}
 
 
 def _child(argv: list[str]) -> int:

@@ -13,8 +13,9 @@ from sis_sync import PROJECT_ROOT
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 # where the marts are built: the Postgres warehouse, or Spark (README, "Running on Spark")
-TARGET = click.option("--target", type=click.Choice(["postgres", "spark"]), default="postgres", show_default=True,
-                      help="Build the marts in Postgres, or on Spark (the raw layer written to the lake first).")
+TARGET = click.option("--target", type=click.Choice(["postgres", "spark", "spark_thrift"]), default="postgres",
+                      show_default=True, help="Build the marts in Postgres, or on Spark in this process or through"
+                      " a cluster's Thrift server (the raw layer written to the lake first).")
 
 
 def _date(value) -> dt.date:
@@ -203,6 +204,23 @@ def env() -> None:
     sys.exit(run_env())
 
 
+@main.command("spark-cluster")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Workers to start.")
+@click.option("--cores", default=1, show_default=True, type=click.IntRange(1, 256), help="Cores per worker.")
+@click.option("--memory", default="2g", show_default=True, help="Memory per worker (its executor's).")
+@click.option("--port", default=10000, show_default=True, type=click.IntRange(1, 65535),
+              help="The Thrift server's port (the spark_thrift target's default).")
+@click.option("--dir", "folder", type=click.Path(path_type=Path, file_okay=False),
+              default=PROJECT_ROOT / ".sis-sync" / "spark-cluster", show_default=".sis-sync/spark-cluster",
+              help="The cluster's metastore, warehouse, logs and workers' folders.")
+def spark_cluster(workers: int, cores: int, memory: str, port: int, folder: Path) -> None:
+    """Run a standalone Spark cluster on 127.0.0.1 (a master, its workers, a Thrift server) until interrupted,
+    for the spark_thrift target: sis-sync build --target spark_thrift."""
+    from sis_sync.commands import run_spark_cluster
+
+    sys.exit(run_spark_cluster(folder, workers, cores, memory, port))
+
+
 @main.command()
 def stop() -> None:
     """Stop this project's embedded Postgres (a configured server is never touched)."""
@@ -246,9 +264,13 @@ def spec(write: bool) -> None:
 @click.option("--districts", default=1, show_default=True, type=click.IntRange(1, 999),
               help="Split each size into this many districts of the same size (d01, d02, ...), synced together:"
                    " the cost of many districts against one of the same size.")
+@click.option("--target", type=click.Choice(["postgres", "spark"]), default="postgres", show_default=True,
+              help="spark: also build night 2 on Spark, on a loopback cluster of each --workers number of workers.")
+@click.option("--workers", default="1,2", show_default=True,
+              help="With --target spark: the loopback clusters' numbers of workers (one core each), comma-separated.")
 @click.option("--keep", is_flag=True, help="Keep the benchmark databases (sis_bench_<size>) afterwards.")
 def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None, prior_years: int,
-          history_nights: int, nights: int, districts: int, keep: bool) -> None:
+          history_nights: int, nights: int, districts: int, target: str, workers: str, keep: bool) -> None:
     """Benchmark ingest and dbt at district scale against a raw COPY of the same files (PG* server)."""
     from sis_sync.bench import DEFAULT_DATA, run_bench
 
@@ -256,10 +278,15 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
         students = tuple(int(s) for s in sizes.split(",") if s.strip())
     except ValueError as exc:
         raise click.BadParameter(f"not a list of integers: {sizes}", param_hint="--sizes") from exc
+    try:
+        spark_workers = tuple(int(w) for w in workers.split(",") if w.strip()) if target == "spark" else ()
+    except ValueError as exc:
+        raise click.BadParameter(f"not a list of integers: {workers}", param_hint="--workers") from exc
     if out_path is None:
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,
-              prior_years=prior_years, history_nights=history_nights, nights=nights, districts=districts)
+              prior_years=prior_years, history_nights=history_nights, nights=nights, districts=districts,
+              spark_workers=spark_workers)
 
 
 def _target(value: str) -> str | None:

@@ -18,6 +18,7 @@ import psycopg2
 from sis_sync import db
 from sis_sync.config import ConfigError, load_districts
 from sis_sync.nightly import (
+    SPARK_TARGETS,
     BuildOutcome,
     DistrictNight,
     _step,
@@ -130,7 +131,7 @@ def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = F
 
 def _counts(settings, build, target: str | None) -> dict[str, dict[str, int]]:
     """The marts' rows per district; on Spark only after a build in this process (its session holds them)."""
-    if target == "spark" and (not build.ok or build.skipped):
+    if target == "spark" and (not build.ok or build.skipped):  # a Thrift server's warehouse is always there
         return {}
     return mart_counts(settings, target)
 
@@ -142,14 +143,17 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | N
     with db.one_run_at_a_time(settings, "nightly"):
         nights = ingest_districts(settings, config_path, drop_root, run_date, only)
         build = build_marts(settings, run_date, target=target)
-        if target != "spark":  # the holds are read from the Postgres marts (on Spark: marts.sync_holds there)
-            read_holds(settings, nights, run_date)
+        if target not in SPARK_TARGETS or (build.ok and not build.skipped):  # on Spark: of a build
+            read_holds(settings, nights, run_date, target)
     print_summary(nights, build, _counts(settings, build, target))
     click.echo("")
     if target == "spark":
         from sis_sync import lake
 
         click.echo(f"Marts are in database `marts` of the Spark warehouse in {lake.spark_dir()}"
+                   " (README, \"Running on Spark\").")
+    elif target == "spark_thrift":
+        click.echo("Marts are in database `marts` of the Spark cluster behind the Thrift server"
                    " (README, \"Running on Spark\").")
     else:
         click.echo(f"Marts are in schema `marts` of {settings.describe()}.")
@@ -285,3 +289,33 @@ def run_roles(mappings: tuple[str, ...]) -> int:
     click.echo(f"roles ready: {access.READER_ROLE} (reads marts), {access.LOADER_ROLE} (writes raw_sis); "
                "the next build applies the grants and row-level security to every mart")
     return 0
+
+
+def run_spark_cluster(folder: Path, workers: int, cores: int, memory: str, port: int) -> int:
+    """``sis-sync spark-cluster``: the loopback cluster until SIGINT or SIGTERM."""
+    import signal
+
+    from sis_sync.spark_cluster import ClusterError, LoopbackCluster
+
+    def interrupted(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    cluster = LoopbackCluster(folder, workers=workers, cores=cores, memory=memory, thrift_port=port)
+    click.echo(f"starting a master, {workers} worker(s) of {cores} core(s) and a Thrift server in {folder}"
+               " (about a minute)")
+    try:
+        with cluster:
+            click.echo(f"Thrift server on {cluster.environment()['SPARK_THRIFT_HOST']}:{port}; the master's page:"
+                       f" http://127.0.0.1:{cluster.master_ui}/")
+            click.echo(" ".join(f"{name}={value}" for name, value in cluster.environment().items())
+                       + " sis-sync build --target spark_thrift")
+            click.echo("Ctrl-C stops the cluster.")
+            while True:
+                signal.pause()
+    except ClusterError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        click.echo("cluster stopped")
+    return EXIT_OK

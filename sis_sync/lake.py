@@ -129,8 +129,13 @@ def _replace(parent: Path, name: str, schema: pa.Schema, names: list[str], rows:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def spark_rows(sql: str) -> list[tuple]:
-    """The rows of a query in this process's Spark session (the one dbt-spark's session mode started)."""
+def spark_rows(sql: str, target: str = "spark") -> list[tuple]:
+    """The rows of a query in this process's Spark session (the one dbt-spark's session mode started), or,
+    on the ``spark_thrift`` target, through the Thrift server profiles.yml names."""
+    if target == "spark_thrift":
+        from sis_sync.spark_cluster import thrift_query
+
+        return [tuple(row) for row in thrift_query(sql)[1]]
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.getOrCreate()  # dbt-spark's session, when a build ran in this process

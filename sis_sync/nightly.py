@@ -21,6 +21,7 @@ from sis_sync.project import mart_names
 from sis_sync.redact import redact
 
 MART_TABLES = mart_names()
+SPARK_TARGETS = ("spark", "spark_thrift")  # profiles.yml's Spark targets: in this process, through Thrift
 
 
 @dataclass
@@ -161,18 +162,31 @@ def _ingested(district: District, night: DistrictNight, result, run_date: dt.dat
     return outcome, message
 
 
-def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date) -> None:
-    """Add to each district's night the files the build held (the safety thresholds are dbt's)."""
+def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date,
+               target: str | None = None) -> None:
+    """Add to each district's night the files the build held (the safety thresholds are dbt's); on a Spark
+    target, as the build there found them."""
     from sis_sync.ingestion import safety
 
+    if target in SPARK_TARGETS:
+        from sis_sync import lake
+
+        for night in nights:
+            held = lake.spark_rows(safety.held_files_sql(night.district_id, run_date), target)
+            calendar = lake.spark_rows(safety.calendar_problem_sql(night.district_id), target)
+            _add_holds(night, held, calendar[0][0] if calendar else None)
+        return
     with db.connect(settings) as conn:
         for night in nights:
-            held = safety.held_files(conn, night.district_id, run_date)
-            night.held = len(held)
-            night.problems += [f"{file_name} {message}" for file_name, message in held]
-            calendar = safety.calendar_problem(conn, night.district_id)
-            if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
-                night.problems.append(calendar)
+            _add_holds(night, safety.held_files(conn, night.district_id, run_date),
+                       safety.calendar_problem(conn, night.district_id))
+
+
+def _add_holds(night: DistrictNight, held: list[tuple[str, str]], calendar: str | None) -> None:
+    night.held = len(held)
+    night.problems += [f"{file_name} {message}" for file_name, message in held]
+    if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
+        night.problems.append(calendar)
 
 
 def prepare_warehouse(settings: db.PgSettings) -> None:
@@ -294,7 +308,7 @@ def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: boo
     if why is not None:
         _step(f"dbt build: skipped: {why}")
         return BuildOutcome(ok=True, skipped=why)
-    if target == "spark":
+    if target in SPARK_TARGETS:
         from sis_sync import lake
 
         os.environ[lake.SPARK_DIR_VAR] = str(lake.spark_dir().resolve())  # profiles.yml's, from any folder
@@ -305,14 +319,15 @@ def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: boo
 
 
 def mart_counts(settings: db.PgSettings, target: str | None = None) -> dict[str, dict[str, int]]:
-    """Rows per mart per district (on the ``spark`` target: in this process's Spark session)."""
+    """Rows per mart per district (on the ``spark`` target: in this process's Spark session; on ``spark_thrift``:
+    through the Thrift server)."""
     counts: dict[str, dict[str, int]] = {}
-    if target == "spark":
+    if target in SPARK_TARGETS:
         from sis_sync import lake
 
         for table in MART_TABLES:
             for district_id, n in lake.spark_rows(f"select district_id, count(*) from marts.{table}"
-                                                  " group by district_id"):
+                                                  " group by district_id", target):
                 counts.setdefault(district_id, {})[table] = n
         return counts
     with db.connect(settings) as conn, conn.cursor() as cur:

@@ -3,8 +3,10 @@ in the summer pause) gives every mart on Spark the rows it gives on Postgres.
 
 Each night is ingested into the Postgres warehouse, its raw layer written to the lake as parquet
 (:mod:`sis_sync.lake`), and the models built twice (their data tests are the nightly's, tested elsewhere): on
-Postgres, and on Spark in this process (dbt-spark's session mode, the `spark` target of profiles.yml). Every
-mart is compared row for row, as a count and a checksum of its rows, on each night.
+Postgres, and on Spark. Every mart is compared row for row, as a count and a checksum of its rows, on each
+night. Spark runs twice: in this process (dbt-spark's session mode, the ``spark`` target of profiles.yml), and
+as a standalone cluster on loopback, a master and a worker in processes of their own with the Thrift server in
+front (:mod:`sis_sync.spark_cluster`, the ``spark_thrift`` target).
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import json
 import os
 import shutil
 
 import pytest
 from export_files import rewrite_csv
 
+from sis_sync import lake
 from sis_sync.commands import run_ingest
-from sis_sync.lake import SPARK_DIR_VAR
+from sis_sync.lake import LAKE_VAR, SPARK_DIR_VAR
 from sis_sync.nightly import dbt_build
 from sis_sync.project import mart_names
 from sis_sync.sample import write_export
+from sis_sync.spark_cluster import LoopbackCluster
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra: pip install -e '.[spark]'")
 
@@ -59,7 +64,7 @@ def _postgres_marts(conn) -> dict[str, tuple[int, str]]:
     return digests
 
 
-def _spark_marts() -> dict[str, tuple[int, str]]:
+def _session_marts() -> dict[str, tuple[int, str]]:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()  # the session dbt-spark started
@@ -68,6 +73,19 @@ def _spark_marts() -> dict[str, tuple[int, str]]:
         frame = spark.table(f"marts.{mart}")
         columns = sorted(frame.columns)
         digests[mart] = _digest(columns, [[row[c] for c in columns] for row in frame.collect()])
+    return digests
+
+
+def _thrift_marts(cluster: LoopbackCluster) -> dict[str, tuple[int, str]]:
+    """The marts as the cluster's Thrift server gives them (an array comes as JSON text)."""
+    digests = {}
+    for mart in MARTS:
+        description, rows = cluster.query(f"select * from marts.{mart}")
+        names = [d[0] for d in description]
+        arrays = {i for i, d in enumerate(description) if d[1] == "ARRAY_TYPE"}
+        rows = [[json.loads(v) if i in arrays and v is not None else v for i, v in enumerate(row)] for row in rows]
+        columns = sorted(names)
+        digests[mart] = _digest(columns, [[row[names.index(c)] for c in columns] for row in rows])
     return digests
 
 
@@ -88,37 +106,52 @@ def _change_the_second_night(folder) -> None:
     rewrite_csv(folder / "enrollments.csv", ended)
 
 
+def _three_nights(db_conn, drop, target: str, spark_marts) -> dict[str, tuple[int, str]]:
+    """Sync the sample district for the three nights, each built on Postgres and on ``target``; every mart is
+    the same on both, each night. Returns the last night's marts on Spark."""
+    for number, night in enumerate(NIGHTS, start=1):
+        folder = write_export(drop, district_id="sample", export_date=night, students=120, seed=3)
+        if number == 2:
+            _change_the_second_night(folder)
+        assert run_ingest(None, drop, night, ("sample",)) == 0, night
+        built = ("resource_type:model",) if number > 1 else ("resource_type:seed", "resource_type:model")
+        outcome = dbt_build(night, select=built, data_tests=False)
+        assert outcome.ok, outcome.errors
+        postgres = _postgres_marts(db_conn)
+
+        lake.publish(db_conn)
+        outcome = dbt_build(night, target=target, select=built, data_tests=False)
+        assert outcome.ok, outcome.errors
+        spark = spark_marts()
+
+        differ = {mart: (postgres[mart], spark[mart]) for mart in MARTS if postgres[mart] != spark[mart]}
+        assert not differ, f"night {night}: marts differ (rows, checksum) Postgres vs {target}: {differ}"
+        assert postgres["fct_roster"][0] > 0 and postgres["dim_contacts"][0] > 0
+    # the night with changes shows in the history marts
+    assert spark["dim_contacts_history"][0] > spark["dim_contacts"][0]
+    return spark
+
+
 def test_three_nights_give_the_same_marts_on_spark_as_on_postgres(fresh_db, db_conn, tmp_path, monkeypatch):
     # Spark in this process for the test's three nights: its tables' names in memory, its queries interpreted
     # (profiles.yml: the metastore and compiled queries cost more than they save on a small district)
     monkeypatch.setenv(SPARK_DIR_VAR, str(tmp_path / "spark"))
     monkeypatch.setenv("SIS_SYNC_SPARK_CATALOG", "in-memory")
     monkeypatch.setenv("SIS_SYNC_SPARK_CODEGEN", "false")
-    monkeypatch.delenv("SIS_SYNC_LAKE", raising=False)
-    drop = tmp_path / "drop"
+    monkeypatch.delenv(LAKE_VAR, raising=False)
     try:
-        for number, night in enumerate(NIGHTS, start=1):
-            folder = write_export(drop, district_id="sample", export_date=night, students=120, seed=3)
-            if number == 2:
-                _change_the_second_night(folder)
-            assert run_ingest(None, drop, night, ("sample",)) == 0, night
-            built = ("resource_type:model",) if number > 1 else ("resource_type:seed", "resource_type:model")
-            outcome = dbt_build(night, select=built, data_tests=False)
-            assert outcome.ok, outcome.errors
-            postgres = _postgres_marts(db_conn)
-
-            from sis_sync import lake
-
-            lake.publish(db_conn)
-            outcome = dbt_build(night, target="spark", select=built, data_tests=False)
-            assert outcome.ok, outcome.errors
-            spark = _spark_marts()
-
-            differ = {mart: (postgres[mart], spark[mart]) for mart in MARTS if postgres[mart] != spark[mart]}
-            assert not differ, f"night {night}: marts differ (rows, checksum) Postgres vs Spark: {differ}"
-            assert postgres["fct_roster"][0] > 0 and postgres["dim_contacts"][0] > 0
-
-        # the night with changes shows in the history marts of both engines
-        assert spark["dim_contacts_history"][0] > spark["dim_contacts"][0]
+        _three_nights(db_conn, tmp_path / "drop", "spark", _session_marts)
     finally:
         shutil.rmtree(os.environ.get(SPARK_DIR_VAR, tmp_path / "spark"), ignore_errors=True)
+
+
+@pytest.mark.spark_cluster
+def test_three_nights_give_the_same_marts_on_a_loopback_cluster(fresh_db, db_conn, tmp_path, monkeypatch):
+    """The same on a standalone cluster: a master and a worker in processes of their own, the Thrift server in
+    front (the ``spark_thrift`` target); the queries run in the worker's executor."""
+    with LoopbackCluster(tmp_path / "cluster", workers=1) as cluster:
+        for name, value in cluster.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(LAKE_VAR, str(tmp_path / "cluster" / "lake"))
+        _three_nights(db_conn, tmp_path / "drop", "spark_thrift", lambda: _thrift_marts(cluster))
+        assert any((tmp_path / "cluster" / "worker-1").glob("app-*/*/stderr")), "no executor ran on the worker"
