@@ -108,30 +108,23 @@ def record_districts(conn, districts: list[District]) -> None:
     conn.commit()
 
 
-def held_files(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
+def held_files(marts, district_id: str, night: dt.date) -> list[tuple[str, str]]:
     """(file_name, message) of each file the district's night holds: dbt's open holds up to the night
     (``intermediate.int_open_holds``: the last build's holds less what has been approved since), the first
     failing night of each file with its first check. A warehouse last built before that view existed has only
-    the mart's holds as of its build (``marts.sync_holds``), until its next build."""
-    with conn.cursor() as cur:
-        cur.execute(f"select to_regclass('{OPEN_HOLDS}') is not null, to_regclass('{HOLDS_MART}') is not null")
-        has_view, has_mart = cur.fetchone()
-        if has_view or has_mart:
-            cur.execute(held_files_sql(district_id, night, OPEN_HOLDS if has_view else None))
-            held = [tuple(row) for row in cur.fetchall()]
-        else:
-            held = []
-    conn.commit()
-    return held
+    the mart's holds as of its build (``marts.sync_holds``), until its next build. ``marts``: a Postgres
+    connection, or the marts of a Spark target (:class:`sis_sync.marts.Marts`)."""
+    from sis_sync.marts import Marts, literal
 
-
-def held_files_sql(district_id: str, night: dt.date, source: str | None = OPEN_HOLDS) -> str:
-    """The query of :func:`held_files`, as Postgres and Spark both run it (``source``: the view, or None for
-    the mart); the district's id and the night are written into it as literals."""
-    holds = (f"select district_id, night_date, file_name, hold_rank, message from {source}" if source else
-             f"select district_id, export_date as night_date, file_name, hold_rank, message from {HOLDS_MART}"
-             " where is_held")
-    return f"""
+    marts = Marts.of(marts)
+    if marts.exists(OPEN_HOLDS):
+        holds = f"select district_id, night_date, file_name, hold_rank, message from {OPEN_HOLDS}"
+    elif marts.exists(HOLDS_MART):
+        holds = (f"select district_id, export_date as night_date, file_name, hold_rank, message from {HOLDS_MART}"
+                 " where is_held")
+    else:
+        return []
+    return marts.rows(f"""
         select file_name, message from (
             select
                 holds.file_name,
@@ -140,43 +133,29 @@ def held_files_sql(district_id: str, night: dt.date, source: str | None = OPEN_H
                     partition by holds.file_name order by holds.night_date, holds.hold_rank
                 ) as nth
             from ({holds}) as holds
-            where holds.district_id = {_literal(district_id)} and holds.night_date <= date '{night.isoformat()}'
+            where holds.district_id = {literal(district_id)} and holds.night_date <= date '{night.isoformat()}'
         ) as first_holds
         where nth = 1
         order by file_name
-    """
+    """)
 
 
-def calendar_problem(conn, district_id: str) -> str | None:
+def calendar_problem(marts, district_id: str) -> str | None:
     """Why the district's calendar (the seasons seed) is invalid, as the last build found, or None."""
-    with conn.cursor() as cur:
-        cur.execute(f"select to_regclass('{CALENDAR_CONFLICTS}') is not null")
-        if cur.fetchone()[0]:
-            cur.execute(calendar_problem_sql(district_id))
-            row = cur.fetchone()
-        else:
-            row = None
-    conn.commit()
-    return row[0] if row else None
+    from sis_sync.marts import Marts, literal
+
+    marts = Marts.of(marts)
+    if not marts.exists(CALENDAR_CONFLICTS):
+        return None
+    found = marts.rows(f"select message from {CALENDAR_CONFLICTS} where district_id = {literal(district_id)}")
+    return found[0][0] if found else None
 
 
-def calendar_problem_sql(district_id: str) -> str:
-    """The query of :func:`calendar_problem`, as Postgres and Spark both run it."""
-    return f"select message from {CALENDAR_CONFLICTS} where district_id = {_literal(district_id)}"
-
-
-def _literal(text: str) -> str:
-    """A string literal both engines read alike: quotes doubled, and no backslash (Spark reads one as an
-    escape; a district id is letters, digits, _ and -)."""
-    if "\\" in text:
-        raise ValueError(f"not a district id: {text!r}")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def approve(conn, district_id: str, night: dt.date) -> list[tuple[str, str]]:
-    """Release the files the district's night holds (and their earlier held nights); returns (file_name,
-    message) of each. The next build applies it."""
-    held = held_files(conn, district_id, night)
+def approve(conn, district_id: str, night: dt.date, marts=None) -> list[tuple[str, str]]:
+    """Release the files the district's night holds (and their earlier held nights; as the marts of ``marts``
+    hold them, default those of ``conn``); returns (file_name, message) of each. The approvals are written on
+    ``conn``, the warehouse's; the next build applies them."""
+    held = held_files(marts or conn, district_id, night)
     with conn.cursor() as cur:
         for file_name, _message in held:
             cur.execute(f"insert into {APPROVALS_TABLE} (district_id, export_date, file_name) values (%s, %s, %s)",

@@ -18,6 +18,12 @@ TARGET = click.option("--target", type=click.Choice(["postgres", "spark", "spark
                       " a cluster's Thrift server (the raw layer written to the lake first).")
 
 
+# where the commands that read the marts (status, preview, approve, report) read them
+READ_TARGET = click.option("--target", type=click.Choice(["postgres", "spark", "spark_thrift"]), default="postgres",
+                           show_default=True, help="Read the marts (their sync history and holds) where they are"
+                           " built: Postgres, or a Spark target.")
+
+
 def _date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -116,22 +122,24 @@ def nightly(config_path: Path, drop_root: Path | None, run_date, districts: tupl
 
 @main.command()
 @click.option("--limit", default=20, show_default=True, help="Nights to show per district.")
-def status(limit: int) -> None:
+@READ_TARGET
+def status(limit: int, target: str) -> None:
     """Show the recent sync history per district."""
     from sis_sync.commands import run_status
 
-    sys.exit(run_status(limit))
+    sys.exit(run_status(limit, target=_target(target)))
 
 
 @main.command()
 @click.option("--district", "district_id", required=True, help="District id.")
 @click.option("--date", "export_date", required=True, type=DATE, help="The held night (YYYY-MM-DD).")
 @click.option("--yes", is_flag=True, help="Release without asking (for schedulers).")
-def approve(district_id: str, export_date, yes: bool) -> None:
+@READ_TARGET
+def approve(district_id: str, export_date, yes: bool, target: str) -> None:
     """Show what a night held by a safety threshold would change, and release it; the next build applies it."""
     from sis_sync.commands import run_approve
 
-    sys.exit(run_approve(district_id, _date(export_date), yes=yes))
+    sys.exit(run_approve(district_id, _date(export_date), yes=yes, target=_target(target)))
 
 
 @main.command()
@@ -141,12 +149,14 @@ def approve(district_id: str, export_date, yes: bool) -> None:
               help="Example keys per kind of change and per changed column.")
 @click.option("--show-values", is_flag=True,
               help="Also print the old and new values of the example records' changed columns (personal data).")
-def preview(district_id: str, export_date, examples: int, show_values: bool) -> None:
+@READ_TARGET
+def preview(district_id: str, export_date, examples: int, show_values: bool, target: str) -> None:
     """What a night did to each file (or would do, if it is held): records added, changed and retired, the
     columns that changed, and example keys. Ids and column names only, unless --show-values."""
     from sis_sync.commands import run_preview
 
-    sys.exit(run_preview(district_id, _date(export_date), examples=examples, show_values=show_values))
+    sys.exit(run_preview(district_id, _date(export_date), examples=examples, show_values=show_values,
+                         target=_target(target)))
 
 
 @main.command()
@@ -187,12 +197,13 @@ def upgrade() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write index.html into.")
 @click.option("--nights", default=30, show_default=True, type=click.IntRange(1, 366), help="Nights per district.")
-def report(out_dir: Path, nights: int) -> None:
+@READ_TARGET
+def report(out_dir: Path, nights: int, target: str) -> None:
     """Write the sync-health page: per district, the last nights' statuses, records changed per file, holds
     waiting for approval and rejected files. A static HTML file: open it in a browser, no server needed."""
     from sis_sync.commands import run_report
 
-    sys.exit(run_report(out_dir, nights))
+    sys.exit(run_report(out_dir, nights, target=_target(target)))
 
 
 @main.command()

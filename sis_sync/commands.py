@@ -18,7 +18,6 @@ import psycopg2
 from sis_sync import db
 from sis_sync.config import ConfigError, load_districts
 from sis_sync.nightly import (
-    SPARK_TARGETS,
     BuildOutcome,
     DistrictNight,
     _step,
@@ -30,6 +29,7 @@ from sis_sync.nightly import (
     read_holds,
 )
 from sis_sync.redact import redact
+from sis_sync.spark import SPARK_TARGETS
 
 # Exit codes (a contract with schedulers: see `sis-sync -h` and the README)
 EXIT_OK = 0
@@ -164,12 +164,13 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | N
 
 
 @exit_codes
-def run_status(limit: int) -> int:
+def run_status(limit: int, target: str | None = None) -> int:
+    from sis_sync.marts import marts_of
     from sis_sync.report import recent_history
 
     settings = db.resolve()
-    with db.connect(settings) as conn, conn.cursor() as cur:
-        rows = recent_history(cur, limit)
+    with marts_of(settings, target) as marts:
+        rows = recent_history(marts, limit)
     if not rows:
         click.echo("no sync history yet: run `sis-sync nightly` first")
         return 1
@@ -187,37 +188,44 @@ def run_status(limit: int) -> int:
 
 
 @exit_codes
-def run_preview(district_id: str, night: dt.date, examples: int = 5, show_values: bool = False) -> int:
+def run_preview(district_id: str, night: dt.date, examples: int = 5, show_values: bool = False,
+                target: str | None = None) -> int:
+    from sis_sync.marts import Marts
     from sis_sync.preview import preview_night, render
 
     settings = db.resolve()
+    marts = Marts(target=target) if target else None  # the holds: where the marts are built
     with db.connect(settings) as conn:
-        files = preview_night(conn, district_id, night, examples=examples, show_values=show_values)
+        files = preview_night(conn, district_id, night, examples=examples, show_values=show_values, marts=marts)
     for line in render(district_id, night, files):
         click.echo(line)
     return 0 if files else 1
 
 
 @exit_codes
-def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: int = 5) -> int:
+def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: int = 5,
+                target: str | None = None) -> int:
     from sis_sync.ingestion import safety
+    from sis_sync.marts import Marts
     from sis_sync.preview import preview_night, render
 
     settings = db.resolve()
+    marts = Marts(target=target) if target else None  # the holds: where the marts are built
     with db.connect(settings) as conn:
         _known_district(conn, district_id)
-        held = safety.held_files(conn, district_id, night)
+        held = safety.held_files(marts or conn, district_id, night)
         if not held:
             click.echo(f"nothing is held for {district_id} on {night}")
             return 1
         for file_name, message in held:
             click.echo(f"{file_name} {message.split(';')[0]}")
-        for line in render(district_id, night, preview_night(conn, district_id, night, examples=examples)):
+        for line in render(district_id, night, preview_night(conn, district_id, night, examples=examples,
+                                                             marts=marts)):
             click.echo(line)
         if not yes and not click.confirm(f"release {district_id} {night}?", default=False):
             click.echo("not released")
             return 1
-        released = safety.approve(conn, district_id, night)
+        released = safety.approve(conn, district_id, night, marts)
     for file_name, message in released:
         click.echo(f"released {district_id} {night} {file_name}: {message.split(';')[0]}")
     click.echo("the next `sis-sync nightly` applies it; `sis-sync build` applies it now")
@@ -225,12 +233,14 @@ def run_approve(district_id: str, night: dt.date, yes: bool = False, examples: i
 
 
 @exit_codes
-def run_report(out_dir: Path, nights: int = 30) -> int:
+def run_report(out_dir: Path, nights: int = 30, target: str | None = None) -> int:
+    from sis_sync.marts import marts_of
     from sis_sync.report import write_report
 
     settings = db.resolve()
-    with db.connect(settings) as conn:
-        page = write_report(conn, out_dir, settings.describe(), nights)
+    where = settings.describe() if target is None else f"Spark ({target}), ingested in {settings.describe()}"
+    with marts_of(settings, target) as marts:
+        page = write_report(marts, out_dir, where, nights)
     click.echo(f"wrote {page}")
     return EXIT_OK
 

@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 
 from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion.ledger import RAW_SCHEMA
+from sis_sync.spark import SPARK_DIR_VAR
 
-SPARK_DIR_VAR = "SIS_SYNC_SPARK_DIR"  # the Spark target's folder (profiles.yml): metastore, warehouse, lake
 LAKE_VAR = "SIS_SYNC_LAKE"  # the lake, when not lake/ in that folder
 DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column: the first it has
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
@@ -127,16 +127,3 @@ def _replace(parent: Path, name: str, schema: pa.Schema, names: list[str], rows:
         target.rename(retired)
     staged.rename(target)
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def spark_rows(sql: str, target: str = "spark") -> list[tuple]:
-    """The rows of a query in this process's Spark session (the one dbt-spark's session mode started), or,
-    on the ``spark_thrift`` target, through the Thrift server profiles.yml names."""
-    if target == "spark_thrift":
-        from sis_sync.spark_cluster import thrift_query
-
-        return [tuple(row) for row in thrift_query(sql)[1]]
-    from pyspark.sql import SparkSession
-
-    session = SparkSession.builder.getOrCreate()  # dbt-spark's session, when a build ran in this process
-    return [tuple(row) for row in session.sql(sql).collect()]

@@ -19,9 +19,9 @@ from sis_sync import PROJECT_ROOT, db
 from sis_sync.config import ConfigError, District, drop_root_for, is_plain_id, load_districts
 from sis_sync.project import mart_names
 from sis_sync.redact import redact
+from sis_sync.spark import SPARK_TARGETS
 
 MART_TABLES = mart_names()
-SPARK_TARGETS = ("spark", "spark_thrift")  # profiles.yml's Spark targets: in this process, through Thrift
 
 
 @dataclass
@@ -164,29 +164,19 @@ def _ingested(district: District, night: DistrictNight, result, run_date: dt.dat
 
 def read_holds(settings: db.PgSettings, nights: list[DistrictNight], run_date: dt.date,
                target: str | None = None) -> None:
-    """Add to each district's night the files the build held (the safety thresholds are dbt's); on a Spark
-    target, as the build there found them."""
+    """Add to each district's night the files the build held (the safety thresholds are dbt's), as the build
+    on the target found them."""
     from sis_sync.ingestion import safety
+    from sis_sync.marts import marts_of
 
-    if target in SPARK_TARGETS:
-        from sis_sync import lake
-
+    with marts_of(settings, target) as marts:
         for night in nights:
-            held = lake.spark_rows(safety.held_files_sql(night.district_id, run_date), target)
-            calendar = lake.spark_rows(safety.calendar_problem_sql(night.district_id), target)
-            _add_holds(night, held, calendar[0][0] if calendar else None)
-        return
-    with db.connect(settings) as conn:
-        for night in nights:
-            _add_holds(night, safety.held_files(conn, night.district_id, run_date),
-                       safety.calendar_problem(conn, night.district_id))
-
-
-def _add_holds(night: DistrictNight, held: list[tuple[str, str]], calendar: str | None) -> None:
-    night.held = len(held)
-    night.problems += [f"{file_name} {message}" for file_name, message in held]
-    if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
-        night.problems.append(calendar)
+            held = safety.held_files(marts, night.district_id, run_date)
+            night.held = len(held)
+            night.problems += [f"{file_name} {message}" for file_name, message in held]
+            calendar = safety.calendar_problem(marts, night.district_id)
+            if calendar:  # the district alone stops syncing: a person mends seeds/seasons.csv
+                night.problems.append(calendar)
 
 
 def prepare_warehouse(settings: db.PgSettings) -> None:
@@ -309,9 +299,9 @@ def build_marts(settings: db.PgSettings, run_date: dt.date, *, full_refresh: boo
         _step(f"dbt build: skipped: {why}")
         return BuildOutcome(ok=True, skipped=why)
     if target in SPARK_TARGETS:
-        from sis_sync import lake
+        from sis_sync import lake, spark
 
-        os.environ[lake.SPARK_DIR_VAR] = str(lake.spark_dir().resolve())  # profiles.yml's, from any folder
+        spark.absolute_spark_dir()  # profiles.yml's folders, from any working directory
         with contextlib.closing(db.connect(settings)) as conn:
             written = lake.publish(conn)
         _step(f"raw layer written to the lake {lake.lake_dir()}: {sum(written.values())} rows")
@@ -323,10 +313,10 @@ def mart_counts(settings: db.PgSettings, target: str | None = None) -> dict[str,
     through the Thrift server)."""
     counts: dict[str, dict[str, int]] = {}
     if target in SPARK_TARGETS:
-        from sis_sync import lake
+        from sis_sync import spark
 
         for table in MART_TABLES:
-            for district_id, n in lake.spark_rows(f"select district_id, count(*) from marts.{table}"
+            for district_id, n in spark.rows(f"select district_id, count(*) from marts.{table}"
                                                   " group by district_id", target):
                 counts.setdefault(district_id, {})[table] = n
         return counts

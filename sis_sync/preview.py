@@ -85,11 +85,11 @@ def _values(cur, spec: FileSpec, district_id: str, load_id: str, before_loads: l
 
 
 def preview_night(conn, district_id: str, night: dt.date, *, examples: int = 5,
-                  show_values: bool = False) -> list[FilePreview]:
+                  show_values: bool = False, marts=None) -> list[FilePreview]:
     """The night's files, in spec order (ours, then OneRoster's): what each added, changed and retired (see the
-    module docstring)."""
+    module docstring); held as the marts of ``marts`` say (default: those of ``conn``)."""
     spec = raw_spec()
-    held = {file_name for file_name, _message in safety.held_files(conn, district_id, night)}
+    held = {file_name for file_name, _message in safety.held_files(marts or conn, district_id, night)}
     out = []
     with conn.cursor() as cur:
         rows = _night_rows(cur, district_id, night)

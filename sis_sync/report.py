@@ -13,6 +13,8 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sis_sync.marts import Marts
+
 # worst first: a night's status is the worst of its files'
 STATUSES = ("failed", "rejected", "calendar_invalid", "held", "incomplete", "missing", "awaiting_rollover",
             "paused", "loaded", "unchanged")
@@ -42,14 +44,13 @@ class DistrictHealth:
         return min(found, key=STATUSES.index) if found else "none"
 
 
-def recent_history(cur, nights: int) -> list[tuple]:
+def recent_history(marts: Marts, nights: int) -> list[tuple]:
     """Each district's last ``nights`` nights of ``marts.sync_history`` (empty before the first build):
     (district_id, night, file_name, status, reason, season, added, changed, retired), newest night first."""
-    cur.execute("select to_regclass('marts.sync_history') is not null")
-    if not cur.fetchone()[0]:
+    if not marts.exists("marts.sync_history"):
         return []
-    cur.execute(
-        """
+    return marts.rows(
+        f"""
         with recent as (
             select district_id, export_date,
                    dense_rank() over (partition by district_id order by export_date desc) as night_rank
@@ -59,45 +60,49 @@ def recent_history(cur, nights: int) -> list[tuple]:
                coalesce(h.season, ''), h.rows_added, h.rows_changed, h.rows_retired
         from marts.sync_history as h
         inner join recent using (district_id, export_date)
-        where recent.night_rank <= %s
+        where recent.night_rank <= {int(nights)}
         order by h.district_id, h.export_date desc, h.file_name
-        """,
-        (nights,),
+        """
     )
-    return cur.fetchall()
 
 
-def read_health(conn, nights: int = 30) -> list[DistrictHealth]:
+def read_health(marts: Marts, nights: int = 30) -> list[DistrictHealth]:
     """Each district's last ``nights`` nights (up to its newest in sync_history) and its open holds."""
     out: dict[str, DistrictHealth] = {}
-    with conn.cursor() as cur:
-        rows = recent_history(cur, nights)
-        for district_id, night, file_name, status, reason, season, added, changed, retired in rows:
-            changed = (added or 0) + (changed or 0) + (retired or 0)
-            d = out.setdefault(district_id, DistrictHealth(district_id))
-            if night not in d.nights:
-                d.nights.append(night)
-            if file_name not in d.files:
-                d.files.append(file_name)
-            d.status[(night, file_name)] = (status, reason)
-            d.changed[(night, file_name)] = changed
-            if season:
-                d.season[night] = season
-            if status == "rejected":
-                d.rejections.append((night, file_name, reason))
-        cur.execute("select to_regclass('marts.sync_holds') is not null")
-        if cur.fetchone()[0]:
-            cur.execute(
-                """
-                select distinct on (district_id, file_name) district_id, export_date, file_name, message
+    rows = recent_history(marts, nights)
+    for district_id, night, file_name, status, reason, season, added, changed, retired in rows:
+        changed = (added or 0) + (changed or 0) + (retired or 0)
+        d = out.setdefault(district_id, DistrictHealth(district_id))
+        if night not in d.nights:
+            d.nights.append(night)
+        if file_name not in d.files:
+            d.files.append(file_name)
+        d.status[(night, file_name)] = (status, reason)
+        d.changed[(night, file_name)] = changed
+        if season:
+            d.season[night] = season
+        if status == "rejected":
+            d.rejections.append((night, file_name, reason))
+    if marts.exists("marts.sync_holds"):
+        for district_id, night, file_name, message in marts.rows(
+            """
+            select district_id, export_date, file_name, message from (
+                select
+                    district_id,
+                    export_date,
+                    file_name,
+                    message,
+                    row_number() over (
+                        partition by district_id, file_name order by export_date desc
+                    ) as nth
                 from marts.sync_holds
                 where is_held
-                order by district_id, file_name, export_date desc
-                """
-            )
-            for district_id, night, file_name, message in cur.fetchall():
-                out.setdefault(district_id, DistrictHealth(district_id)).holds.append((night, file_name, message))
-    conn.commit()
+            ) as newest
+            where nth = 1
+            order by district_id, file_name
+            """
+        ):
+            out.setdefault(district_id, DistrictHealth(district_id)).holds.append((night, file_name, message))
     for d in out.values():
         d.files.sort()
         d.nights.sort()
@@ -218,9 +223,9 @@ def render(districts: list[DistrictHealth], generated: dt.datetime, where: str) 
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>")
 
 
-def write_report(conn, out_dir: Path, where: str, nights: int = 30) -> Path:
+def write_report(marts: Marts, out_dir: Path, where: str, nights: int = 30) -> Path:
     """Write ``out_dir/index.html``; returns its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     page = out_dir / "index.html"
-    page.write_text(render(read_health(conn, nights), dt.datetime.now(), where), encoding="utf-8")
+    page.write_text(render(read_health(marts, nights), dt.datetime.now(), where), encoding="utf-8")
     return page

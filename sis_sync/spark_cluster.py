@@ -13,7 +13,6 @@ must be one its executors read (on loopback, any local folder).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -26,19 +25,6 @@ from pathlib import Path
 THRIFT_HOST_VAR, THRIFT_PORT_VAR = "SPARK_THRIFT_HOST", "SPARK_THRIFT_PORT"  # profiles.yml, spark_thrift
 HOST = "127.0.0.1"
 THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
-
-
-def thrift_query(sql: str, host: str | None = None, port: int | None = None) -> tuple[list[tuple], list[tuple]]:
-    """A query through a Thrift server (default: the one the ``spark_thrift`` target names): its columns'
-    descriptions (name, type, ...) and its rows."""
-    from pyhive import hive
-
-    host = host or os.environ.get(THRIFT_HOST_VAR, HOST)
-    port = port or int(os.environ.get(THRIFT_PORT_VAR, "10000"))
-    with contextlib.closing(hive.connect(host=host, port=port)) as conn:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return list(cur.description), cur.fetchall()
 
 
 class ClusterError(RuntimeError):
@@ -89,6 +75,8 @@ class LoopbackCluster:
 
     def query(self, sql: str) -> tuple[list[tuple], list[tuple]]:
         """A query through the cluster's Thrift server (:func:`thrift_query`)."""
+        from sis_sync.spark import thrift_query
+
         return thrift_query(sql, HOST, self.thrift_port)
 
     # --- starting and stopping ---------------------------------------------------------------------------

@@ -24,8 +24,10 @@ from export_files import rewrite_csv
 from sis_sync import lake
 from sis_sync.commands import run_ingest
 from sis_sync.lake import LAKE_VAR, SPARK_DIR_VAR
-from sis_sync.nightly import dbt_build
+from sis_sync.marts import Marts
+from sis_sync.nightly import DistrictNight, dbt_build, read_holds
 from sis_sync.project import mart_names
+from sis_sync.report import recent_history
 from sis_sync.sample import write_export
 from sis_sync.spark_cluster import LoopbackCluster
 
@@ -90,7 +92,8 @@ def _thrift_marts(cluster: LoopbackCluster) -> dict[str, tuple[int, str]]:
 
 
 def _change_the_second_night(folder) -> None:
-    """Night 2 changes a contact's phone, ends a student's enrolments and removes a contact."""
+    """Night 2 changes a contact's phone, ends a student's enrolments, removes a contact, and loses half the
+    courses: courses.csv is held (records removed), and stays held."""
     def phone(header, rows):
         rows[0][header.index("mobile_phone")] = "555-201-7788"
         return header, rows[:-1]
@@ -104,11 +107,21 @@ def _change_the_second_night(folder) -> None:
 
     rewrite_csv(folder / "contacts.csv", phone)
     rewrite_csv(folder / "enrollments.csv", ended)
+    rewrite_csv(folder / "courses.csv", lambda header, rows: (header, rows[: len(rows) // 2]))
 
 
-def _three_nights(db_conn, drop, target: str, spark_marts) -> dict[str, tuple[int, str]]:
+def _holds(settings, night: dt.date, target: str | None) -> list[str]:
+    """What the nightly job says the night holds, read on the engine that built it."""
+    district = DistrictNight("sample")
+    read_holds(settings, [district], night, target)
+    assert district.held == len(district.problems)
+    return district.problems
+
+
+def _three_nights(settings, db_conn, drop, target: str, spark_marts) -> dict[str, tuple[int, str]]:
     """Sync the sample district for the three nights, each built on Postgres and on ``target``; every mart is
-    the same on both, each night. Returns the last night's marts on Spark."""
+    the same on both, each night, and so are the holds the nightly job reads. Returns the last night's marts
+    on Spark."""
     for number, night in enumerate(NIGHTS, start=1):
         folder = write_export(drop, district_id="sample", export_date=night, students=120, seed=3)
         if number == 2:
@@ -118,6 +131,7 @@ def _three_nights(db_conn, drop, target: str, spark_marts) -> dict[str, tuple[in
         outcome = dbt_build(night, select=built, data_tests=False)
         assert outcome.ok, outcome.errors
         postgres = _postgres_marts(db_conn)
+        held = _holds(settings, night, None)
 
         lake.publish(db_conn)
         outcome = dbt_build(night, target=target, select=built, data_tests=False)
@@ -127,6 +141,10 @@ def _three_nights(db_conn, drop, target: str, spark_marts) -> dict[str, tuple[in
         differ = {mart: (postgres[mart], spark[mart]) for mart in MARTS if postgres[mart] != spark[mart]}
         assert not differ, f"night {night}: marts differ (rows, checksum) Postgres vs {target}: {differ}"
         assert postgres["fct_roster"][0] > 0 and postgres["dim_contacts"][0] > 0
+        assert _holds(settings, night, target) == held
+        # what `status` and `report --target` read there
+        assert recent_history(Marts(target=target), 5) == recent_history(Marts(conn=db_conn), 5)
+        assert [problem.split()[0] for problem in held] == ([] if number == 1 else ["courses.csv"]), held
     # the night with changes shows in the history marts
     assert spark["dim_contacts_history"][0] > spark["dim_contacts"][0]
     return spark
@@ -140,7 +158,7 @@ def test_three_nights_give_the_same_marts_on_spark_as_on_postgres(fresh_db, db_c
     monkeypatch.setenv("SIS_SYNC_SPARK_CODEGEN", "false")
     monkeypatch.delenv(LAKE_VAR, raising=False)
     try:
-        _three_nights(db_conn, tmp_path / "drop", "spark", _session_marts)
+        _three_nights(fresh_db, db_conn, tmp_path / "drop", "spark", _session_marts)
     finally:
         shutil.rmtree(os.environ.get(SPARK_DIR_VAR, tmp_path / "spark"), ignore_errors=True)
 
@@ -153,5 +171,5 @@ def test_three_nights_give_the_same_marts_on_a_loopback_cluster(fresh_db, db_con
         for name, value in cluster.environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv(LAKE_VAR, str(tmp_path / "cluster" / "lake"))
-        _three_nights(db_conn, tmp_path / "drop", "spark_thrift", lambda: _thrift_marts(cluster))
+        _three_nights(fresh_db, db_conn, tmp_path / "drop", "spark_thrift", lambda: _thrift_marts(cluster))
         assert any((tmp_path / "cluster" / "worker-1").glob("app-*/*/stderr")), "no executor ran on the worker"

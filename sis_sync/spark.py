@@ -1,0 +1,88 @@
+"""Queries on what a Spark target of profiles.yml built, from any sis-sync process.
+
+``spark`` (session mode): this process's Spark session, the one a build in it started, or else one started
+as profiles.yml says (its metastore and warehouse under ``SIS_SYNC_SPARK_DIR``), so a new process finds the
+tables a nightly run built. ``spark_thrift``: the Thrift server profiles.yml names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+
+from sis_sync import PROJECT_ROOT
+
+SPARK_TARGETS = ("spark", "spark_thrift")  # profiles.yml's Spark targets: in this process, through Thrift
+SPARK_DIR_VAR = "SIS_SYNC_SPARK_DIR"  # the spark target's folder (profiles.yml): metastore, warehouse, lake
+
+
+def absolute_spark_dir() -> None:
+    """Make ``SIS_SYNC_SPARK_DIR`` absolute (default ``.sis-sync/spark`` of the project), so that profiles.yml
+    names the same folders from any working directory."""
+    folder = os.environ.get(SPARK_DIR_VAR) or str(PROJECT_ROOT / ".sis-sync" / "spark")
+    os.environ[SPARK_DIR_VAR] = os.path.abspath(folder)
+
+
+def credentials(target: str):
+    """The target's credentials as dbt renders them from profiles.yml (its env_var calls included)."""
+    from argparse import Namespace
+
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    set_from_args(Namespace(), None)
+    set_invocation_context(os.environ)
+    profiles = read_profile(str(PROJECT_ROOT))
+    return Profile.from_raw_profiles(profiles, "sis_sync", ProfileRenderer({}), target_override=target).credentials
+
+
+def session():
+    """This process's Spark session, or one started with the ``spark`` target's settings."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    absolute_spark_dir()
+    builder = SparkSession.builder.enableHiveSupport()  # as dbt-spark's session mode starts it
+    for name, value in (credentials("spark").server_side_parameters or {}).items():
+        builder = builder.config(name, value)
+    return builder.getOrCreate()
+
+
+def thrift_query(sql: str, host: str | None = None, port: int | None = None) -> tuple[list[tuple], list[tuple]]:
+    """A query through a Thrift server (default: the ``spark_thrift`` target's): its columns' descriptions
+    (name, type, ...) and its rows."""
+    from pyhive import hive
+
+    if host is None or port is None:
+        target = credentials("spark_thrift")
+        host, port = host or target.host, port or target.port
+    with contextlib.closing(hive.connect(host=host, port=port)) as conn:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return list(cur.description), cur.fetchall()
+
+
+def rows(sql: str, target: str = "spark") -> list[tuple]:
+    """The rows of a query on a Spark target, typed alike on both (the Thrift server sends a date as text)."""
+    if target == "spark_thrift":
+        description, found = thrift_query(sql)
+        dates = [i for i, column in enumerate(description) if column[1] == "DATE_TYPE"]
+        return [tuple(dt.date.fromisoformat(v) if i in dates and v is not None else v for i, v in enumerate(row))
+                for row in found]
+    return [tuple(row) for row in session().sql(sql).collect()]
+
+
+def table_exists(table: str, target: str = "spark") -> bool:
+    """Whether ``schema.name`` is a table or view on the target."""
+    schema, name = table.split(".")
+    try:
+        return bool(rows(f"show tables in {schema} like '{name}'", target))
+    except Exception as exc:  # noqa: BLE001 - the schema itself is not there yet (no build has run)
+        if "SCHEMA_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
+            return False
+        raise
