@@ -27,6 +27,7 @@ from sis_sync.spark import SPARK_DIR_VAR
 LAKE_VAR = "SIS_SYNC_LAKE"  # the lake, when not lake/ in that folder
 DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column: the first it has
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
+BATCH_ROWS = 50_000  # rows read from Postgres and written to parquet at a time
 
 # Postgres's type of a raw column -> its parquet type (the same as the Spark type of macros/engines/types.sql)
 _ARROW_TYPES = {
@@ -77,53 +78,90 @@ def _arrow_type(table: str, column: str, pg_type: str) -> pa.DataType:
 
 
 def publish(conn) -> dict[str, int]:
-    """Write the raw layer's rows into the lake, every district's; returns the rows written per table."""
+    """Write the raw layer's rows into the lake, every district's; returns the rows written per table.
+
+    Each table is read through a server-side cursor in district order and written a batch at a time, so
+    memory holds one batch, whatever the size of the raw layer."""
     lake = lake_dir()
     written: dict[str, int] = {}
     with conn.cursor() as cur:
-        for table in _raw_tables(cur):
-            if table in _NOT_IN_THE_LAKE:
-                continue
-            columns = _columns(cur, table)
-            names = [name for name, _ in columns]
-            partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
-            schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
-                                for name, pg_type in columns if name != partition])
-            selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
-            cur.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}")
-            rows = cur.fetchall()
-            folder = lake / RAW_SCHEMA / table
-            if partition is None:  # the phone map: every district's, one folder
-                _replace(folder.parent, folder.name, schema, names, rows)
-            else:
-                folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
-                by_district: dict[str, list[tuple]] = {}
-                index = names.index(partition)
-                for row in rows:
-                    by_district.setdefault(row[index], []).append(row)
-                for district, district_rows in by_district.items():
-                    _replace(folder, f"{partition}={district}", schema, names, district_rows)
-            written[table] = len(rows)
+        tables = [(table, _columns(cur, table)) for table in _raw_tables(cur) if table not in _NOT_IN_THE_LAKE]
+    for table, columns in tables:
+        names = [name for name, _ in columns]
+        partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
+        schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
+                            for name, pg_type in columns if name != partition])
+        selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
+        folder = lake / RAW_SCHEMA / table
+        folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
+        with conn.cursor(name=f"lake_{table}", withhold=True) as rows:
+            rows.itersize = BATCH_ROWS
+            rows.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
+                         + (f" order by {partition}" if partition else ""))
+            written[table] = _write_folders(rows, folder, partition, schema, names)
+        conn.commit()
     return written
 
 
-def _replace(parent: Path, name: str, schema: pa.Schema, names: list[str], rows: list[tuple]) -> None:
-    """The folder ``parent/name`` replaced whole by one parquet file of ``rows`` (tuples in the order of
-    ``names``; the schema's columns are taken from them): written beside it, then renamed into place."""
-    target = parent / name
-    staged = parent / f".{name}.{uuid.uuid4().hex}"
-    staged.mkdir(parents=True)
+def _write_folders(rows, folder: Path, partition: str | None, schema: pa.Schema, names: list[str]) -> int:
+    """The rows (in district order) written as one folder per district (``<partition>=<district>``), or, with
+    no partition (the phone map: every district's), as the table's folder itself; returns their number."""
+    index = names.index(partition) if partition else None
+    out = _StagedFolder(folder.parent, folder.name, schema, names) if partition is None else None
+    count = 0
     try:
-        data = {}
-        for field in schema:
-            index = names.index(field.name)
-            data[field.name] = [row[index] for row in rows]
-        pq.write_table(pa.table(data, schema=schema), staged / "part-0.parquet")
+        while batch := rows.fetchmany(BATCH_ROWS):
+            count += len(batch)
+            for row in batch:
+                if index is not None and (out is None or out.key != row[index]):
+                    if out is not None:
+                        out.publish()
+                    out = _StagedFolder(folder, f"{partition}={row[index]}", schema, names, key=row[index])
+                out.add(row)
+        if out is not None:
+            out.publish()
     except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
+        if out is not None:
+            out.discard()
         raise
-    retired = parent / f".{name}.{uuid.uuid4().hex}.old"
-    if target.exists():
-        target.rename(retired)
-    staged.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)
+    return count
+
+
+class _StagedFolder:
+    """The folder ``parent/name``, written beside it as one parquet file a batch of rows at a time (tuples in
+    the order of ``names``; the schema's columns are taken from them), then renamed into place whole."""
+
+    def __init__(self, parent: Path, name: str, schema: pa.Schema, names: list[str], key=None):
+        self.parent, self.name, self.schema, self.key = parent, name, schema, key
+        self.indexes = [names.index(field.name) for field in schema]
+        self.staged = parent / f".{name}.{uuid.uuid4().hex}"
+        self.staged.mkdir(parents=True)
+        self.writer = pq.ParquetWriter(self.staged / "part-0.parquet", schema)
+        self.pending: list[tuple] = []
+
+    def add(self, row: tuple) -> None:
+        self.pending.append(row)
+        if len(self.pending) >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            columns = [pa.array([row[i] for row in self.pending], type=field.type)
+                       for i, field in zip(self.indexes, self.schema, strict=True)]
+            self.writer.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+            self.pending = []
+
+    def publish(self) -> None:
+        """The folder renamed into place (a reader sees the previous one or this one, whole)."""
+        self._flush()
+        self.writer.close()
+        target = self.parent / self.name
+        retired = self.parent / f".{self.name}.{uuid.uuid4().hex}.old"
+        if target.exists():
+            target.rename(retired)
+        self.staged.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    def discard(self) -> None:
+        self.writer.close()
+        shutil.rmtree(self.staged, ignore_errors=True)
