@@ -378,7 +378,7 @@ def print_table(summary: dict, echo=print) -> None:
                      f" + record {e.get('record_seconds') or 0:.2f}s + the rest {e['rest_seconds']:.2f}s")
             if stage.startswith("spark_"):
                 echo(f"{'':>9} {'':<10}   = dbt build on the loopback cluster; the lake written before it in"
-                     f" {e['lake_seconds']:.2f}s; every mart's rows equal Postgres's: {e['mart_rows_equal']}")
+                     f" {e['lake_seconds']:.2f}s; every mart's row count equals Postgres's: {e['mart_rows_equal']}")
             if stage == "nightly":
                 echo(f"{'':>9} {'':<10}   = ingest {e['ingest_seconds']:.2f}s + safety {e['safety_seconds']:.2f}s"
                      f" + dbt {e['dbt_seconds']:.2f}s")
@@ -715,7 +715,8 @@ def stage_spark(args: dict) -> dict:
     """Night 2's marts built on Spark (``--target spark``), beside ``full2`` on Postgres: the raw layer written
     to the lake (``lake_seconds``), then a full ``dbt build`` (seeds, models, tests) through the Thrift server
     of a loopback cluster of ``workers`` workers of one core each (:mod:`sis_sync.spark_cluster`; its start is
-    not timed, nor dbt's parse); every mart's rows counted on both engines."""
+    not timed, nor dbt's parse); every mart's rows counted on both engines (counts,
+    not checksums: the suite's Spark test compares the rows themselves)."""
     from dbt.cli.main import dbtRunner
 
     from sis_sync import lake

@@ -13,13 +13,14 @@ from sis_sync import PROJECT_ROOT
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 # where the marts are built: the Postgres warehouse, or Spark (README, "Running on Spark")
-TARGET = click.option("--target", type=click.Choice(["postgres", "spark", "spark_thrift"]), default="postgres",
+TARGETS = ["postgres", "spark", "spark_thrift"]  # Postgres, and profiles.yml's Spark targets (sis_sync/spark.py)
+TARGET = click.option("--target", type=click.Choice(TARGETS), default="postgres",
                       show_default=True, help="Build the marts in Postgres, or on Spark in this process or through"
                       " a cluster's Thrift server (the raw layer written to the lake first).")
 
 
 # where the commands that read the marts (status, preview, approve, report) read them
-READ_TARGET = click.option("--target", type=click.Choice(["postgres", "spark", "spark_thrift"]), default="postgres",
+READ_TARGET = click.option("--target", type=click.Choice(TARGETS), default="postgres",
                            show_default=True, help="Read the marts (their sync history and holds) where they are"
                            " built: Postgres, or a Spark target.")
 
@@ -293,6 +294,8 @@ def bench(sizes: str, out_path: Path | None, repeat: int, data_root: Path | None
         spark_workers = tuple(int(w) for w in workers.split(",") if w.strip()) if target == "spark" else ()
     except ValueError as exc:
         raise click.BadParameter(f"not a list of integers: {workers}", param_hint="--workers") from exc
+    if any(w < 1 for w in spark_workers) or len(set(spark_workers)) != len(spark_workers):
+        raise click.BadParameter(f"numbers of workers of 1 or more, each once: {workers}", param_hint="--workers")
     if out_path is None:
         out_path = PROJECT_ROOT / "bench" / "results" / f"{dt.datetime.now():%Y%m%dT%H%M%S}.json"
     run_bench(students, out_path, repeat=repeat, data_root=data_root or DEFAULT_DATA, keep=keep,

@@ -29,7 +29,7 @@ from sis_sync.nightly import (
     read_holds,
 )
 from sis_sync.redact import redact
-from sis_sync.spark import SPARK_TARGETS
+from sis_sync.spark import SPARK_TARGETS, SparkUnreachable
 
 # Exit codes (a contract with schedulers: see `sis-sync -h` and the README)
 EXIT_OK = 0
@@ -52,6 +52,8 @@ def exit_codes(run):
             return _fail(exc, EXIT_BUSY)
         except (ConfigError, ValueError) as exc:
             return _fail(exc, EXIT_USAGE)
+        except SparkUnreachable as exc:
+            return _fail(f"the Spark warehouse is unreachable: {exc}", EXIT_WAREHOUSE, exc)
         except (psycopg2.OperationalError, psycopg2.InterfaceError, db.EmbeddedPortTaken) as exc:
             # InterfaceError: a connection already lost, used again (its rollback on the way out)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -130,8 +132,8 @@ def run_build(run_date: dt.date, full_refresh: bool = False, roll_back: bool = F
 
 
 def _counts(settings, build, target: str | None) -> dict[str, dict[str, int]]:
-    """The marts' rows per district; on Spark only after a build in this process (its session holds them)."""
-    if target == "spark" and (not build.ok or build.skipped):  # a Thrift server's warehouse is always there
+    """The marts' rows per district (on Spark, none after a failed build: Spark may be what failed)."""
+    if target in SPARK_TARGETS and not build.ok:
         return {}
     return mart_counts(settings, target)
 
@@ -143,7 +145,7 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | N
     with db.one_run_at_a_time(settings, "nightly"):
         nights = ingest_districts(settings, config_path, drop_root, run_date, only)
         build = build_marts(settings, run_date, target=target)
-        if target not in SPARK_TARGETS or (build.ok and not build.skipped):  # on Spark: of a build
+        if target not in SPARK_TARGETS or build.ok:  # (on Spark, a failed build may mean an unreachable Spark)
             read_holds(settings, nights, run_date, target)
     print_summary(nights, build, _counts(settings, build, target))
     click.echo("")
@@ -304,13 +306,15 @@ def run_roles(mappings: tuple[str, ...]) -> int:
 def run_spark_cluster(folder: Path, workers: int, cores: int, memory: str, port: int) -> int:
     """``sis-sync spark-cluster``: the loopback cluster until SIGINT or SIGTERM."""
     import signal
+    import time
 
     from sis_sync.spark_cluster import ClusterError, LoopbackCluster
 
     def interrupted(_signum, _frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupted)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
     cluster = LoopbackCluster(folder, workers=workers, cores=cores, memory=memory, thrift_port=port)
     click.echo(f"starting a master, {workers} worker(s) of {cores} core(s) and a Thrift server in {folder}"
                " (about a minute)")
@@ -320,10 +324,13 @@ def run_spark_cluster(folder: Path, workers: int, cores: int, memory: str, port:
                        f" http://127.0.0.1:{cluster.master_ui}/")
             click.echo(" ".join(f"{name}={value}" for name, value in cluster.environment().items())
                        + " sis-sync build --target spark_thrift")
-            click.echo("Ctrl-C stops the cluster.")
-            while True:
-                signal.pause()
-    except ClusterError as exc:
+            click.echo("Ctrl-C (or SIGTERM) stops the cluster.")
+            while (stopped := cluster.stopped()) is None:
+                time.sleep(1)
+            click.echo(f"error: the cluster's {stopped} stopped by itself; its log is in {folder / 'logs'}",
+                       err=True)
+            return EXIT_FAILED
+    except (ClusterError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 
 from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion.ledger import RAW_SCHEMA
-from sis_sync.spark import SPARK_DIR_VAR
+from sis_sync.spark import LAKE_VAR, SPARK_DIR_VAR
 
-LAKE_VAR = "SIS_SYNC_LAKE"  # the lake, when not lake/ in that folder
 DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column: the first it has
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
 BATCH_ROWS = 50_000  # rows read from Postgres and written to parquet at a time
@@ -80,27 +79,42 @@ def _arrow_type(table: str, column: str, pg_type: str) -> pa.DataType:
 def publish(conn) -> dict[str, int]:
     """Write the raw layer's rows into the lake, every district's; returns the rows written per table.
 
-    Each table is read through a server-side cursor in district order and written a batch at a time, so
-    memory holds one batch, whatever the size of the raw layer."""
+    The tables are read in one read-only transaction of their own (repeatable read: every table as of one
+    moment; ``conn`` must have none open, and keeps its autocommit setting), each through a server-side cursor
+    in district order, and written a batch at a time: memory holds a batch or two, whatever the size of the
+    raw layer. A publish that fails part way has replaced the folders it finished and left the others as they
+    were; the build does not run, and the next publish writes them all again."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    if conn.info.transaction_status != TRANSACTION_STATUS_IDLE:
+        raise ValueError("lake.publish reads in a transaction of its own: the connection has one open")
     lake = lake_dir()
     written: dict[str, int] = {}
-    with conn.cursor() as cur:
-        tables = [(table, _columns(cur, table)) for table in _raw_tables(cur) if table not in _NOT_IN_THE_LAKE]
-    for table, columns in tables:
-        names = [name for name, _ in columns]
-        partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
-        schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
-                            for name, pg_type in columns if name != partition])
-        selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
-        folder = lake / RAW_SCHEMA / table
-        folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
-        with conn.cursor(name=f"lake_{table}", withhold=True) as rows:
-            rows.itersize = BATCH_ROWS
-            rows.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
-                         + (f" order by {partition}" if partition else ""))
-            written[table] = _write_folders(rows, folder, partition, schema, names)
-        conn.commit()
+    autocommit, conn.autocommit = conn.autocommit, False
+    try:
+        with conn.cursor() as cur:
+            cur.execute("set transaction isolation level repeatable read, read only")
+            tables = [(table, _columns(cur, table)) for table in _raw_tables(cur)
+                      if table not in _NOT_IN_THE_LAKE]
+        for table, columns in tables:
+            written[table] = _publish_table(conn, lake / RAW_SCHEMA / table, table, columns)
+    finally:
+        conn.rollback()  # it wrote nothing
+        conn.autocommit = autocommit
     return written
+
+
+def _publish_table(conn, folder: Path, table: str, columns: list[tuple[str, str]]) -> int:
+    names = [name for name, _ in columns]
+    partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
+    schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
+                        for name, pg_type in columns if name != partition])
+    selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
+    folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
+    with conn.cursor(name=f"lake_{table}") as rows:
+        rows.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
+                     + (f" order by {partition}" if partition else ""))
+        return _write_folders(rows, folder, partition, schema, names)
 
 
 def _write_folders(rows, folder: Path, partition: str | None, schema: pa.Schema, names: list[str]) -> int:

@@ -51,8 +51,9 @@ def marts_of(settings, target: str | None):
 
 
 def literal(text: str) -> str:
-    """A string literal both engines read alike: quotes doubled, and no backslash (Spark reads one as an
-    escape; ids, file names and dates have none)."""
-    if "\\" in text:
-        raise ValueError(f"a value with a backslash: {text!r}")
-    return "'" + text.replace("'", "''") + "'"
+    """A string literal both engines read alike. Neither a quote nor a backslash is allowed: the engines
+    escape them differently (Postgres doubles a quote, Spark reads a backslash as an escape and two quoted
+    strings side by side as one). District ids, file names and dates have neither."""
+    if "\\" in text or "'" in text:
+        raise ValueError(f"not an id: {text!r} (a quote or a backslash)")
+    return f"'{text}'"

@@ -316,6 +316,8 @@ def mart_counts(settings: db.PgSettings, target: str | None = None) -> dict[str,
         from sis_sync import spark
 
         for table in MART_TABLES:
+            if not spark.table_exists(f"marts.{table}", target):
+                continue
             for district_id, n in spark.rows(f"select district_id, count(*) from marts.{table}"
                                                   " group by district_id", target):
                 counts.setdefault(district_id, {})[table] = n

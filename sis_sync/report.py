@@ -93,7 +93,7 @@ def read_health(marts: Marts, nights: int = 30) -> list[DistrictHealth]:
                     file_name,
                     message,
                     row_number() over (
-                        partition by district_id, file_name order by export_date desc
+                        partition by district_id, file_name order by export_date desc, hold_rank
                     ) as nth
                 from marts.sync_holds
                 where is_held

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 
 from sis_sync import PROJECT_ROOT
@@ -17,11 +18,21 @@ SPARK_TARGETS = ("spark", "spark_thrift")  # profiles.yml's Spark targets: in th
 SPARK_DIR_VAR = "SIS_SYNC_SPARK_DIR"  # the spark target's folder (profiles.yml): metastore, warehouse, lake
 
 
+LAKE_VAR = "SIS_SYNC_LAKE"  # the lake, when not lake/ in that folder
+
+
+class SparkUnreachable(RuntimeError):
+    """The Spark target cannot be reached: no Thrift server answers, or Spark cannot start in this process."""
+
+
 def absolute_spark_dir() -> None:
-    """Make ``SIS_SYNC_SPARK_DIR`` absolute (default ``.sis-sync/spark`` of the project), so that profiles.yml
-    names the same folders from any working directory."""
+    """Make ``SIS_SYNC_SPARK_DIR`` (default ``.sis-sync/spark`` of the project) and ``SIS_SYNC_LAKE``, if set,
+    absolute, so that profiles.yml, the build and a cluster's processes name the same folders from any working
+    directory."""
     folder = os.environ.get(SPARK_DIR_VAR) or str(PROJECT_ROOT / ".sis-sync" / "spark")
     os.environ[SPARK_DIR_VAR] = os.path.abspath(folder)
+    if os.environ.get(LAKE_VAR) and "://" not in os.environ[LAKE_VAR]:
+        os.environ[LAKE_VAR] = os.path.abspath(os.environ[LAKE_VAR])
 
 
 def credentials(target: str):
@@ -50,30 +61,50 @@ def session():
     builder = SparkSession.builder.enableHiveSupport()  # as dbt-spark's session mode starts it
     for name, value in (credentials("spark").server_side_parameters or {}).items():
         builder = builder.config(name, value)
-    return builder.getOrCreate()
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 - pyspark's errors when its JVM does not start
+        raise SparkUnreachable(f"Spark did not start in this process (it needs a Java 17 runtime): "
+                               f"{_first_line(exc)}") from exc
 
 
 def thrift_query(sql: str, host: str | None = None, port: int | None = None) -> tuple[list[tuple], list[tuple]]:
     """A query through a Thrift server (default: the ``spark_thrift`` target's): its columns' descriptions
     (name, type, ...) and its rows."""
     from pyhive import hive
+    from thrift.transport.TTransport import TTransportException
 
     if host is None or port is None:
         target = credentials("spark_thrift")
         host, port = host or target.host, port or target.port
-    with contextlib.closing(hive.connect(host=host, port=port)) as conn:
+    try:
+        conn = hive.connect(host=host, port=port)
+    except (OSError, TTransportException) as exc:
+        raise SparkUnreachable(f"no Spark Thrift server answers at {host}:{port}: {_first_line(exc)}") from exc
+    with contextlib.closing(conn):
         cur = conn.cursor()
         cur.execute(sql)
         return list(cur.description), cur.fetchall()
 
 
+def typed(description: list[tuple], found: list[tuple]) -> list[tuple]:
+    """Rows from the Thrift server as a Spark session gives them: a date and an array come as text (JSON for
+    an array); a decimal, a timestamp, a number and a boolean come typed already."""
+    dates = {i for i, column in enumerate(description) if column[1] == "DATE_TYPE"}
+    arrays = {i for i, column in enumerate(description) if column[1] == "ARRAY_TYPE"}
+
+    def value(i, v):
+        if v is None:
+            return v
+        return dt.date.fromisoformat(v) if i in dates else json.loads(v) if i in arrays else v
+
+    return [tuple(value(i, v) for i, v in enumerate(row)) for row in found]
+
+
 def rows(sql: str, target: str = "spark") -> list[tuple]:
-    """The rows of a query on a Spark target, typed alike on both (the Thrift server sends a date as text)."""
+    """The rows of a query on a Spark target, typed alike on both targets."""
     if target == "spark_thrift":
-        description, found = thrift_query(sql)
-        dates = [i for i, column in enumerate(description) if column[1] == "DATE_TYPE"]
-        return [tuple(dt.date.fromisoformat(v) if i in dates and v is not None else v for i, v in enumerate(row))
-                for row in found]
+        return typed(*thrift_query(sql))
     return [tuple(row) for row in session().sql(sql).collect()]
 
 
@@ -86,3 +117,8 @@ def table_exists(table: str, target: str = "spark") -> bool:
         if "SCHEMA_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
             return False
         raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -13,6 +13,7 @@ must be one its executors read (on loopback, any local folder).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,6 +39,12 @@ def spark_home() -> Path:
     except ImportError:
         raise ClusterError("a Spark cluster needs the spark extra: pip install -e '.[spark]'") from None
     return Path(pyspark.__file__).parent
+
+
+def _kill_group(process: subprocess.Popen, sig: int) -> None:
+    """Signal a process and its children (its own session); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def free_port() -> int:
@@ -103,17 +110,26 @@ class LoopbackCluster:
             raise
 
     def stop(self) -> None:
-        """Stop every process (the Thrift server first, the master last), each with its children."""
-        for _name, process, _log in reversed(self._processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for _name, process, _log in reversed(self._processes):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self._processes.clear()
+        """Stop every process (the Thrift server first, the master last), each with its children; signals
+        wait until it is done, so that none is left running."""
+        blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        try:
+            for _name, process, _log in reversed(self._processes):
+                _kill_group(process, signal.SIGTERM)
+            for _name, process, _log in reversed(self._processes):
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    _kill_group(process, signal.SIGKILL)
+                    process.wait()
+            self._processes.clear()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    def stopped(self) -> str | None:
+        """The name of a part of the cluster that has stopped by itself, if any."""
+        return next((name for name, process, _log in self._processes if process.poll() is not None), None)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = self.folder / "logs" / f"{name}.log"

@@ -14,14 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
-import json
 import os
 import shutil
 
 import pytest
 from export_files import rewrite_csv
 
-from sis_sync import lake
+from sis_sync import lake, spark
 from sis_sync.commands import run_ingest
 from sis_sync.lake import LAKE_VAR, SPARK_DIR_VAR
 from sis_sync.marts import Marts
@@ -79,13 +78,12 @@ def _session_marts() -> dict[str, tuple[int, str]]:
 
 
 def _thrift_marts(cluster: LoopbackCluster) -> dict[str, tuple[int, str]]:
-    """The marts as the cluster's Thrift server gives them (an array comes as JSON text)."""
+    """The marts as the cluster's Thrift server gives them, typed as a session gives them."""
     digests = {}
     for mart in MARTS:
         description, rows = cluster.query(f"select * from marts.{mart}")
         names = [d[0] for d in description]
-        arrays = {i for i, d in enumerate(description) if d[1] == "ARRAY_TYPE"}
-        rows = [[json.loads(v) if i in arrays and v is not None else v for i, v in enumerate(row)] for row in rows]
+        rows = spark.typed(description, rows)
         columns = sorted(names)
         digests[mart] = _digest(columns, [[row[names.index(c)] for c in columns] for row in rows])
     return digests
