@@ -145,6 +145,15 @@ _BUILDS_THE_MARTS = ("run_nightly(", "dbt_build(", "run_build(", '"nightly"', '"
                      "dbtRunner(", "wh.night(")
 
 
+# The longest tests (3 to 4 minutes each) start first: xdist hands the tests out in order, and one of them
+# started last would keep a worker busy while the other has nothing left to do.
+_LONGEST_FIRST = (
+    "test_seasons.py::test_a_summer_and_a_rollover",
+    "test_spark.py::test_three_nights_give_the_same_marts_on_spark_as_on_postgres",
+    "test_versions.py::test_ten_nights_of_changes_equal_a_full_refresh_and_a_restore",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         try:
@@ -153,3 +162,4 @@ def pytest_collection_modifyitems(config, items):
             continue
         if any(marker in source for marker in _BUILDS_THE_MARTS):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: not item.nodeid.endswith(_LONGEST_FIRST))  # stable: the rest keep their order
