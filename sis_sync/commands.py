@@ -150,9 +150,9 @@ def run_nightly(config_path, drop_root, run_date: dt.date, only, target: str | N
     print_summary(nights, build, _counts(settings, build, target))
     click.echo("")
     if target == "spark":
-        from sis_sync import lake
+        from sis_sync import spark
 
-        click.echo(f"Marts are in database `marts` of the Spark warehouse in {lake.spark_dir()}"
+        click.echo(f"Marts are in database `marts` of the Spark warehouse in {spark.spark_dir()}"
                    " (README, \"Running on Spark\").")
     elif target == "spark_thrift":
         click.echo("Marts are in database `marts` of the Spark cluster behind the Thrift server"

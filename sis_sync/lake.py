@@ -20,9 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sis_sync import PROJECT_ROOT
 from sis_sync.ingestion.ledger import RAW_SCHEMA
-from sis_sync.spark import LAKE_VAR, SPARK_DIR_VAR
+from sis_sync.spark import LAKE_VAR, spark_dir
 
 DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column: the first it has
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
@@ -41,10 +40,6 @@ _ARROW_TYPES = {
     "timestamp with time zone": pa.timestamp("us", tz="UTC"),
     "ARRAY": pa.list_(pa.string()),
 }
-
-
-def spark_dir() -> Path:
-    return Path(os.environ.get(SPARK_DIR_VAR) or PROJECT_ROOT / ".sis-sync" / "spark")
 
 
 def lake_dir() -> Path:

@@ -315,11 +315,12 @@ def mart_counts(settings: db.PgSettings, target: str | None = None) -> dict[str,
     if target in SPARK_TARGETS:
         from sis_sync import spark
 
+        built = spark.table_names("marts", target)
         for table in MART_TABLES:
-            if not spark.table_exists(f"marts.{table}", target):
+            if table not in built:
                 continue
             for district_id, n in spark.rows(f"select district_id, count(*) from marts.{table}"
-                                                  " group by district_id", target):
+                                             " group by district_id", target):
                 counts.setdefault(district_id, {})[table] = n
         return counts
     with db.connect(settings) as conn, conn.cursor() as cur:

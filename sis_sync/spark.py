@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
 from sis_sync import PROJECT_ROOT
 
@@ -25,12 +26,16 @@ class SparkUnreachable(RuntimeError):
     """The Spark target cannot be reached: no Thrift server answers, or Spark cannot start in this process."""
 
 
+def spark_dir() -> Path:
+    """The ``spark`` target's folder: ``SIS_SYNC_SPARK_DIR``, else ``.sis-sync/spark`` of the project."""
+    return Path(os.environ.get(SPARK_DIR_VAR) or PROJECT_ROOT / ".sis-sync" / "spark")
+
+
 def absolute_spark_dir() -> None:
     """Make ``SIS_SYNC_SPARK_DIR`` (default ``.sis-sync/spark`` of the project) and ``SIS_SYNC_LAKE``, if set,
     absolute, so that profiles.yml, the build and a cluster's processes name the same folders from any working
     directory."""
-    folder = os.environ.get(SPARK_DIR_VAR) or str(PROJECT_ROOT / ".sis-sync" / "spark")
-    os.environ[SPARK_DIR_VAR] = os.path.abspath(folder)
+    os.environ[SPARK_DIR_VAR] = str(spark_dir().absolute())
     if os.environ.get(LAKE_VAR) and "://" not in os.environ[LAKE_VAR]:
         os.environ[LAKE_VAR] = os.path.abspath(os.environ[LAKE_VAR])
 
@@ -108,15 +113,20 @@ def rows(sql: str, target: str = "spark") -> list[tuple]:
     return [tuple(row) for row in session().sql(sql).collect()]
 
 
+def table_names(schema: str, target: str = "spark") -> set[str]:
+    """The tables and views of ``schema`` on the target (none before its first build)."""
+    try:
+        return {row[1] for row in rows(f"show tables in {schema}", target)}
+    except Exception as exc:  # noqa: BLE001 - the schema itself is not there yet (no build has run)
+        if "SCHEMA_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
+            return set()
+        raise
+
+
 def table_exists(table: str, target: str = "spark") -> bool:
     """Whether ``schema.name`` is a table or view on the target."""
     schema, name = table.split(".")
-    try:
-        return bool(rows(f"show tables in {schema} like '{name}'", target))
-    except Exception as exc:  # noqa: BLE001 - the schema itself is not there yet (no build has run)
-        if "SCHEMA_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
-            return False
-        raise
+    return name in table_names(schema, target)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -22,12 +22,12 @@ from export_files import rewrite_csv
 
 from sis_sync import lake, spark
 from sis_sync.commands import run_ingest
-from sis_sync.lake import LAKE_VAR, SPARK_DIR_VAR
 from sis_sync.marts import Marts
 from sis_sync.nightly import DistrictNight, dbt_build, read_holds
 from sis_sync.project import mart_names
 from sis_sync.report import recent_history
 from sis_sync.sample import write_export
+from sis_sync.spark import LAKE_VAR, SPARK_DIR_VAR
 from sis_sync.spark_cluster import LoopbackCluster
 
 pyspark = pytest.importorskip("pyspark", reason="the spark extra: pip install -e '.[spark]'")
