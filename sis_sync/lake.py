@@ -1,17 +1,28 @@
-"""The raw layer as parquet in a lake folder, for the Spark target.
+"""The raw layer as parquet in a lake folder, for the Spark target, kept in step with the warehouse's raw layer.
 
-Each table of the raw layer becomes a folder of parquet, one sub-folder per district in Hive's layout
-(``<lake>/raw_sis/<table>/_district_id=<district>/part-0.parquet``; ``district_id=`` for the bookkeeping
-tables), typed as its column is in the raw layer. The build registers the folders as Spark tables before it
-runs (``register_lake`` in ``macros/engines/lake.sql``), with the types of the dbt sources, which are the same
-(both come from the export spec).
+Layout (Hive's, one folder per district; the build registers each table over its folder, ``register_lake`` in
+``macros/engines/lake.sql``, with the types of the dbt sources, which are the same: both come from the export
+spec):
 
-A district's folder is written whole, to a temporary folder first and then renamed into place, so a reader
-sees the district's previous state or its new one, never part of a write.
+- a table of versions has one parquet file per load the ledger names:
+  ``<lake>/raw_sis/<table>/_district_id=<district>/<load_id>.parquet``. A load's rows never change once it
+  is recorded, so a publish writes only the loads recorded since the last one: a night costs what it changed,
+  not the size of the raw layer. A load no ledger row names (a crashed run's, or a district no longer in the
+  warehouse) has no file: one left from before is deleted.
+- a bookkeeping table (ledger, change records, attempts, settings, approvals) is small and partly updated in
+  place, so each district's rows are written whole as ``<table>/district_id=<district>/part-0.parquet``; the
+  phone map, which is every district's, as ``<table>/part-0.parquet``.
+
+Every file is written beside its name and renamed into place, so a reader sees the previous file or the new
+one, whole. A table whose parquet schema or content hash (``_row_hash``) changed since its files were written
+(a column added to the spec, a rehash) is written again whole; ``_sis_sync.json`` in its folder says what its
+files were written with (Spark skips names that start with ``_`` or ``.``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import uuid
@@ -20,12 +31,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sis_sync.ingestion.ledger import RAW_SCHEMA
+from sis_sync.ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
+from sis_sync.ingestion.spec import raw_spec
+from sis_sync.ingestion.versions import ROW_HASH_VERSION
 from sis_sync.spark import LAKE_VAR, spark_dir
 
 DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column: the first it has
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
 BATCH_ROWS = 50_000  # rows read from Postgres and written to parquet at a time
+MARKER = "_sis_sync.json"  # in a table's folder: what its files were written with
+_LOCK = "sis-sync lake"  # one publish at a time per warehouse (an advisory lock)
 
 # Postgres's type of a raw column -> its parquet type (the same as the Spark type of macros/engines/types.sql)
 _ARROW_TYPES = {
@@ -64,6 +79,16 @@ def _raw_tables(cur) -> list[str]:
     return [name for (name,) in cur.fetchall()]
 
 
+def _recorded_loads(cur) -> dict[str, dict[str, set[str]]]:
+    """The loads the ledger names: file name -> district -> load ids."""
+    cur.execute(f"select file_name, district_id, load_id from {LEDGER_TABLE}"
+                " where status = 'loaded' and load_id is not null")
+    loads: dict[str, dict[str, set[str]]] = {}
+    for file_name, district_id, load_id in cur.fetchall():
+        loads.setdefault(file_name, {}).setdefault(district_id, set()).add(load_id)
+    return loads
+
+
 def _arrow_type(table: str, column: str, pg_type: str) -> pa.DataType:
     try:
         return _ARROW_TYPES[pg_type]
@@ -71,81 +96,205 @@ def _arrow_type(table: str, column: str, pg_type: str) -> pa.DataType:
         raise ValueError(f"{RAW_SCHEMA}.{table}.{column}: no parquet type for {pg_type}") from None
 
 
-def publish(conn) -> dict[str, int]:
-    """Write the raw layer's rows into the lake, every district's; returns the rows written per table.
+class _Table:
+    """One raw table as it goes to the lake: its columns, its partition column, its parquet schema (without
+    the partition column, which is the folder's name) and its folder."""
 
-    The tables are read in one read-only transaction of their own (repeatable read: every table as of one
-    moment; ``conn`` must have none open, and keeps its autocommit setting), each through a server-side cursor
-    in district order, and written a batch at a time: memory holds a batch or two, whatever the size of the
-    raw layer. A publish that fails part way has replaced the folders it finished and left the others as they
-    were; the build does not run, and the next publish writes them all again."""
+    def __init__(self, lake: Path, name: str, columns: list[tuple[str, str]]):
+        self.name = name
+        self.names = [column for column, _ in columns]
+        self.partition = next((c for c in DISTRICT_COLUMNS if c in self.names), None)
+        self.schema = pa.schema([pa.field(column, _arrow_type(name, column, pg_type))
+                                 for column, pg_type in columns if column != self.partition])
+        self.selected = ", ".join(f"{column}::text" if pg_type == "jsonb" else column
+                                  for column, pg_type in columns)
+        self.folder = lake / RAW_SCHEMA / name
+
+    def district_folder(self, district_id: str) -> Path:
+        return self.folder / f"{self.partition}={district_id}"
+
+    def districts(self) -> dict[str, Path]:
+        """The district folders in the lake (none for a table without a partition)."""
+        if self.partition is None or not self.folder.is_dir():
+            return {}
+        prefix = f"{self.partition}="
+        return {path.name[len(prefix):]: path for path in self.folder.iterdir()
+                if path.is_dir() and path.name.startswith(prefix)}
+
+    def fresh(self) -> bool:
+        """Whether the files in the folder were written with this schema and content hash (else: start anew)."""
+        marker = self.folder / MARKER
+        fingerprint = {"schema": self.schema.to_string(), "row_hash": ROW_HASH_VERSION}
+        try:
+            if json.loads(marker.read_text()) == fingerprint:
+                return True
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True)
+        _replace(marker, json.dumps(fingerprint).encode())
+        return False
+
+
+def publish(conn) -> dict[str, int]:
+    """Bring the lake in step with the raw layer; returns the rows written per table (a table of versions:
+    only its loads not yet in the lake).
+
+    The tables are read in one read-only transaction of their own (repeatable read: every table and the ledger
+    as of one moment; ``conn`` must have none open, and keeps its autocommit setting), through server-side
+    cursors, and written a batch at a time: memory holds a batch or two, whatever the size of the raw layer. A
+    publish that fails part way has written some files whole and not the others; the next one writes what is
+    missing. Publishes of one warehouse take turns."""
     from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
     if conn.info.transaction_status != TRANSACTION_STATUS_IDLE:
         raise ValueError("lake.publish reads in a transaction of its own: the connection has one open")
     lake = lake_dir()
+    versions = {f.name: f.file_name for f in raw_spec().files}
     written: dict[str, int] = {}
-    autocommit, conn.autocommit = conn.autocommit, False
-    try:
-        with conn.cursor() as cur:
-            cur.execute("set transaction isolation level repeatable read, read only")
-            tables = [(table, _columns(cur, table)) for table in _raw_tables(cur)
-                      if table not in _NOT_IN_THE_LAKE]
-        for table, columns in tables:
-            written[table] = _publish_table(conn, lake / RAW_SCHEMA / table, table, columns)
-    finally:
-        conn.rollback()  # it wrote nothing
-        conn.autocommit = autocommit
+    autocommit = conn.autocommit
+    with _turn(conn):
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                cur.execute("set transaction isolation level repeatable read, read only")
+                tables = [_Table(lake, table, _columns(cur, table)) for table in _raw_tables(cur)
+                          if table not in _NOT_IN_THE_LAKE]
+                loads = _recorded_loads(cur)
+            for table in tables:
+                if table.name in versions and table.partition is not None:
+                    written[table.name] = _publish_loads(conn, table, loads.get(versions[table.name], {}))
+                else:
+                    written[table.name] = _publish_whole(conn, table)
+        finally:
+            conn.rollback()  # it wrote nothing
+            conn.autocommit = autocommit
     return written
 
 
-def _publish_table(conn, folder: Path, table: str, columns: list[tuple[str, str]]) -> int:
-    names = [name for name, _ in columns]
-    partition = next((c for c in DISTRICT_COLUMNS if c in names), None)
-    schema = pa.schema([pa.field(name, _arrow_type(table, name, pg_type))
-                        for name, pg_type in columns if name != partition])
-    selected = [f"{name}::text" if pg_type == "jsonb" else name for name, pg_type in columns]
-    folder.mkdir(parents=True, exist_ok=True)  # a table of no rows yet has its folder
-    with conn.cursor(name=f"lake_{table}") as rows:
-        rows.execute(f"select {', '.join(selected)} from {RAW_SCHEMA}.{table}"
-                     + (f" order by {partition}" if partition else ""))
-        return _write_folders(rows, folder, partition, schema, names)
-
-
-def _write_folders(rows, folder: Path, partition: str | None, schema: pa.Schema, names: list[str]) -> int:
-    """The rows (in district order) written as one folder per district (``<partition>=<district>``), or, with
-    no partition (the phone map: every district's), as the table's folder itself; returns their number."""
-    index = names.index(partition) if partition else None
-    out = _StagedFolder(folder.parent, folder.name, schema, names) if partition is None else None
-    count = 0
+@contextlib.contextmanager
+def _turn(conn):
+    """The warehouse's lake lock, held around the publish's snapshot (taken before it: a publish that waited
+    reads what the one before it wrote from)."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK,))
+    conn.commit()
     try:
-        while batch := rows.fetchmany(BATCH_ROWS):
-            count += len(batch)
-            for row in batch:
-                if index is not None and (out is None or out.key != row[index]):
-                    if out is not None:
-                        out.publish()
-                    out = _StagedFolder(folder, f"{partition}={row[index]}", schema, names, key=row[index])
-                out.add(row)
-        if out is not None:
-            out.publish()
-    except BaseException:
-        if out is not None:
-            out.discard()
-        raise
+        yield
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("select pg_advisory_unlock(hashtext(%s))", (_LOCK,))
+        conn.commit()
+
+
+def _publish_loads(conn, table: _Table, recorded: dict[str, set[str]]) -> int:
+    """A table of versions: a file per recorded load. Writes the loads the lake lacks (a load of no row gets a
+    file of none, so it is not looked for again), deletes the files and district folders of loads no ledger row
+    names, and any file a publish left half written."""
+    if table.fresh():
+        _sweep(table.folder)
+    present = table.districts()
+    for district_id, folder in present.items():
+        if district_id not in recorded:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for path in folder.iterdir():
+            if path.name.startswith(".") or path.suffix != ".parquet" or path.stem not in recorded[district_id]:
+                _remove(path)
+    count = 0
+    for district_id, load_ids in sorted(recorded.items()):
+        folder = table.district_folder(district_id)
+        missing = sorted(load_id for load_id in load_ids if not (folder / f"{load_id}.parquet").exists())
+        if missing:
+            folder.mkdir(parents=True, exist_ok=True)
+            count += _write_loads(conn, table, folder, district_id, missing)
     return count
 
 
-class _StagedFolder:
-    """The folder ``parent/name``, written beside it as one parquet file a batch of rows at a time (tuples in
-    the order of ``names``; the schema's columns are taken from them), then renamed into place whole."""
+def _write_loads(conn, table: _Table, folder: Path, district_id: str, load_ids: list[str]) -> int:
+    """The rows of a district's loads, one file per load."""
+    at = table.names.index("_load_id")
+    files = {load_id: _StagedFile(folder / f"{load_id}.parquet", table) for load_id in load_ids}
+    count = 0
+    try:
+        with conn.cursor(name=f"lake_{table.name}") as rows:
+            rows.execute(f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
+                         f" where {table.partition} = %s and _load_id = any(%s) order by _load_id",
+                         (district_id, load_ids))
+            while batch := rows.fetchmany(BATCH_ROWS):
+                count += len(batch)
+                for row in batch:
+                    files[row[at]].add(row)
+        for staged in files.values():
+            staged.publish()
+    finally:
+        for staged in files.values():
+            staged.discard()
+    return count
 
-    def __init__(self, parent: Path, name: str, schema: pa.Schema, names: list[str], key=None):
-        self.parent, self.name, self.schema, self.key = parent, name, schema, key
-        self.indexes = [names.index(field.name) for field in schema]
-        self.staged = parent / f".{name}.{uuid.uuid4().hex}"
-        self.staged.mkdir(parents=True)
-        self.writer = pq.ParquetWriter(self.staged / "part-0.parquet", schema)
+
+def _publish_whole(conn, table: _Table) -> int:
+    """A bookkeeping table: each district's rows written whole (the folders of districts it no longer has
+    deleted), or, with no partition, the table's rows as one file."""
+    fresh = table.fresh()
+    count = 0
+    written: set[str] = set()
+    staged = None
+    try:
+        with conn.cursor(name=f"lake_{table.name}") as rows:
+            rows.execute(f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
+                         + (f" order by {table.partition}" if table.partition else ""))
+            at = table.names.index(table.partition) if table.partition else None
+            if at is None:
+                staged = _StagedFile(table.folder / "part-0.parquet", table)
+            while batch := rows.fetchmany(BATCH_ROWS):
+                count += len(batch)
+                for row in batch:
+                    if at is not None and (staged is None or staged.key != row[at]):
+                        if staged is not None:
+                            staged.publish()
+                        written.add(row[at])
+                        staged = _StagedFile(table.district_folder(row[at]) / "part-0.parquet", table, row[at])
+                    staged.add(row)
+        if staged is not None:
+            staged.publish()
+    finally:
+        if staged is not None:
+            staged.discard()
+    if fresh:  # else the folder was emptied first
+        _sweep(table.folder)
+        for district_id, folder in table.districts().items():
+            if district_id in written:
+                _sweep(folder)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+    return count
+
+
+def _sweep(folder: Path) -> None:
+    """The files a publish left half written in ``folder`` deleted (the lock is held: no publish is writing)."""
+    for path in folder.iterdir():
+        if path.name.startswith("."):
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class _StagedFile:
+    """The parquet file ``path``, written beside it a batch of rows at a time (tuples of all the table's
+    columns, in order; the partition column is left out), then renamed into place whole."""
+
+    def __init__(self, path: Path, table: _Table, key=None):
+        self.path, self.schema, self.key = path, table.schema, key
+        self.indexes = [table.names.index(field.name) for field in table.schema]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.staged = path.parent / f".{path.name}.{uuid.uuid4().hex}"
+        self.writer: pq.ParquetWriter | None = pq.ParquetWriter(self.staged, table.schema)
         self.pending: list[tuple] = []
 
     def add(self, row: tuple) -> None:
@@ -161,16 +310,21 @@ class _StagedFolder:
             self.pending = []
 
     def publish(self) -> None:
-        """The folder renamed into place (a reader sees the previous one or this one, whole)."""
+        """The file renamed into place (a reader sees the previous one or this one, whole)."""
         self._flush()
         self.writer.close()
-        target = self.parent / self.name
-        retired = self.parent / f".{self.name}.{uuid.uuid4().hex}.old"
-        if target.exists():
-            target.rename(retired)
-        self.staged.rename(target)
-        shutil.rmtree(retired, ignore_errors=True)
+        self.writer = None
+        os.replace(self.staged, self.path)
 
     def discard(self) -> None:
-        self.writer.close()
-        shutil.rmtree(self.staged, ignore_errors=True)
+        """Nothing left behind unless published."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            self.staged.unlink(missing_ok=True)
+
+
+def _replace(path: Path, content: bytes) -> None:
+    staged = path.parent / f".{path.name}.{uuid.uuid4().hex}"
+    staged.write_bytes(content)
+    os.replace(staged, path)

@@ -1,7 +1,8 @@
 {#- The raw layer on Spark: every source is a table over its folder of parquet in the lake
     (<lake>/<schema>/<table>/<district column>=<district>/*.parquet; a table of no district's, the
     phone map, is one folder), typed as its source says, registered by
-    the build before it runs (on-run-start) and told of new districts' folders. On Postgres the sources are the
+    the build before it runs (on-run-start), told of new districts' folders and of those deleted, and its
+    listing of files read anew (a night adds a file per load). On Postgres the sources are the
     raw layer's own tables and nothing is registered. -#}
 
 {% macro register_lake() -%}
@@ -34,8 +35,9 @@
             ~ (' partitioned by (' ~ partition ~ ')' if partition else '')
             ~ " location '" ~ lake_dir() ~ '/' ~ source.schema ~ '/' ~ source.identifier ~ "'") -%}
         {%- if partition -%}
-            {%- do statements.append('alter table ' ~ table ~ ' recover partitions') -%}
+            {%- do statements.append('msck repair table ' ~ table ~ ' sync partitions') -%}
         {%- endif -%}
+        {%- do statements.append('refresh table ' ~ table) -%}
     {%- endfor -%}
     {%- for statement in statements -%}
         {%- do run_query(statement) -%}
