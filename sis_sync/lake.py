@@ -9,9 +9,10 @@ spec):
   is recorded, so a publish writes only the loads recorded since the last one: a night costs what it changed,
   not the size of the raw layer. A load no ledger row names (a crashed run's, or a district no longer in the
   warehouse) has no file: one left from before is deleted.
-- a bookkeeping table (ledger, change records, attempts, settings, approvals) is small and partly updated in
-  place, so each district's rows are written whole as ``<table>/district_id=<district>/part-0.parquet``; the
-  phone map, which is every district's, as ``<table>/part-0.parquet``.
+- a bookkeeping table (ledger, change records, attempts, settings, approvals) has a file per district,
+  ``<table>/district_id=<district>/part-0.parquet``, and the phone map, which is every district's, one
+  file, ``<table>/part-0.parquet``; a file is written again, whole, when its district's rows grew (the
+  settings, the one table updated in place: every time).
 
 Every file is written beside its name and renamed into place, so a reader sees the previous file or the new
 one, whole. A table whose parquet schema or content hash (``_row_hash``) changed since its files were written
@@ -32,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sis_sync.ingestion.ledger import LEDGER_TABLE, RAW_SCHEMA
+from sis_sync.ingestion.safety import SETTINGS_TABLE
 from sis_sync.ingestion.spec import raw_spec
 from sis_sync.ingestion.versions import ROW_HASH_VERSION
 from sis_sync.spark import LAKE_VAR, spark_dir
@@ -40,6 +42,7 @@ DISTRICT_COLUMNS = ("_district_id", "district_id")  # a table's partition column
 _NOT_IN_THE_LAKE = {"sync_builds"}  # the build ledger is the command line's, not a source
 BATCH_ROWS = 50_000  # rows read from Postgres and written to parquet at a time
 MARKER = "_sis_sync.json"  # in a table's folder: what its files were written with
+_UPDATED_IN_PLACE = {SETTINGS_TABLE.split(".", 1)[1]}  # every other raw table only grows
 _LOCK = "sis-sync lake"  # one publish at a time per warehouse (an advisory lock)
 
 # Postgres's type of a raw column -> its parquet type (the same as the Spark type of macros/engines/types.sql)
@@ -234,40 +237,71 @@ def _write_loads(conn, table: _Table, folder: Path, district_id: str, load_ids: 
 
 
 def _publish_whole(conn, table: _Table) -> int:
-    """A bookkeeping table: each district's rows written whole (the folders of districts it no longer has
-    deleted), or, with no partition, the table's rows as one file."""
+    """A bookkeeping table: each district's rows written whole, or, with no partition (the phone map), the
+    table's rows as one file. Only the raw layer's settings change in place; every other table only grows
+    (its loader may only insert), so a district whose file has as many rows as the table has for it is left as
+    it is. The folders of districts the table no longer has are deleted."""
     fresh = table.fresh()
+    counts = _row_counts(conn, table)
+    if fresh:  # else the folder was emptied first
+        _sweep(table.folder)
+        for district_id, folder in table.districts().items():
+            if district_id not in counts:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                _sweep(folder)
+    stale = [key for key, rows in counts.items()
+             if not fresh or table.name in _UPDATED_IN_PLACE or _rows_in_lake(table, key) != rows]
+    if not stale:
+        return 0
+    if table.partition is None:
+        return _write_whole(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}", ())
+    return _write_whole(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
+                        f" where {table.partition} = any(%s) order by {table.partition}", (stale,))
+
+
+def _row_counts(conn, table: _Table) -> dict[str | None, int]:
+    """The table's rows per district (``None``: the whole table, for one without a partition)."""
+    with conn.cursor() as cur:
+        if table.partition is None:
+            cur.execute(f"select count(*) from {RAW_SCHEMA}.{table.name}")
+            return {None: cur.fetchone()[0]}
+        cur.execute(f"select {table.partition}, count(*) from {RAW_SCHEMA}.{table.name} group by 1")
+        return dict(cur.fetchall())
+
+
+def _whole_file(table: _Table, key: str | None) -> Path:
+    return (table.folder if key is None else table.district_folder(key)) / "part-0.parquet"
+
+
+def _rows_in_lake(table: _Table, key: str | None) -> int | None:
+    try:
+        return pq.read_metadata(_whole_file(table, key)).num_rows
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def _write_whole(conn, table: _Table, query: str, params: tuple) -> int:
+    """The rows of ``query`` (in district order) written as each district's file, or as the table's one."""
+    at = table.names.index(table.partition) if table.partition else None
+    staged = _StagedFile(_whole_file(table, None), table) if at is None else None
     count = 0
-    written: set[str] = set()
-    staged = None
     try:
         with conn.cursor(name=f"lake_{table.name}") as rows:
-            rows.execute(f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
-                         + (f" order by {table.partition}" if table.partition else ""))
-            at = table.names.index(table.partition) if table.partition else None
-            if at is None:
-                staged = _StagedFile(table.folder / "part-0.parquet", table)
+            rows.execute(query, params)
             while batch := rows.fetchmany(BATCH_ROWS):
                 count += len(batch)
                 for row in batch:
                     if at is not None and (staged is None or staged.key != row[at]):
                         if staged is not None:
                             staged.publish()
-                        written.add(row[at])
-                        staged = _StagedFile(table.district_folder(row[at]) / "part-0.parquet", table, row[at])
+                        staged = _StagedFile(_whole_file(table, row[at]), table, row[at])
                     staged.add(row)
         if staged is not None:
             staged.publish()
     finally:
         if staged is not None:
             staged.discard()
-    if fresh:  # else the folder was emptied first
-        _sweep(table.folder)
-        for district_id, folder in table.districts().items():
-            if district_id in written:
-                _sweep(folder)
-            else:
-                shutil.rmtree(folder, ignore_errors=True)
     return count
 
 

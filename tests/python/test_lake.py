@@ -95,10 +95,14 @@ def test_a_publish_writes_each_recorded_load_once(fresh_db, db_conn, tmp_path, l
     assert sorted(tuple(row[name] for name in names) for row in _read(contacts)) == postgres
 
     # the bookkeeping is each district's whole: the ledger has both nights
-    with db_conn.cursor() as cur:
-        cur.execute(f"select count(*) from {LEDGER_TABLE}")
-        (ledger_rows,) = cur.fetchone()
-    assert len(_lake_rows(lake_folder / "load_ledger")) == ledger_rows > 0
+    assert len(_lake_rows(lake_folder / "load_ledger")) == _count(db_conn, "load_ledger") > 0
+    assert second["load_ledger"] == _count(db_conn, "load_ledger"), "the district's ledger grew: written again"
+    # a table that did not grow is left as it is (the phone map: every district's, one file)
+    phones = lake_folder / "phone_numbers" / "part-0.parquet"
+    written = phones.stat().st_mtime_ns
+    assert len(_read(phones.parent)) == _count(db_conn, "phone_numbers") > 0
+    assert lake.publish(db_conn)["phone_numbers"] == 0
+    assert phones.stat().st_mtime_ns == written
 
 
 def test_the_lake_holds_only_what_the_ledger_names(fresh_db, db_conn, tmp_path, lake_folder):
