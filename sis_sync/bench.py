@@ -755,8 +755,9 @@ def stage_spark(args: dict) -> dict:
 
 
 def _lake_night(conn, night: dt.date) -> tuple[float, int]:
-    """What keeping the lake in step costs for one night: the night's loads taken out of the lake, then
-    published again (the seconds, the rows written)."""
+    """What keeping the lake in step costs for one night: the night's load files taken out of the lake, and
+    the bookkeeping files and the phone map, which a night with loads writes again, then the lake published
+    again (the seconds, the rows written)."""
     from sis_sync import lake
     from sis_sync.ingestion.ledger import LEDGER_TABLE
 
@@ -765,7 +766,7 @@ def _lake_night(conn, night: dt.date) -> tuple[float, int]:
         loads = {f"{load_id}.parquet" for (load_id,) in cur.fetchall()}
     conn.commit()
     for path in lake.lake_dir().rglob("*.parquet"):
-        if path.name in loads:
+        if path.name in loads or path.name == "part-0.parquet":
             path.unlink()
     started = time.perf_counter()
     written = lake.publish(conn)

@@ -23,12 +23,14 @@ files were written with (Spark skips names that start with ``_`` or ``.``).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+import psycopg2
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -103,8 +105,8 @@ class _Table:
     """One raw table as it goes to the lake: its columns, its partition column, its parquet schema (without
     the partition column, which is the folder's name) and its folder."""
 
-    def __init__(self, lake: Path, name: str, columns: list[tuple[str, str]]):
-        self.name = name
+    def __init__(self, lake: Path, name: str, columns: list[tuple[str, str]], identity: str):
+        self.name, self.identity = name, identity
         self.names = [column for column, _ in columns]
         self.partition = next((c for c in DISTRICT_COLUMNS if c in self.names), None)
         self.schema = pa.schema([pa.field(column, _arrow_type(name, column, pg_type))
@@ -125,9 +127,10 @@ class _Table:
                 if path.is_dir() and path.name.startswith(prefix)}
 
     def fresh(self) -> bool:
-        """Whether the files in the folder were written with this schema and content hash (else: start anew)."""
+        """Whether the files in the folder were written from this table (a table made anew, by a restore or in
+        another warehouse, is another), with this schema and content hash; else the folder starts anew."""
         marker = self.folder / MARKER
-        fingerprint = {"schema": self.schema.to_string(), "row_hash": ROW_HASH_VERSION}
+        fingerprint = {"table": self.identity, "schema": self.schema.to_string(), "row_hash": ROW_HASH_VERSION}
         try:
             if json.loads(marker.read_text()) == fingerprint:
                 return True
@@ -161,8 +164,8 @@ def publish(conn) -> dict[str, int]:
         try:
             with conn.cursor() as cur:
                 cur.execute("set transaction isolation level repeatable read, read only")
-                tables = [_Table(lake, table, _columns(cur, table)) for table in _raw_tables(cur)
-                          if table not in _NOT_IN_THE_LAKE]
+                tables = [_Table(lake, table, _columns(cur, table), _identity(cur, table))
+                          for table in _raw_tables(cur) if table not in _NOT_IN_THE_LAKE]
                 loads = _recorded_loads(cur)
             for table in tables:
                 if table.name in versions and table.partition is not None:
@@ -170,24 +173,37 @@ def publish(conn) -> dict[str, int]:
                 else:
                     written[table.name] = _publish_whole(conn, table)
         finally:
-            conn.rollback()  # it wrote nothing
-            conn.autocommit = autocommit
+            with contextlib.suppress(psycopg2.Error):  # a lost connection: its own error is already raised
+                conn.rollback()  # it wrote nothing
+                conn.autocommit = autocommit
     return written
+
+
+def _identity(cur, table: str) -> str:
+    """The table as the warehouse knows it: its database and its oid (a table made anew has another)."""
+    cur.execute("select current_database(), %s::regclass::oid", (f"{RAW_SCHEMA}.{table}",))
+    database, oid = cur.fetchone()
+    return f"{database}/{oid}"
 
 
 @contextlib.contextmanager
 def _turn(conn):
-    """The warehouse's lake lock, held around the publish's snapshot (taken before it: a publish that waited
-    reads what the one before it wrote from)."""
-    with conn.cursor() as cur:
-        cur.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK,))
-    conn.commit()
-    try:
-        yield
-    finally:
+    """The lake's lock (a file lock on ``<lake>/.lock``) and the warehouse's (an advisory lock), both held
+    around the publish's snapshot, which is taken after them: a publish that waited reads what the one before
+    it wrote from."""
+    lake = lake_dir()
+    lake.mkdir(parents=True, exist_ok=True)
+    with open(lake / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         with conn.cursor() as cur:
-            cur.execute("select pg_advisory_unlock(hashtext(%s))", (_LOCK,))
+            cur.execute("select pg_advisory_lock(hashtext(%s))", (_LOCK,))
         conn.commit()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg2.Error), conn.cursor() as cur:  # else it ends with the session
+                cur.execute("select pg_advisory_unlock(hashtext(%s))", (_LOCK,))
+                conn.commit()
 
 
 def _publish_loads(conn, table: _Table, recorded: dict[str, set[str]]) -> int:
@@ -215,10 +231,11 @@ def _publish_loads(conn, table: _Table, recorded: dict[str, set[str]]) -> int:
 
 
 def _write_loads(conn, table: _Table, folder: Path, district_id: str, load_ids: list[str]) -> int:
-    """The rows of a district's loads, one file per load."""
+    """The rows of a district's loads, one file per load, written one after another (in load order); a load
+    of no rows gets a file of none."""
     at = table.names.index("_load_id")
-    files = {load_id: _StagedFile(folder / f"{load_id}.parquet", table) for load_id in load_ids}
     count = 0
+    staged = None
     try:
         with conn.cursor(name=f"lake_{table.name}") as rows:
             rows.execute(f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
@@ -227,11 +244,19 @@ def _write_loads(conn, table: _Table, folder: Path, district_id: str, load_ids: 
             while batch := rows.fetchmany(BATCH_ROWS):
                 count += len(batch)
                 for row in batch:
-                    files[row[at]].add(row)
-        for staged in files.values():
+                    if staged is None or staged.key != row[at]:
+                        if staged is not None:
+                            staged.publish()
+                        staged = _StagedFile(folder / f"{row[at]}.parquet", table, row[at])
+                    staged.add(row)
+        if staged is not None:
             staged.publish()
+        for load_id in load_ids:
+            if not (folder / f"{load_id}.parquet").exists():
+                staged = _StagedFile(folder / f"{load_id}.parquet", table, load_id)
+                staged.publish()
     finally:
-        for staged in files.values():
+        if staged is not None:
             staged.discard()
     return count
 
@@ -244,12 +269,12 @@ def _publish_whole(conn, table: _Table) -> int:
     fresh = table.fresh()
     counts = _row_counts(conn, table)
     if fresh:  # else the folder was emptied first
-        _sweep(table.folder)
+        _sweep(table.folder, keep={MARKER, "part-0.parquet"} if table.partition is None else None)
         for district_id, folder in table.districts().items():
             if district_id not in counts:
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                _sweep(folder)
+                _sweep(folder, keep={"part-0.parquet"})
     stale = [key for key, rows in counts.items()
              if not fresh or table.name in _UPDATED_IN_PLACE or _rows_in_lake(table, key) != rows]
     if not stale:
@@ -305,10 +330,11 @@ def _write_whole(conn, table: _Table, query: str, params: tuple) -> int:
     return count
 
 
-def _sweep(folder: Path) -> None:
-    """The files a publish left half written in ``folder`` deleted (the lock is held: no publish is writing)."""
+def _sweep(folder: Path, keep: set[str] | None = None) -> None:
+    """The files a publish left half written in ``folder`` deleted (the lock is held: no publish is writing),
+    and, with ``keep``, every file but those."""
     for path in folder.iterdir():
-        if path.name.startswith("."):
+        if path.name.startswith(".") or (keep is not None and path.name not in keep):
             _remove(path)
 
 
@@ -348,7 +374,7 @@ class _StagedFile:
         self._flush()
         self.writer.close()
         self.writer = None
-        os.replace(self.staged, self.path)
+        _durable(self.staged, self.path)
 
     def discard(self) -> None:
         """Nothing left behind unless published."""
@@ -361,4 +387,17 @@ class _StagedFile:
 def _replace(path: Path, content: bytes) -> None:
     staged = path.parent / f".{path.name}.{uuid.uuid4().hex}"
     staged.write_bytes(content)
+    _durable(staged, path)
+
+
+def _durable(staged: Path, path: Path) -> None:
+    """``staged`` on disk, then renamed to ``path``, and the rename on disk: after a crash the lake has the
+    file whole or not at all (a load's file, once there, is never written again)."""
+    with open(staged, "rb") as f:
+        os.fsync(f.fileno())
     os.replace(staged, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from export_files import rewrite_csv
@@ -52,6 +53,10 @@ def _count(db_conn, table: str) -> int:
         return cur.fetchone()[0]
 
 
+def _inodes(folder) -> dict:
+    return {path: path.stat().st_ino for path in folder.rglob("*.parquet")}
+
+
 def _files(folder) -> set[str]:
     return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
 
@@ -70,10 +75,10 @@ def test_a_publish_writes_each_recorded_load_once(fresh_db, db_conn, tmp_path, l
     assert _files(students) == {lake.MARKER, *(f"_district_id=sample/{load}.parquet" for load in night_one)}
     assert first["students"] == _count(db_conn, "students") > 0
 
-    # nothing new: nothing written, nothing rewritten
-    mtimes = {path: path.stat().st_mtime_ns for path in students.rglob("*.parquet")}
+    # nothing new: nothing written, nothing rewritten (a file written again is a new inode: renamed into place)
+    inodes = _inodes(students)
     assert lake.publish(db_conn)["students"] == 0
-    assert {path: path.stat().st_mtime_ns for path in students.rglob("*.parquet")} == mtimes
+    assert _inodes(students) == inodes
 
     def one_phone(header, rows):
         rows[0][header.index("mobile_phone")] = "555-201-7788"
@@ -83,7 +88,7 @@ def test_a_publish_writes_each_recorded_load_once(fresh_db, db_conn, tmp_path, l
     second = lake.publish(db_conn)
     assert second["contacts"] == 1, "only the night's changed version is written"
     assert second["students"] == 0, "an unchanged file adds no load"
-    assert {path: path.stat().st_mtime_ns for path in students.rglob("*.parquet")} == mtimes
+    assert _inodes(students) == inodes
     contacts = lake_folder / "contacts"
     assert len(list(contacts.rglob("*.parquet"))) == len(_loads(db_conn, "contacts.csv")) == 2
 
@@ -98,11 +103,13 @@ def test_a_publish_writes_each_recorded_load_once(fresh_db, db_conn, tmp_path, l
     assert len(_lake_rows(lake_folder / "load_ledger")) == _count(db_conn, "load_ledger") > 0
     assert second["load_ledger"] == _count(db_conn, "load_ledger"), "the district's ledger grew: written again"
     # a table that did not grow is left as it is (the phone map: every district's, one file)
-    phones = lake_folder / "phone_numbers" / "part-0.parquet"
-    written = phones.stat().st_mtime_ns
-    assert len(_read(phones.parent)) == _count(db_conn, "phone_numbers") > 0
-    assert lake.publish(db_conn)["phone_numbers"] == 0
-    assert phones.stat().st_mtime_ns == written
+    phones = lake_folder / "phone_numbers"
+    written = _inodes(phones)
+    assert len(_read(phones)) == _count(db_conn, "phone_numbers") > 0
+    third = lake.publish(db_conn)
+    assert third["phone_numbers"] == third["load_ledger"] == 0
+    assert _inodes(phones) == written
+    assert third["district_settings"] == _count(db_conn, "district_settings"), "updated in place: written again"
 
 
 def test_the_lake_holds_only_what_the_ledger_names(fresh_db, db_conn, tmp_path, lake_folder):
@@ -116,9 +123,9 @@ def test_the_lake_holds_only_what_the_ledger_names(fresh_db, db_conn, tmp_path, 
     # a crashed run's rows (a load no ledger row names), a stray file, a half-written one, another warehouse's
     # district: none of them is read, and the publish removes them
     with db_conn.cursor() as cur:
-        cur.execute(f"insert into {RAW_SCHEMA}.students select * from {RAW_SCHEMA}.students limit 3")
-        cur.execute(f"update {RAW_SCHEMA}.students set _load_id = 'orphan' where ctid in"
-                    f" (select ctid from {RAW_SCHEMA}.students order by ctid desc limit 3)")
+        cur.execute(f"create temp table crashed as select * from {RAW_SCHEMA}.students limit 3")
+        cur.execute("update crashed set _load_id = 'orphan'")
+        cur.execute(f"insert into {RAW_SCHEMA}.students select * from crashed")
     (kept.parent / "orphan.parquet").write_bytes(kept.read_bytes())
     (kept.parent / f".{load}.parquet.0123").write_bytes(b"half")
     (students / "_district_id=gone").mkdir()
@@ -147,3 +154,15 @@ def test_a_table_written_with_another_schema_is_written_again(fresh_db, db_conn,
     assert json.loads((students / lake.MARKER).read_text()) == marker
     assert "_district_id=sample/part-0.parquet" not in _files(students)
     assert _lake_rows(students) == expected
+
+    # the files of a table made anew (a restore, another warehouse's) are not taken for its own, even where
+    # a district's file has as many rows as the new table has for it
+    ledger = lake_folder / "load_ledger"
+    stale = _read(ledger)
+    ledger_marker = json.loads((ledger / lake.MARKER).read_text())
+    (ledger / lake.MARKER).write_text(json.dumps({**ledger_marker, "table": "another/1"}))
+    pq.write_table(pq.read_table(ledger / "district_id=sample" / "part-0.parquet").drop_columns(["load_id"])
+                   .append_column("load_id", pa.array(["elsewhere"] * len(stale))),
+                   ledger / "district_id=sample" / "part-0.parquet")
+    assert lake.publish(db_conn)["load_ledger"] == len(stale)
+    assert "elsewhere" not in {row["load_id"] for row in _read(ledger)}
