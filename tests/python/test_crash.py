@@ -78,9 +78,11 @@ def _scalar(conn, sql: str, *args):
 
 
 def _kill_when(proc: subprocess.Popen, monitor, database: str, condition: str, ready=None,
-               timeout: float = 60) -> str:
+               timeout: float = 300) -> str:
     """SIGKILL ``proc`` as soon as a backend of its database matches ``condition`` (SQL over
-    pg_stat_activity) and ``ready()`` (if given) is true; the statement that backend was running."""
+    pg_stat_activity) and ``ready()`` (if given) is true; the statement that backend was running. The
+    timeout only bounds a run that never gets there: a nightly reaches a mart's statement after its ingest,
+    seeds and upstream models, which on a loaded two-core machine took over a minute."""
     deadline = time.monotonic() + timeout
     while True:
         assert proc.poll() is None, f"the process ended (status {proc.returncode}) before it could be killed"
