@@ -29,7 +29,10 @@ from sis_sync import PROJECT_ROOT
 PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 DEFAULT_DATABASE = "sis"
 EMBEDDED_DIR = PROJECT_ROOT / ".sis-sync" / "pg"
-EMBEDDED_PORTS = range(54330, 55330)  # the embedded server's port: one of these, per project folder
+# The embedded server's port: one of these, per project folder. Below Linux's ephemeral ports (32768-60999 by
+# default), which any outgoing connection may hold for a while: a port there was once taken by a client's
+# connection to another Postgres just as the embedded server started, and it could not listen.
+EMBEDDED_PORTS = range(25430, 26430)
 
 
 def embedded_port(data_dir: Path = EMBEDDED_DIR) -> int:
