@@ -233,31 +233,15 @@ def _publish_loads(conn, table: _Table, recorded: dict[str, set[str]]) -> int:
 def _write_loads(conn, table: _Table, folder: Path, district_id: str, load_ids: list[str]) -> int:
     """The rows of a district's loads, one file per load, written one after another (in load order); a load
     of no rows gets a file of none."""
-    at = table.names.index("_load_id")
-    count = 0
-    staged = None
-    try:
-        with conn.cursor(name=f"lake_{table.name}") as rows:
-            rows.execute(f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
+    def path(load_id: str) -> Path:
+        return folder / f"{load_id}.parquet"
+
+    count = _write_files(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
                          f" where {table.partition} = %s and _load_id = any(%s) order by _load_id",
-                         (district_id, load_ids))
-            while batch := rows.fetchmany(BATCH_ROWS):
-                count += len(batch)
-                for row in batch:
-                    if staged is None or staged.key != row[at]:
-                        if staged is not None:
-                            staged.publish()
-                        staged = _StagedFile(folder / f"{row[at]}.parquet", table, row[at])
-                    staged.add(row)
-        if staged is not None:
-            staged.publish()
-        for load_id in load_ids:
-            if not (folder / f"{load_id}.parquet").exists():
-                staged = _StagedFile(folder / f"{load_id}.parquet", table, load_id)
-                staged.publish()
-    finally:
-        if staged is not None:
-            staged.discard()
+                         (district_id, load_ids), "_load_id", path)
+    for load_id in load_ids:
+        if not path(load_id).exists():
+            _StagedFile(path(load_id), table).publish()
     return count
 
 
@@ -279,10 +263,15 @@ def _publish_whole(conn, table: _Table) -> int:
              if not fresh or table.name in _UPDATED_IN_PLACE or _rows_in_lake(table, key) != rows]
     if not stale:
         return 0
+    def path(district_id: str | None) -> Path:
+        return _whole_file(table, district_id)
+
     if table.partition is None:
-        return _write_whole(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}", ())
-    return _write_whole(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
-                        f" where {table.partition} = any(%s) order by {table.partition}", (stale,))
+        return _write_files(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}", (), None,
+                            path)
+    return _write_files(conn, table, f"select {table.selected} from {RAW_SCHEMA}.{table.name}"
+                        f" where {table.partition} = any(%s) order by {table.partition}", (stale,),
+                        table.partition, path)
 
 
 def _row_counts(conn, table: _Table) -> dict[str | None, int]:
@@ -306,10 +295,12 @@ def _rows_in_lake(table: _Table, key: str | None) -> int | None:
         return None
 
 
-def _write_whole(conn, table: _Table, query: str, params: tuple) -> int:
-    """The rows of ``query`` (in district order) written as each district's file, or as the table's one."""
-    at = table.names.index(table.partition) if table.partition else None
-    staged = _StagedFile(_whole_file(table, None), table) if at is None else None
+def _write_files(conn, table: _Table, query: str, params: tuple, by: str | None, path) -> int:
+    """The rows of ``query`` (ordered by the column ``by``) written a file per value of ``by``, at
+    ``path(value)``, one file after another; with no ``by``, all of them as the one file ``path(None)``.
+    Returns the rows written."""
+    at = table.names.index(by) if by else None
+    staged = _StagedFile(path(None), table) if at is None else None
     count = 0
     try:
         with conn.cursor(name=f"lake_{table.name}") as rows:
@@ -320,7 +311,7 @@ def _write_whole(conn, table: _Table, query: str, params: tuple) -> int:
                     if at is not None and (staged is None or staged.key != row[at]):
                         if staged is not None:
                             staged.publish()
-                        staged = _StagedFile(_whole_file(table, row[at]), table, row[at])
+                        staged = _StagedFile(path(row[at]), table, row[at])
                     staged.add(row)
         if staged is not None:
             staged.publish()
@@ -353,7 +344,7 @@ class _StagedFile:
         self.path, self.schema, self.key = path, table.schema, key
         self.indexes = [table.names.index(field.name) for field in table.schema]
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.staged = path.parent / f".{path.name}.{uuid.uuid4().hex}"
+        self.staged = _beside(path)
         self.writer: pq.ParquetWriter | None = pq.ParquetWriter(self.staged, table.schema)
         self.pending: list[tuple] = []
 
@@ -384,8 +375,14 @@ class _StagedFile:
             self.staged.unlink(missing_ok=True)
 
 
+def _beside(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place: hidden (Spark and a publish's sweep skip or
+    delete it) and unique."""
+    return path.parent / f".{path.name}.{uuid.uuid4().hex}"
+
+
 def _replace(path: Path, content: bytes) -> None:
-    staged = path.parent / f".{path.name}.{uuid.uuid4().hex}"
+    staged = _beside(path)
     staged.write_bytes(content)
     _durable(staged, path)
 
